@@ -1,0 +1,29 @@
+"""Top-level URL map: each app owns its own urls module."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from payfirst.core import health
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/auth/", include("payfirst.accounts.urls")),
+    path("api/catalog/", include("payfirst.catalog.urls")),
+    path("api/cart/", include("payfirst.cart.urls")),
+    path("api/payments/", include("payfirst.payments.urls")),
+    path("api/", include("payfirst.fulfilment.urls")),
+]
+
+if settings.PAYFIRST_GATEWAYS == "sandbox":
+    # The sandbox imitates Razorpay and PhonePe; it never exists in live mode.
+    urlpatterns.append(path("sandbox/", include("payfirst.gateways.sandbox.urls")))
+
+handler404 = "payfirst.core.api.not_found_view"
+handler500 = "payfirst.core.api.server_error_view"

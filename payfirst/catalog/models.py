@@ -1,0 +1,129 @@
+"""The catalog: products with variants and stock, services with packages and dated slots, subscription plans.
+
+Availability is kept as counters changed only by conditional UPDATEs (see inventory.py), with CHECK
+constraints as the backstop: a Variant's `reserved` never exceeds `stock_on_hand`, a Slot's `taken`
+(live reservations plus confirmed bookings) never exceeds its `capacity`.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from payfirst.core.models import TimestampedModel
+
+
+class Product(TimestampedModel):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Variant(TimestampedModel):
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="variants")
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    price = models.PositiveBigIntegerField(help_text="paise")
+    stock_on_hand = models.PositiveIntegerField(default=0, help_text="units in the warehouse, sold ones taken off")
+    reserved = models.PositiveIntegerField(default=0, help_text="units held by live (pending) payments")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["product_id", "price", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gt=0), name="variant_price_positive"),
+            models.CheckConstraint(condition=Q(reserved__lte=F("stock_on_hand")), name="variant_not_oversold"),
+        ]
+
+    @property
+    def available(self) -> int:
+        """What can be bought now: on hand minus live reservations."""
+        return self.stock_on_hand - self.reserved
+
+    def __str__(self) -> str:
+        return f"{self.product.name} — {self.name} ({self.sku})"
+
+
+class ServiceType(models.TextChoices):
+    PUJA = "PUJA", "Puja"
+    HOMAM = "HOMAM", "Homam"
+    CONSULTATION = "CONSULTATION", "Consultation"
+    CLASS = "CLASS", "Class"
+    OTHER = "OTHER", "Other"
+
+
+class Service(TimestampedModel):
+    name = models.CharField(max_length=200)
+    service_type = models.CharField(max_length=32, choices=ServiceType.choices, default=ServiceType.PUJA)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServicePackage(TimestampedModel):
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="packages")
+    name = models.CharField(max_length=200)
+    price = models.PositiveBigIntegerField(help_text="paise")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["service_id", "price", "id"]
+        constraints = [models.CheckConstraint(condition=Q(price__gt=0), name="package_price_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.service.name} — {self.name}"
+
+
+class Slot(TimestampedModel):
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="slots")
+    date = models.DateField()
+    time = models.TimeField()
+    capacity = models.PositiveIntegerField()
+    taken = models.PositiveIntegerField(default=0, help_text="confirmed bookings plus live reservations")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["service_id", "date", "time"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "date", "time"], name="slot_unique_per_service_time"),
+            models.CheckConstraint(condition=Q(taken__lte=F("capacity")), name="slot_not_overbooked"),
+        ]
+
+    @property
+    def remaining(self) -> int:
+        return self.capacity - self.taken
+
+    def __str__(self) -> str:
+        return f"{self.service.name} {self.date:%Y-%m-%d} {self.time:%H:%M}"
+
+
+class Plan(TimestampedModel):
+    """The server-side plan table: a plan is bought by its code, at the price here."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    price = models.PositiveBigIntegerField(help_text="paise")
+    duration_days = models.PositiveIntegerField()
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["price", "code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gt=0), name="plan_price_positive"),
+            models.CheckConstraint(condition=Q(duration_days__gt=0), name="plan_duration_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"

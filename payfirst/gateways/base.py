@@ -1,0 +1,143 @@
+"""The gateway boundary: one Protocol, gateway-neutral result types and a small error tree.
+
+Payment code talks to Razorpay and PhonePe only through `Gateway`. Adapters never touch models;
+they take and return the frozen dataclasses below and raise only `GatewayError` subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from payfirst.core.money import Paise
+
+
+class GatewayStatus(StrEnum):
+    """What the gateway says about a payment (an order's money), collapsed to what payfirst acts on."""
+
+    PENDING = "pending"  # created, attempted or authorized but not captured yet
+    CAPTURED = "captured"  # money received (refunds are tracked on our Refund rows)
+    FAILED = "failed"  # every attempt so far failed (a later attempt may still capture)
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+class EventKind(StrEnum):
+    """A webhook, reduced to what it is about. It is a hint: the status API gives the truth."""
+
+    PAYMENT = "payment"  # payment.authorized / captured / failed, order.paid, checkout.order.*
+    REFUND = "refund"  # refund.created / processed / failed, pg.refund.*
+    OTHER = "other"  # anything else: stored and answered "ignored"
+
+
+@dataclass(frozen=True)
+class GatewayOrder:
+    """A gateway order created for one payment; `checkout` is what the front end needs to pay it (never a secret)."""
+
+    gateway_order_id: str
+    amount: Paise
+    currency: str
+    checkout: Mapping[str, Any]
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class GatewayPayment:
+    """The gateway's own word on an order's money: the best attempt (captured over pending over failed)."""
+
+    gateway_order_id: str
+    gateway_payment_id: str | None
+    status: GatewayStatus
+    amount: Paise
+    currency: str
+    error_code: str = ""
+    error_description: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class GatewayRefund:
+    gateway_refund_id: str  # Razorpay rfnd_...; PhonePe: the merchantRefundId we sent
+    reference: str  # our own refund reference (Razorpay receipt, PhonePe merchantRefundId)
+    status: RefundStatus
+    amount: Paise
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class GatewayEvent:
+    """A verified webhook, gateway-neutral. Fields a given event does not carry are empty/None."""
+
+    event_id: str
+    kind: EventKind
+    name: str  # the gateway's own event name, e.g. "payment.captured", "checkout.order.completed"
+    gateway_order_id: str
+    gateway_payment_id: str | None
+    gateway_refund_id: str | None
+    refund_reference: str | None
+    amount: Paise | None
+    currency: str | None
+    status: str  # the payload's status/state as the gateway wrote it; a hint only
+    payload: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+class GatewayError(Exception):
+    """Anything that went wrong talking to a gateway. The message never holds a secret."""
+
+
+class GatewayUnavailable(GatewayError):
+    """Timeout, connection failure or a 5xx: the outcome is unknown; safe to retry with the same references."""
+
+
+class GatewayRejected(GatewayError):
+    """The gateway refused the request as invalid (a 4xx that is not about credentials)."""
+
+
+class GatewayDeclined(GatewayRejected):
+    """The gateway declined the operation itself (e.g. a refund on a payment it will not refund)."""
+
+
+class GatewayAuthError(GatewayError):
+    """Our credentials were refused: a configuration problem, not the customer's."""
+
+
+class SignatureInvalid(GatewayError):
+    """A checkout signature or webhook did not verify. Nothing may change because of it."""
+
+
+class Gateway(Protocol):
+    name: str
+
+    def create_order(
+        self, *, reference: str, amount: Paise, redirect_url: str | None, customer: Mapping[str, str], description: str
+    ) -> GatewayOrder:
+        """Open a gateway order for `amount` under our `reference` (unique per payment; the same reference twice
+        must not open two orders where the gateway can prevent it)."""
+        ...
+
+    def fetch_payment(self, *, gateway_order_id: str) -> GatewayPayment:
+        """Ask the gateway what happened to the order's money. Captures an `authorized` Razorpay payment first."""
+        ...
+
+    def verify_client_signature(self, *, fields: Mapping[str, str]) -> None:
+        """Verify a browser-side result (Razorpay Checkout's handler fields). Raises SignatureInvalid."""
+        ...
+
+    def parse_webhook(self, *, headers: Mapping[str, str], body: bytes) -> GatewayEvent:
+        """Verify the delivery on the raw bytes, then parse it. Raises SignatureInvalid, or GatewayRejected when
+        the verified body is not understood."""
+        ...
+
+    def refund(self, *, gateway_order_id: str, gateway_payment_id: str, amount: Paise, reference: str) -> GatewayRefund:
+        """Start a refund under our `reference`; sending the same reference again never refunds twice."""
+        ...
+
+    def fetch_refund(self, *, gateway_payment_id: str, gateway_refund_id: str, reference: str) -> GatewayRefund:
+        """The refund's current status."""
+        ...
