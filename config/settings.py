@@ -203,6 +203,8 @@ if PAYFIRST_GATEWAYS not in {"sandbox", "live"}:
 # Where the sandbox and the app reach each other (the server's own base URL in sandbox mode).
 PAYFIRST_PUBLIC_BASE_URL = os.environ.get("PAYFIRST_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "10"))
+# The shop's name as Razorpay Checkout shows it to the customer.
+PAYFIRST_MERCHANT_NAME = os.environ.get("PAYFIRST_MERCHANT_NAME", "payfirst demo store")
 
 _SANDBOX = PAYFIRST_GATEWAYS == "sandbox"
 RAZORPAY_KEY_ID = os.environ.get("RAZORPAY_KEY_ID", "rzp_test_sandboxkey0001" if _SANDBOX else "")
