@@ -1,0 +1,192 @@
+"""The public, read-only catalog API: products, services with packages and slots, plans.
+
+No authentication runs here at all (`authentication_classes = []`), so a stale or malformed Authorization
+header sent by a signed-in front end never turns a public catalog page into a 401.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.permissions import AllowAny
+
+from payfirst.catalog.models import Plan, Product, Service, Slot, Variant
+from payfirst.catalog.selectors import plan_list, product_get, product_list, service_get, service_list, slot_list
+
+
+class CatalogErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="snake_case, stable: not_found, invalid_input, ...")
+    message = serializers.CharField(help_text="a sentence for a person")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="only for validation errors: field name to messages",
+    )
+
+
+class CatalogErrorSerializer(serializers.Serializer):
+    """The one error shape of the API, as the catalog answers it."""
+
+    error = CatalogErrorDetailSerializer()
+
+
+NOT_FOUND = OpenApiResponse(CatalogErrorSerializer, description="`not_found`: no such active object, or no such page.")
+NO_SUCH_PAGE = OpenApiResponse(CatalogErrorSerializer, description="`not_found`: no such page.")
+INVALID_INPUT = OpenApiResponse(CatalogErrorSerializer, description="`invalid_input`, with `fields`.")
+
+
+@extend_schema_field({"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "10:00"})
+class HourMinuteField(serializers.TimeField):
+    """A time of day as "HH:MM" (24 h)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", **kwargs)
+
+
+class PublicCatalogApi:
+    """Public and unauthenticated (see the module docstring)."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+
+
+class VariantOutputSerializer(serializers.ModelSerializer):
+    price = serializers.IntegerField(help_text="paise")
+    stock = serializers.IntegerField(source="available", help_text="units that can be bought now: on hand minus live reservations")
+    in_stock = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Variant
+        fields = ["id", "sku", "name", "price", "stock", "in_stock"]
+
+    def get_in_stock(self, variant: Variant) -> bool:
+        return variant.available > 0
+
+
+class ProductOutputSerializer(serializers.ModelSerializer):
+    variants = VariantOutputSerializer(many=True, source="active_variants", help_text="active variants, cheapest first")
+
+    class Meta:
+        model = Product
+        fields = ["id", "name", "slug", "description", "variants"]
+
+
+@extend_schema(
+    tags=["catalog"],
+    summary="List products",
+    description="Active products with their active variants, by name. `search` matches, case-insensitively, "
+    "the product's name or description or a variant's sku or name.",
+    parameters=[
+        OpenApiParameter(
+            "search", OpenApiTypes.STR, OpenApiParameter.QUERY, description="text to look for (case-insensitive)"
+        )
+    ],
+    responses={200: ProductOutputSerializer, 404: NO_SUCH_PAGE},
+    auth=[],
+)
+class ProductListApi(PublicCatalogApi, ListAPIView):
+    serializer_class = ProductOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Product]:
+        return product_list(search=self.request.query_params.get("search", ""))
+
+
+@extend_schema(
+    tags=["catalog"],
+    summary="Get a product",
+    responses={200: ProductOutputSerializer, 404: NOT_FOUND},
+    auth=[],
+)
+class ProductDetailApi(PublicCatalogApi, RetrieveAPIView):
+    serializer_class = ProductOutputSerializer
+
+    def get_object(self) -> Product:
+        return product_get(product_id=self.kwargs["product_id"])
+
+
+class PackageOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    price = serializers.IntegerField(help_text="paise")
+
+
+class ServiceOutputSerializer(serializers.ModelSerializer):
+    packages = PackageOutputSerializer(many=True, source="active_packages", help_text="active packages, cheapest first")
+
+    class Meta:
+        model = Service
+        fields = ["id", "name", "service_type", "description", "packages"]
+
+
+@extend_schema(
+    tags=["catalog"],
+    summary="List services",
+    description="Active services (e.g. pujas) with their active packages, by name.",
+    responses={200: ServiceOutputSerializer, 404: NO_SUCH_PAGE},
+    auth=[],
+)
+class ServiceListApi(PublicCatalogApi, ListAPIView):
+    serializer_class = ServiceOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Service]:
+        return service_list()
+
+
+class SlotQuerySerializer(serializers.Serializer):
+    date = serializers.DateField(input_formats=["%Y-%m-%d"], help_text="YYYY-MM-DD")
+
+
+class SlotOutputSerializer(serializers.ModelSerializer):
+    date = serializers.DateField(format="%Y-%m-%d")
+    time = HourMinuteField()
+    remaining = serializers.IntegerField(help_text="capacity minus confirmed bookings and live reservations")
+
+    class Meta:
+        model = Slot
+        fields = ["date", "time", "capacity", "remaining"]
+
+
+@extend_schema(
+    tags=["catalog"],
+    summary="List a service's slots on a date",
+    description="The slots of an active service on `date` that have not started yet, in time order "
+    "(times are local to the merchant). Full slots are listed with `remaining: 0`; a past date has no slots.",
+    parameters=[SlotQuerySerializer],
+    responses={200: SlotOutputSerializer, 400: INVALID_INPUT, 404: NOT_FOUND},
+    auth=[],
+)
+class ServiceSlotListApi(PublicCatalogApi, ListAPIView):
+    serializer_class = SlotOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Slot]:
+        query = SlotQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        service = service_get(service_id=self.kwargs["service_id"])
+        return slot_list(service=service, day=query.validated_data["date"])
+
+
+class PlanOutputSerializer(serializers.ModelSerializer):
+    price = serializers.IntegerField(help_text="paise")
+
+    class Meta:
+        model = Plan
+        fields = ["code", "name", "price", "duration_days"]
+
+
+@extend_schema(
+    tags=["catalog"],
+    summary="List subscription plans",
+    description="Active plans, cheapest first. A plan is bought by its `code`.",
+    responses={200: PlanOutputSerializer, 404: NO_SUCH_PAGE},
+    auth=[],
+)
+class PlanListApi(PublicCatalogApi, ListAPIView):
+    serializer_class = PlanOutputSerializer
+
+    def get_queryset(self) -> QuerySet[Plan]:
+        return plan_list()
