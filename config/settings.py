@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "payfirst.payments",
     "payfirst.fulfilment",
     "payfirst.gateways",
+    "payfirst.ops",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,47 @@
+"""django-tasks-db's worker, reused as is: its claim (SELECT ... FOR UPDATE SKIP LOCKED, then mark RUNNING) and its run_task."""
+
+from __future__ import annotations
+
+from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
+from django_tasks_db.utils import exclusive_transaction
+
+from payfirst.core.logging import task_id_var
+
+
+class TaskWorker(Worker):
+    """The db_worker loop, with each task's log lines tagged by its task id, and a way to drain in-process."""
+
+    def run_task(self, db_task_result: DBTaskResult) -> None:
+        token = task_id_var.set(str(db_task_result.id))
+        try:
+            super().run_task(db_task_result)
+        finally:
+            task_id_var.reset(token)
+
+    def claim_next(self) -> DBTaskResult | None:
+        """Claim the next ready task exactly as `Worker.run` does; None when nothing is ready."""
+        tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
+        if not self.process_all_queues:
+            tasks = tasks.filter(queue_name__in=self.queue_names)
+        if self.excluded_queue_names:
+            tasks = tasks.exclude(queue_name__in=self.excluded_queue_names)
+        with exclusive_transaction(tasks.db):
+            task_result = tasks.get_locked()
+            if task_result is not None:
+                task_result.claim(self.worker_id)
+        return task_result
+
+    def drain(self, *, max_tasks: int) -> int:
+        """Run ready tasks until none is ready or `max_tasks` ran; returns how many ran.
+
+        Unlike `Worker.run` this never closes connections between tasks, so it can run inside a test's transaction.
+        """
+        ran = 0
+        while ran < max_tasks:
+            task_result = self.claim_next()
+            if task_result is None:
+                break
+            self.run_task(task_result)
+            ran += 1
+        return ran
