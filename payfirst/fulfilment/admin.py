@@ -1,0 +1,104 @@
+"""Staff views of orders, bookings and subscriptions. Read-mostly: only the status can change here.
+
+Fulfilments are created only from a captured payment (DESIGN.md invariant 1), so the admin can neither add
+nor delete them, and the money, the links to the payment and the address snapshots are read-only.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from payfirst.fulfilment.models import Booking, Order, OrderItem, Subscription
+
+
+class _ReadMostlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class OrderItemInline(admin.TabularInline):
+    model = OrderItem
+    extra = 0
+    can_delete = False
+    fields = ["variant", "name", "sku", "quantity", "unit_price", "line_total", "discount", "total"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(_ReadMostlyAdmin):
+    list_display = ["order_number", "user", "status", "total", "payment", "created_at"]
+    list_filter = ["status", "created_at"]
+    search_fields = ["order_number", "user__email", "payment__reference"]
+    list_select_related = ["user", "payment"]
+    date_hierarchy = "created_at"
+    inlines = [OrderItemInline]
+    fields = [
+        "order_number",
+        "user",
+        "payment",
+        "status",
+        "subtotal",
+        "discount",
+        "total",
+        "shipping_address",
+        "billing_address",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = [name for name in fields if name != "status"]
+
+
+@admin.register(Booking)
+class BookingAdmin(_ReadMostlyAdmin):
+    list_display = ["book_id", "user", "service", "package", "selected_date", "selected_time", "status", "total"]
+    list_filter = ["status", "selected_date", "service"]
+    search_fields = ["book_id", "user__email", "payment__reference"]
+    list_select_related = ["user", "service", "package"]
+    date_hierarchy = "selected_date"
+    fields = [
+        "book_id",
+        "user",
+        "payment",
+        "payment_line",
+        "status",
+        "service",
+        "package",
+        "slot",
+        "selected_date",
+        "selected_time",
+        "discount",
+        "total",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = [name for name in fields if name != "status"]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(_ReadMostlyAdmin):
+    list_display = ["plan_code", "user", "status", "starts_at", "ends_at", "total"]
+    list_filter = ["status", "plan"]
+    search_fields = ["plan_code", "user__email", "payment__reference"]
+    list_select_related = ["user"]
+    fields = [
+        "user",
+        "payment",
+        "payment_line",
+        "plan",
+        "plan_code",
+        "status",
+        "starts_at",
+        "ends_at",
+        "discount",
+        "total",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = [name for name in fields if name != "status"]

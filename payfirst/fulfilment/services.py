@@ -1,0 +1,163 @@
+"""Turning a captured payment into its fulfilments, in a fixed number of queries, exactly once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from payfirst.cart.models import LineKind
+from payfirst.fulfilment.models import (
+    Booking,
+    Order,
+    OrderItem,
+    Subscription,
+    SubscriptionStatus,
+    new_book_id,
+)
+from payfirst.fulfilment.selectors import FulfilmentRef
+
+if TYPE_CHECKING:
+    from payfirst.payments.models import Payment, PaymentLine
+
+
+def fulfil(*, payment: Payment) -> list[FulfilmentRef]:
+    """Create one Order (with its items) for the product lines, a Booking per service line, a Subscription per plan line.
+
+    Called only by payments' `record_capture`, inside its transaction, with the payment row locked and CAPTURED.
+    Amounts are the lines' `total` (line total less its discount share), so the fulfilments add up to the payment's
+    amount. Queries: 1 to read the lines, 2 for an order, 1 for the bookings, 3 for the subscriptions (lock the
+    user, read their running subscriptions, insert) — the same whatever the payment holds. A second call for the
+    same payment raises IntegrityError (one order per payment, one fulfilment per payment line) and adds nothing.
+    Stock, slots, the cart and the payment's state are the caller's business.
+    """
+    lines = list(payment.lines.select_related("package", "plan").order_by("pk"))
+    # PaymentLine's CHECK constraint admits only these three kinds, so every line lands in exactly one list.
+    products = [line for line in lines if line.kind == LineKind.PRODUCT]
+    services = [line for line in lines if line.kind == LineKind.SERVICE]
+    plans = [line for line in lines if line.kind == LineKind.PLAN]
+
+    refs: list[FulfilmentRef] = []
+    # No savepoint: inside record_capture a failure here must abort the whole capture, and a savepoint would cost
+    # two queries on the hot path. Called on its own, this still runs as one transaction.
+    with transaction.atomic(savepoint=False):
+        if products:
+            refs.append(_create_order(payment=payment, lines=products))
+        if services:
+            refs.extend(_create_bookings(payment=payment, lines=services))
+        if plans:
+            refs.extend(_create_subscriptions(payment=payment, lines=plans))
+    return refs
+
+
+def _create_order(*, payment: Payment, lines: list[PaymentLine]) -> FulfilmentRef:
+    subtotal = sum(line.line_total for line in lines)
+    discount = sum(line.discount for line in lines)
+    (order,) = Order.objects.bulk_create(
+        [
+            Order(
+                user_id=payment.user_id,
+                payment=payment,
+                subtotal=subtotal,
+                discount=discount,
+                total=sum(line.total for line in lines),
+                shipping_address=payment.shipping_address,
+                billing_address=payment.billing_address,
+            )
+        ]
+    )
+    OrderItem.objects.bulk_create(
+        [
+            OrderItem(
+                order=order,
+                payment_line=line,
+                variant_id=line.variant_id,
+                name=line.name,
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                line_total=line.line_total,
+                discount=line.discount,
+                total=line.total,
+            )
+            for line in lines
+        ]
+    )
+    return FulfilmentRef(type="order", id=order.pk, reference=order.order_number)
+
+
+def _create_bookings(*, payment: Payment, lines: list[PaymentLine]) -> list[FulfilmentRef]:
+    book_ids: set[str] = set()
+    while len(book_ids) < len(lines):  # distinct within this payment; the unique constraint guards the rest
+        book_ids.add(new_book_id())
+    bookings = Booking.objects.bulk_create(
+        [
+            Booking(
+                user_id=payment.user_id,
+                payment=payment,
+                payment_line=line,
+                book_id=book_id,
+                service_id=line.package.service_id,
+                package_id=line.package_id,
+                slot_id=line.slot_id,
+                selected_date=line.selected_date,
+                selected_time=line.selected_time,
+                discount=line.discount,
+                total=line.total,
+            )
+            for line, book_id in zip(lines, sorted(book_ids), strict=True)
+        ]
+    )
+    return [FulfilmentRef(type="booking", id=booking.pk, reference=booking.book_id) for booking in bookings]
+
+
+def _create_subscriptions(*, payment: Payment, lines: list[PaymentLine]) -> list[FulfilmentRef]:
+    """A plan bought while the user's subscription to it is still running extends it: the new one starts when the
+    latest running one ends. Locking the user's row makes two captures for the same user take turns here, so the
+    second always sees the first's subscription and the periods never overlap."""
+    User = get_user_model()
+    list(User.objects.select_for_update().filter(pk=payment.user_id).values_list("pk", flat=True))
+    now = timezone.now()
+    running = (
+        Subscription.objects.filter(
+            user_id=payment.user_id,
+            plan_id__in={line.plan_id for line in lines},
+            status=SubscriptionStatus.ACTIVE,
+            ends_at__gt=now,
+        )
+        .values("plan_id")
+        .annotate(latest_end=Max("ends_at"))
+        .order_by("plan_id")
+    )
+    latest_end: dict[int, datetime] = {row["plan_id"]: row["latest_end"] for row in running}
+    subscriptions = []
+    for line in lines:
+        starts_at = max(now, latest_end.get(line.plan_id, now))
+        ends_at = starts_at + timedelta(days=line.plan.duration_days)
+        latest_end[line.plan_id] = ends_at
+        subscriptions.append(
+            Subscription(
+                user_id=payment.user_id,
+                payment=payment,
+                payment_line=line,
+                plan_id=line.plan_id,
+                plan_code=line.plan.code,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                discount=line.discount,
+                total=line.total,
+            )
+        )
+    created = Subscription.objects.bulk_create(subscriptions)
+    return [FulfilmentRef(type="subscription", id=sub.pk, reference=sub.plan_code) for sub in created]
+
+
+def expire_subscriptions(*, now: datetime | None = None) -> int:
+    """Mark ACTIVE subscriptions whose period is over as EXPIRED, in one conditional UPDATE. Returns how many."""
+    return Subscription.objects.filter(status=SubscriptionStatus.ACTIVE, ends_at__lte=now or timezone.now()).update(
+        status=SubscriptionStatus.EXPIRED
+    )
