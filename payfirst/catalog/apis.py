@@ -15,7 +15,7 @@ from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import AllowAny
 
-from payfirst.catalog.models import Plan, Product, Service, Slot, Variant
+from payfirst.catalog.models import Plan, Product, Service, ServiceType, Slot, Variant
 from payfirst.catalog.selectors import plan_list, product_get, product_list, service_get, service_list, slot_list
 
 
@@ -48,32 +48,32 @@ class HourMinuteField(serializers.TimeField):
         super().__init__(format="%H:%M", **kwargs)
 
 
+# Public and unauthenticated (see the module docstring). Kept free of a docstring so none leaks into the schema.
 class PublicCatalogApi:
-    """Public and unauthenticated (see the module docstring)."""
-
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
 
 
-class VariantOutputSerializer(serializers.ModelSerializer):
+class VariantOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
     price = serializers.IntegerField(help_text="paise")
-    stock = serializers.IntegerField(source="available", help_text="units that can be bought now: on hand minus live reservations")
-    in_stock = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Variant
-        fields = ["id", "sku", "name", "price", "stock", "in_stock"]
+    stock = serializers.IntegerField(
+        source="available", help_text="units that can be bought now: on hand minus live reservations"
+    )
+    in_stock = serializers.SerializerMethodField(help_text="stock > 0")
 
     def get_in_stock(self, variant: Variant) -> bool:
         return variant.available > 0
 
 
-class ProductOutputSerializer(serializers.ModelSerializer):
+class ProductOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    description = serializers.CharField()
     variants = VariantOutputSerializer(many=True, source="active_variants", help_text="active variants, cheapest first")
-
-    class Meta:
-        model = Product
-        fields = ["id", "name", "slug", "description", "variants"]
 
 
 @extend_schema(
@@ -99,6 +99,7 @@ class ProductListApi(PublicCatalogApi, ListAPIView):
 @extend_schema(
     tags=["catalog"],
     summary="Get a product",
+    description="An active product with its active variants.",
     responses={200: ProductOutputSerializer, 404: NOT_FOUND},
     auth=[],
 )
@@ -115,12 +116,12 @@ class PackageOutputSerializer(serializers.Serializer):
     price = serializers.IntegerField(help_text="paise")
 
 
-class ServiceOutputSerializer(serializers.ModelSerializer):
+class ServiceOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    service_type = serializers.ChoiceField(choices=ServiceType.choices)
+    description = serializers.CharField()
     packages = PackageOutputSerializer(many=True, source="active_packages", help_text="active packages, cheapest first")
-
-    class Meta:
-        model = Service
-        fields = ["id", "name", "service_type", "description", "packages"]
 
 
 @extend_schema(
@@ -141,14 +142,11 @@ class SlotQuerySerializer(serializers.Serializer):
     date = serializers.DateField(input_formats=["%Y-%m-%d"], help_text="YYYY-MM-DD")
 
 
-class SlotOutputSerializer(serializers.ModelSerializer):
+class SlotOutputSerializer(serializers.Serializer):
     date = serializers.DateField(format="%Y-%m-%d")
     time = HourMinuteField()
+    capacity = serializers.IntegerField()
     remaining = serializers.IntegerField(help_text="capacity minus confirmed bookings and live reservations")
-
-    class Meta:
-        model = Slot
-        fields = ["date", "time", "capacity", "remaining"]
 
 
 @extend_schema(
@@ -170,12 +168,11 @@ class ServiceSlotListApi(PublicCatalogApi, ListAPIView):
         return slot_list(service=service, day=query.validated_data["date"])
 
 
-class PlanOutputSerializer(serializers.ModelSerializer):
+class PlanOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
     price = serializers.IntegerField(help_text="paise")
-
-    class Meta:
-        model = Plan
-        fields = ["code", "name", "price", "duration_days"]
+    duration_days = serializers.IntegerField()
 
 
 @extend_schema(
