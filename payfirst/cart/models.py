@@ -88,6 +88,9 @@ class Cart(TimestampedModel):
     status = models.CharField(max_length=12, choices=CartStatus.choices, default=CartStatus.ACTIVE)
     promo = models.ForeignKey(PromoCode, on_delete=models.SET_NULL, null=True, blank=True, related_name="carts")
     promo_notice = models.CharField(max_length=255, blank=True, help_text="why a promo code dropped off, if it did")
+    notices = models.JSONField(
+        default=list, blank=True, help_text="why lines dropped off the cart since the customer last changed it"
+    )
     converted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
