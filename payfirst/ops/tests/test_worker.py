@@ -1,0 +1,143 @@
+"""The worker: `run_worker` processes on PostgreSQL share a queue without running a task twice, stop cleanly on
+SIGTERM, and racing schedulers enqueue a due periodic task once."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from payfirst.ops.management.commands.run_worker import run
+from payfirst.ops.models import PeriodicTaskState
+from payfirst.ops.tasks import enqueue_due_periodic_tasks
+from payfirst.ops.tests import sample_tasks
+from payfirst.ops.tests.sample_tasks import probe_keys
+from payfirst.ops.worker import TaskWorker
+
+BASE_DIR = Path(settings.BASE_DIR)
+HEARTBEAT = sample_tasks.heartbeat.module_path
+WORKER_TIMEOUT = 120
+
+
+def _worker_env() -> dict[str, str]:
+    """The environment of a worker process that works on this test run's PostgreSQL database."""
+    db = connection.settings_dict
+    credentials = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
+    url = f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings", "PAYFIRST_DEMO": "1"}
+    env.pop("PAYFIRST_TEST_DB_NAME", None)
+    return env
+
+
+def _start_worker(*options: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_worker", "--no-startup-delay", *options],
+        cwd=BASE_DIR,
+        env=_worker_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_worker_processes_drain_one_queue_running_each_task_once(probe_table):
+    keys = [f"task-{n:03d}" for n in range(40)]
+    for key in keys:
+        sample_tasks.record_slowly.enqueue(key, 0.1)  # 4 s of work in all, so both workers take a share
+
+    workers = [_start_worker("--batch", "--queue-name", "default", "--no-scheduler", "--interval", "0") for _ in "ab"]
+    outputs = [worker.communicate(timeout=WORKER_TIMEOUT)[0] for worker in workers]
+
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    assert probe_keys() == keys  # the primary key would have failed a second run of any task
+    results = list(DBTaskResult.objects.all())
+    assert Counter(result.status for result in results) == {TaskResultStatus.SUCCESSFUL: len(keys)}
+    assert all(len(result.worker_ids) == 1 for result in results)  # each claimed exactly once
+    assert len({result.worker_ids[0] for result in results}) == 2  # and the two processes shared the queue
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_worker_finishes_its_running_task_then_exits_on_sigterm(probe_table):
+    slow = sample_tasks.record_slowly.enqueue("in-flight", 1.0)
+    worker = _start_worker("--queue-name", "default", "--no-scheduler", "--interval", "0.2")
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in worker.stdout], daemon=True).start()
+    try:
+        # The task-started log line (tagged with the task id) says the task is in flight.
+        while True:
+            line = lines.get(timeout=WORKER_TIMEOUT)
+            if f'"task_id": "{slow.id}"' in line and "state=RUNNING" in line:
+                break
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=WORKER_TIMEOUT) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    slow.refresh()
+    assert slow.status == TaskResultStatus.SUCCESSFUL
+    assert probe_keys() == ["in-flight"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_schedulers_enqueue_a_due_periodic_task_once():
+    now = timezone.now()
+    enqueue_due_periodic_tasks(now=now, names=[HEARTBEAT])  # the first run, and the state row
+    DBTaskResult.objects.all().delete()
+    PeriodicTaskState.objects.filter(name=HEARTBEAT).update(next_run_at=now)  # due again
+    racers = 8
+    barrier = threading.Barrier(racers)
+    enqueued: list[list[str]] = []
+
+    def scheduler() -> None:
+        try:
+            barrier.wait(timeout=30)
+            enqueued.append(enqueue_due_periodic_tasks(now=now, names=[HEARTBEAT]))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=scheduler) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(enqueued) == [[]] * (racers - 1) + [[HEARTBEAT]]
+    assert DBTaskResult.objects.filter(task_path=HEARTBEAT).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_run_enqueues_due_periodic_tasks_at_start_and_runs_them():
+    worker = TaskWorker(
+        queue_names=["periodic"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+    run(worker=worker, scheduler_interval=3600)
+
+    heartbeat = DBTaskResult.objects.get(task_path=HEARTBEAT)
+    assert heartbeat.status == TaskResultStatus.SUCCESSFUL
+    assert heartbeat.worker_ids == ["test-worker"]
+    assert PeriodicTaskState.objects.get(name=HEARTBEAT).next_run_at > timezone.now()
+    assert not any(thread.name == "periodic-scheduler" for thread in threading.enumerate())  # stopped with the loop
