@@ -1,0 +1,1 @@
+"""PhonePe adapter: the v2 REST API spoken directly over httpx, behind the Gateway Protocol."""

@@ -1,0 +1,1 @@
+"""Razorpay adapter: the official SDK behind the Gateway Protocol."""

@@ -1,0 +1,225 @@
+"""RazorpayGateway: the Gateway Protocol over Razorpay's Orders, Payments and Refunds APIs, joining sdk.py (calls),
+signature.py (verification) and mapping.py (payloads). Settings are read when the adapter is built, per call."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from django.conf import settings
+
+from payfirst.core.money import CURRENCY, Paise
+from payfirst.gateways.base import (
+    GatewayEvent,
+    GatewayOrder,
+    GatewayPayment,
+    GatewayRefund,
+    GatewayRejected,
+    GatewayStatus,
+    SignatureInvalid,
+)
+from payfirst.gateways.razorpay import mapping, signature
+from payfirst.gateways.razorpay.sdk import RazorpayApi
+
+logger = logging.getLogger(__name__)
+
+_REFUND_PAGE = 100  # Razorpay's largest page for a payment's refunds
+
+
+@dataclass(frozen=True)
+class RazorpayConfig:
+    """Everything the adapter needs. Secrets stay out of repr() so a logged config or traceback never shows them."""
+
+    key_id: str
+    key_secret: str = field(repr=False)
+    webhook_secret: str = field(repr=False)
+    api_base: str
+    timeout_seconds: float
+    merchant_name: str
+    public_base_url: str
+    is_sandbox: bool
+
+    @classmethod
+    def from_settings(cls) -> RazorpayConfig:
+        return cls(
+            key_id=settings.RAZORPAY_KEY_ID,
+            key_secret=settings.RAZORPAY_KEY_SECRET,
+            webhook_secret=settings.RAZORPAY_WEBHOOK_SECRET,
+            api_base=settings.RAZORPAY_API_BASE,
+            timeout_seconds=float(settings.GATEWAY_TIMEOUT_SECONDS),
+            merchant_name=settings.PAYFIRST_MERCHANT_NAME,
+            public_base_url=settings.PAYFIRST_PUBLIC_BASE_URL.rstrip("/"),
+            is_sandbox=settings.PAYFIRST_GATEWAYS == "sandbox",
+        )
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup: Django's request.headers is, a plain dict from a test or a task is not."""
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
+class RazorpayGateway:
+    name = "razorpay"
+
+    def __init__(self, config: RazorpayConfig) -> None:
+        self.config = config
+        self.api = RazorpayApi(
+            key_id=config.key_id,
+            key_secret=config.key_secret,
+            base_url=config.api_base,
+            timeout_seconds=config.timeout_seconds,
+        )
+
+    @classmethod
+    def from_settings(cls) -> RazorpayGateway:
+        return cls(RazorpayConfig.from_settings())
+
+    def create_order(
+        self, *, reference: str, amount: Paise, redirect_url: str | None, customer: Mapping[str, str], description: str
+    ) -> GatewayOrder:
+        # redirect_url is PhonePe's concern: Razorpay Checkout runs in the page and hands its result to the front end.
+        entity = self.api.create_order(
+            {"amount": amount.value, "currency": CURRENCY, "receipt": reference, "notes": {"reference": reference}}
+        )
+        order_id = str(entity.get("id") or "")
+        checkout: dict[str, Any] = {
+            "key_id": self.config.key_id,
+            "order_id": order_id,
+            "amount": entity.get("amount", amount.value),
+            "currency": entity.get("currency", CURRENCY),
+            "name": self.config.merchant_name,
+            "description": description,
+            "prefill": {
+                "name": customer.get("name", ""),
+                "email": customer.get("email", ""),
+                "contact": customer.get("contact", ""),
+            },
+        }
+        if self.config.is_sandbox:
+            checkout["sandbox_checkout_url"] = f"{self.config.public_base_url}/sandbox/razorpay/checkout/{order_id}/"
+        order = mapping.order_from(entity, checkout=checkout)
+        if order.amount != amount or order.currency != CURRENCY:
+            raise GatewayRejected(
+                f"Razorpay order {order.gateway_order_id} came back for {order.amount.value} {order.currency}, "
+                f"not {amount.value} {CURRENCY}."
+            )
+        logger.info("razorpay order created", extra={"reference": reference, "gateway_order_id": order_id})
+        return order
+
+    def fetch_payment(self, *, gateway_order_id: str) -> GatewayPayment:
+        """The order's best attempt. An `authorized` attempt is captured here (we never leave money merely held),
+        with exactly the authorized amount, and only when that matches the order."""
+        attempts = self.api.order_payments(gateway_order_id).get("items")
+        if not isinstance(attempts, list):
+            raise GatewayRejected(f"Razorpay listed the payments of {gateway_order_id} without an items list.")
+        best = mapping.best_attempt(attempts)
+        if best is None:
+            return mapping.unpaid_order_from(self.api.fetch_order(gateway_order_id))
+        if best.get("status") == "authorized":
+            best = self._capture(best, gateway_order_id=gateway_order_id)
+        payment = mapping.payment_from(best)
+        if payment.gateway_order_id != gateway_order_id:
+            raise GatewayRejected(f"Razorpay returned payment {payment.gateway_payment_id} of another order.")
+        return payment
+
+    def _capture(self, entity: Mapping[str, Any], *, gateway_order_id: str) -> Mapping[str, Any]:
+        payment = mapping.payment_from(entity)
+        order = self.api.fetch_order(gateway_order_id)
+        if mapping.amount_of(order) != payment.amount or order.get("currency") != payment.currency:
+            # Capturing would take money we would then have to flag; left authorized, Razorpay refunds it itself.
+            logger.warning(
+                "razorpay authorized amount differs from the order; not capturing",
+                extra={"gateway_order_id": gateway_order_id, "gateway_payment_id": payment.gateway_payment_id},
+            )
+            return entity
+        pay_id = payment.gateway_payment_id or ""
+        try:
+            captured = self.api.capture(pay_id, amount=payment.amount.value, currency=payment.currency)
+        except GatewayRejected:
+            # Someone else (auto-capture, another worker, the dashboard) may have captured it first: Razorpay then
+            # refuses a second capture. The payment's own state settles it.
+            current = self.api.fetch_payment(pay_id)
+            if mapping.payment_status(current) is GatewayStatus.CAPTURED:
+                return current
+            raise
+        logger.info("razorpay payment captured", extra={"gateway_order_id": gateway_order_id, "gateway_payment_id": pay_id})
+        return captured
+
+    def verify_client_signature(self, *, fields: Mapping[str, str]) -> None:
+        signature.verify_checkout_signature(
+            key_secret=self.config.key_secret,
+            order_id=str(fields.get("razorpay_order_id") or ""),
+            payment_id=str(fields.get("razorpay_payment_id") or ""),
+            signature=fields.get("razorpay_signature"),
+        )
+
+    def parse_webhook(self, *, headers: Mapping[str, str], body: bytes) -> GatewayEvent:
+        signature.verify_webhook_signature(
+            webhook_secret=self.config.webhook_secret, body=body, signature=_header(headers, "X-Razorpay-Signature")
+        )
+        try:
+            envelope = json.loads(bytes(body).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise GatewayRejected("Razorpay webhook body is not UTF-8 JSON.") from None
+        # Razorpay sends X-Razorpay-Event-Id on every delivery (retries keep it). Should it ever be absent, the
+        # digest of the signed bytes still makes an identical redelivery a duplicate.
+        event_id = _header(headers, "X-Razorpay-Event-Id") or f"sha256:{hashlib.sha256(body).hexdigest()}"
+        return mapping.event_from(envelope, event_id=event_id)
+
+    def refund(self, *, gateway_order_id: str, gateway_payment_id: str, amount: Paise, reference: str) -> GatewayRefund:
+        """Refund under our `reference` (sent as the receipt). A refund already carrying that receipt is returned
+        instead of making a second one, so a retry after a lost answer never refunds twice."""
+        existing = self._refund_by_receipt(gateway_payment_id, reference)
+        if existing is not None:
+            return self._same_refund(existing, amount=amount, reference=reference)
+        entity = self.api.refund(
+            gateway_payment_id,
+            {"amount": amount.value, "receipt": reference, "speed": "normal", "notes": {"reference": reference}},
+            idempotency_key=reference,
+        )
+        refund = mapping.refund_from(entity)
+        logger.info(
+            "razorpay refund created",
+            extra={"reference": reference, "gateway_payment_id": gateway_payment_id, "gateway_refund_id": refund.gateway_refund_id},
+        )
+        return self._same_refund(refund, amount=amount, reference=reference)
+
+    def fetch_refund(self, *, gateway_payment_id: str, gateway_refund_id: str, reference: str) -> GatewayRefund:
+        if gateway_refund_id:
+            return mapping.refund_from(self.api.fetch_refund(gateway_refund_id))
+        found = self._refund_by_receipt(gateway_payment_id, reference)
+        if found is None:
+            raise GatewayRejected(f"Razorpay has no refund with receipt {reference!r} on {gateway_payment_id}.")
+        return found
+
+    def _refund_by_receipt(self, gateway_payment_id: str, reference: str) -> GatewayRefund | None:
+        skip = 0
+        while True:
+            page = self.api.payment_refunds(gateway_payment_id, count=_REFUND_PAGE, skip=skip).get("items")
+            if not isinstance(page, list):
+                raise GatewayRejected(f"Razorpay listed the refunds of {gateway_payment_id} without an items list.")
+            for entity in page:
+                if isinstance(entity, Mapping) and entity.get("receipt") == reference:
+                    return mapping.refund_from(entity)
+            if len(page) < _REFUND_PAGE:
+                return None
+            skip += len(page)
+
+    @staticmethod
+    def _same_refund(refund: GatewayRefund, *, amount: Paise, reference: str) -> GatewayRefund:
+        if refund.amount != amount:
+            raise GatewayRejected(
+                f"Razorpay refund {refund.gateway_refund_id} for receipt {reference!r} is for {refund.amount.value}, "
+                f"not {amount.value}."
+            )
+        if refund.reference != reference:
+            return replace(refund, reference=reference)
+        return refund
