@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import AllowAny
@@ -76,24 +75,29 @@ class ProductOutputSerializer(serializers.Serializer):
     variants = VariantOutputSerializer(many=True, source="active_variants", help_text="active variants, cheapest first")
 
 
+class ProductQuerySerializer(serializers.Serializer):
+    # CharField refuses NUL characters, which PostgreSQL cannot take in a query.
+    search = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="text to look for (case-insensitive)"
+    )
+
+
 @extend_schema(
     tags=["catalog"],
     summary="List products",
     description="Active products with their active variants, by name. `search` matches, case-insensitively, "
     "the product's name or description or a variant's sku or name.",
-    parameters=[
-        OpenApiParameter(
-            "search", OpenApiTypes.STR, OpenApiParameter.QUERY, description="text to look for (case-insensitive)"
-        )
-    ],
-    responses={200: ProductOutputSerializer, 404: NO_SUCH_PAGE},
+    parameters=[ProductQuerySerializer],
+    responses={200: ProductOutputSerializer, 400: INVALID_INPUT, 404: NO_SUCH_PAGE},
     auth=[],
 )
 class ProductListApi(PublicCatalogApi, ListAPIView):
     serializer_class = ProductOutputSerializer
 
     def get_queryset(self) -> QuerySet[Product]:
-        return product_list(search=self.request.query_params.get("search", ""))
+        query = ProductQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return product_list(search=query.validated_data.get("search", ""))
 
 
 @extend_schema(

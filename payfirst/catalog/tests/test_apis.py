@@ -111,6 +111,16 @@ def test_product_search_ignores_inactive_variants_and_an_empty_term_lists_everyt
     assert api_client.get(PRODUCTS, {"search": "  "}).json()["count"] == 2
 
 
+@pytest.mark.parametrize(("term", "message"), [("ab\x00c", "Null characters are not allowed."),
+                                              ("x" * 201, "Ensure this field has no more than 200 characters.")])
+def test_product_search_refuses_what_the_database_cannot_take_with_400(api_client, term, message):
+    response = api_client.get(PRODUCTS, {"search": term})
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid_input", "message": "Check the highlighted fields.", "fields": {"search": [message]}
+    }
+
+
 def test_product_detail_answers_the_product_shape(api_client):
     thali = make_product(name="Puja Thali", description="Seven pieces")
     variant = make_variant(product=thali, sku="THALI-7", name="Steel", price=69900, stock_on_hand=1)
