@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, serializers
 
 from payfirst.fulfilment.models import Booking, Order, OrderItem, Subscription
@@ -28,19 +28,51 @@ _NOT_SIGNED_IN = OpenApiResponse(_ERROR, description="`not_authenticated`: no or
 _NOT_FOUND = OpenApiResponse(_ERROR, description="`not_found`: no such object of yours, or no such page.")
 
 
+_ADDRESS_TEXT = {"type": "string"}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "description": "the address as it was when the payment was made (the Address shape), or null",
+        "properties": {
+            "id": {"type": "integer"},
+            **{
+                name: _ADDRESS_TEXT
+                for name in ("full_name", "phone", "address_line_1", "address_line_2", "city", "state", "country")
+            },
+            "postal_code": {"type": "string", "pattern": "^[1-9][0-9]{5}$"},
+            "is_default": {"type": "boolean"},
+        },
+    }
+)
+class AddressSnapshotField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "10:00"})
+class HourMinuteField(serializers.TimeField):
+    """A slot time as API.md writes it: `HH:MM`, 24 h."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(format="%H:%M", **kwargs)
+
+
 class OrderItemOutput(serializers.ModelSerializer):
-    variant_id = serializers.IntegerField()
+    variant_id = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = OrderItem
         fields = ["variant_id", "name", "sku", "quantity", "unit_price", "line_total"]
+        read_only_fields = fields
 
 
 class OrderOutput(serializers.ModelSerializer):
-    items = OrderItemOutput(many=True)
-    payment_id = serializers.IntegerField()
-    shipping_address = serializers.JSONField(allow_null=True, help_text="snapshot in the Address shape, or null")
-    billing_address = serializers.JSONField(allow_null=True, help_text="snapshot in the Address shape, or null")
+    items = OrderItemOutput(many=True, read_only=True)
+    payment_id = serializers.IntegerField(read_only=True)
+    shipping_address = AddressSnapshotField(read_only=True)
+    billing_address = AddressSnapshotField(read_only=True)
 
     class Meta:
         model = Order
@@ -57,18 +89,19 @@ class OrderOutput(serializers.ModelSerializer):
             "payment_id",
             "created_at",
         ]
+        read_only_fields = fields
 
 
 class NamedRefOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
 
 
 class BookingOutput(serializers.ModelSerializer):
-    service = NamedRefOutput()
-    package = NamedRefOutput()
-    selected_time = serializers.TimeField(format="%H:%M", help_text="HH:MM, 24 h")
-    payment_id = serializers.IntegerField()
+    service = NamedRefOutput(read_only=True)
+    package = NamedRefOutput(read_only=True)
+    selected_time = HourMinuteField(read_only=True)
+    payment_id = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = Booking
@@ -84,14 +117,16 @@ class BookingOutput(serializers.ModelSerializer):
             "payment_id",
             "created_at",
         ]
+        read_only_fields = fields
 
 
 class SubscriptionOutput(serializers.ModelSerializer):
-    payment_id = serializers.IntegerField()
+    payment_id = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = Subscription
         fields = ["id", "plan_code", "status", "starts_at", "ends_at", "total", "payment_id"]
+        read_only_fields = fields
 
 
 @extend_schema(tags=["orders"], responses={200: OrderOutput(many=True), 401: _NOT_SIGNED_IN, 404: _NOT_FOUND})

@@ -117,10 +117,14 @@ def _create_bookings(*, payment: Payment, lines: list[PaymentLine]) -> list[Fulf
 
 def _create_subscriptions(*, payment: Payment, lines: list[PaymentLine]) -> list[FulfilmentRef]:
     """A plan bought while the user's subscription to it is still running extends it: the new one starts when the
-    latest running one ends. Locking the user's row makes two captures for the same user take turns here, so the
-    second always sees the first's subscription and the periods never overlap."""
+    latest running one ends.
+
+    Two captures for the same user take turns here on a lock of the user's row (taken after the payment's row, so
+    the lock order is payment, then user), so the second sees the first's subscription and periods never overlap.
+    It is FOR NO KEY UPDATE: rows that merely reference the user (new payments, carts) are not held up by it.
+    """
     User = get_user_model()
-    list(User.objects.select_for_update().filter(pk=payment.user_id).values_list("pk", flat=True))
+    list(User.objects.select_for_update(no_key=True).filter(pk=payment.user_id).values_list("pk", flat=True))
     now = timezone.now()
     running = (
         Subscription.objects.filter(

@@ -296,5 +296,14 @@ def test_schema_describes_the_shapes_pagination_and_errors():
     assert paths["/api/subscriptions/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/PaginatedSubscriptionOutputList"
     }
-    booking_time = schema["components"]["schemas"]["BookingOutput"]["properties"]["selected_time"]
-    assert booking_time["type"] == "string"
+    components = schema["components"]["schemas"]
+    assert components["BookingOutput"]["properties"]["selected_time"]["example"] == "10:00"
+    assert components["BookingOutput"]["properties"]["selected_time"]["pattern"] == "^([01][0-9]|2[0-3]):[0-5][0-9]$"
+    shipping = components["OrderOutput"]["properties"]["shipping_address"]
+    assert (shipping["type"], shipping["nullable"]) == ("object", True)
+    assert set(shipping["properties"]) == {
+        "id", "full_name", "phone", "address_line_1", "address_line_2", "city", "state", "postal_code", "country",
+        "is_default",
+    }
+    for name in ("subtotal", "discount", "total"):
+        assert components["OrderOutput"]["properties"][name]["type"] == "integer"
