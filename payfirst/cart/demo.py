@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from payfirst.cart.models import LineKind, PromoCode, PromoKind
+from payfirst.catalog.demo import SeedReport
 
 DEMO_PROMOS: list[dict[str, object]] = [
     {
@@ -30,11 +33,18 @@ DEMO_PROMOS: list[dict[str, object]] = [
 ]
 
 
-def seed_demo_promos() -> list[PromoCode]:
-    """Create or refresh the demo promo codes; returns them."""
+def seed_demo_promos(*, report: SeedReport | None = None) -> list[PromoCode]:
+    """Create or refresh the demo promo codes (validity window and limits reset, uses kept); returns them."""
     promos = []
-    for spec in DEMO_PROMOS:
-        values = {key: value for key, value in spec.items() if key != "code"}
-        promo, _ = PromoCode.objects.update_or_create(code=spec["code"], defaults={**values, "is_active": True})
-        promos.append(promo)
+    with transaction.atomic():
+        for spec in DEMO_PROMOS:
+            values = {key: value for key, value in spec.items() if key != "code"}
+            promo, _ = PromoCode.objects.update_or_create(
+                code=spec["code"],
+                defaults={**values, "is_active": True, "valid_from": None, "valid_until": None, "max_uses": None},
+            )
+            promos.append(promo)
+    if report is not None:
+        report.add("promo codes: WELCOME10 (10% off, at most ₹200, once per customer), "
+                   "PUJA500 (₹500 off service lines of ₹2,000 or more)")
     return promos

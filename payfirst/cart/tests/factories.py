@@ -40,8 +40,9 @@ def local_today() -> date:
 
 
 def make_slot(
-    *, service: Service, on: date | None = None, at: time = time(10, 0), capacity: int = 5, taken: int = 0
+    *, service: Service, on: date | None = None, at: time | str = time(10, 0), capacity: int = 5, taken: int = 0
 ) -> Slot:
+    at = time.fromisoformat(at) if isinstance(at, str) else at
     return Slot.objects.create(
         service=service, date=on or local_today() + timedelta(days=7), time=at, capacity=capacity, taken=taken
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from payfirst.cart.demo import seed_demo_promos
 from payfirst.catalog.demo import DemoNotAllowed, SeedReport, seed_catalog_demo
 
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         except DemoNotAllowed as exc:
             raise CommandError(str(exc)) from None
         # Other apps' demo data is added here, one call each, extending the same report.
+        seed_demo_promos(report=report)
         self.stdout.write(self.style.SUCCESS("Demo data loaded:"))
         for line in report.lines:
             self.stdout.write(f"  {line}")
