@@ -1,0 +1,78 @@
+"""Merchant stock and capacity changes under concurrency (PostgreSQL): the database decides, nothing goes negative."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import date, time
+
+import pytest
+from django.db import connection
+from django.db.models import F
+
+from payfirst.catalog.models import Slot, Variant
+from payfirst.catalog.services import change_stock, set_slot_capacity
+from payfirst.catalog.tests.factories import make_product, make_service, make_slot, make_variant
+from payfirst.core.errors import InvalidState
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _race(calls: list[Callable[[], None]]) -> tuple[int, int]:
+    """Run the calls at once, each on its own thread and database connection; count successes and refusals."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def run(call: Callable[[], None]) -> None:
+        try:
+            barrier.wait()
+            call()
+            result = "ok"
+        except InvalidState:
+            result = "refused"
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes.count("ok"), outcomes.count("refused")
+
+
+def test_concurrent_write_offs_never_take_stock_below_what_is_reserved():
+    variant = make_variant(product=make_product(), stock_on_hand=10, reserved=1)
+
+    ok, refused = _race([lambda: change_stock(variant_id=variant.pk, delta=-3) for _ in range(8)])
+
+    variant.refresh_from_db()
+    assert (ok, refused) == (3, 5)
+    assert (variant.stock_on_hand, variant.reserved) == (1, 1)
+
+
+def test_concurrent_additions_all_count():
+    variant = make_variant(product=make_product(), stock_on_hand=0)
+
+    ok, _ = _race([lambda: change_stock(variant_id=variant.pk, delta=2) for _ in range(8)])
+
+    assert ok == 8
+    assert Variant.objects.get(pk=variant.pk).stock_on_hand == 16
+
+
+def test_capacity_cut_racing_a_booking_never_leaves_taken_above_capacity():
+    slot = make_slot(service=make_service(), day=date(2030, 1, 1), at=time(7, 0), capacity=3, taken=2)
+
+    def take_one() -> None:
+        # What inventory.py does: a conditional UPDATE that fails when the slot is full.
+        if not Slot.objects.filter(pk=slot.pk, taken__lt=F("capacity")).update(taken=F("taken") + 1):
+            raise InvalidState("full")
+
+    _race([take_one, lambda: set_slot_capacity(slot_id=slot.pk, capacity=2)])
+
+    slot.refresh_from_db()
+    assert slot.taken <= slot.capacity
+    assert (slot.capacity, slot.taken) in {(3, 3), (2, 2)}
