@@ -55,7 +55,9 @@ class VariantInlineFormSet(BaseInlineFormSet):
             delta = form.cleaned_data.get("stock_change") or 0
             if form.instance.pk is None:
                 if delta < 0:
-                    form.add_error("stock_change", "A new variant starts with no stock; add units with a positive number.")
+                    form.add_error(
+                        "stock_change", "A new variant starts with no stock; add units with a positive number."
+                    )
             elif delta:
                 changes.append((form.instance.pk, delta, form))
         if not changes:
@@ -80,7 +82,10 @@ class VariantInline(admin.TabularInline):
     model = Variant
     form = VariantInlineForm
     formset = VariantInlineFormSet
-    fields = ["sku", "name", "price", "price_rupees", "stock_on_hand", "reserved", "available_now", "stock_change", "is_active"]
+    fields = [
+        "sku", "name", "price", "price_rupees",
+        "stock_on_hand", "reserved", "available_now", "stock_change", "is_active",
+    ]
     readonly_fields = ["price_rupees", "stock_on_hand", "reserved", "available_now"]
     extra = 1
     can_delete = False  # a variant that was ever sold is referenced by payments and orders: deactivate it instead

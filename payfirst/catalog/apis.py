@@ -34,7 +34,10 @@ class CatalogErrorSerializer(serializers.Serializer):
     error = CatalogErrorDetailSerializer()
 
 
-NOT_FOUND = OpenApiResponse(CatalogErrorSerializer, description="`not_found`: no such active object, or no such page.")
+NOT_FOUND = OpenApiResponse(CatalogErrorSerializer, description="`not_found`: no such active product.")
+SERVICE_NOT_FOUND = OpenApiResponse(
+    CatalogErrorSerializer, description="`not_found`: no such active service, or no such page."
+)
 NO_SUCH_PAGE = OpenApiResponse(CatalogErrorSerializer, description="`not_found`: no such page.")
 INVALID_INPUT = OpenApiResponse(CatalogErrorSerializer, description="`invalid_input`, with `fields`.")
 
@@ -159,7 +162,7 @@ class SlotOutputSerializer(serializers.Serializer):
     description="The slots of an active service on `date` that have not started yet, in time order "
     "(times are local to the merchant). Full slots are listed with `remaining: 0`; a past date has no slots.",
     parameters=[SlotQuerySerializer],
-    responses={200: SlotOutputSerializer, 400: INVALID_INPUT, 404: NOT_FOUND},
+    responses={200: SlotOutputSerializer, 400: INVALID_INPUT, 404: SERVICE_NOT_FOUND},
     auth=[],
 )
 class ServiceSlotListApi(PublicCatalogApi, ListAPIView):

@@ -127,13 +127,20 @@ class SeedReport:
 
 def ensure_demo_allowed() -> None:
     if not (getattr(settings, "DEMO", False) or settings.DEBUG):
-        raise DemoNotAllowed("Demo data is only loaded with PAYFIRST_DEMO or DEBUG on; it creates a known admin password.")
+        raise DemoNotAllowed(
+            "Demo data is only loaded with PAYFIRST_DEMO or DEBUG on; it creates a known admin password."
+        )
 
 
 def _upsert(
-    model: type[models.Model], *, lookup: dict[str, Any], values: dict[str, Any], on_create: dict[str, Any] | None = None
+    model: type[models.Model],
+    *,
+    lookup: dict[str, Any],
+    values: dict[str, Any],
+    on_create: dict[str, Any] | None = None,
 ) -> tuple[Any, bool]:
-    """Find by `lookup`, create with `values` and `on_create`, or bring `values` up to date, saving only what differs."""
+    """Find by `lookup`; create it with `values` and `on_create`, or bring `values` up to date, saving only
+    the fields that differ (so a re-run leaves rows, `updated_at` included, exactly as they were)."""
     obj, created = model.objects.get_or_create(**lookup, defaults={**values, **(on_create or {})})
     if not created:
         changed = [name for name, value in values.items() if getattr(obj, name) != value]
@@ -175,7 +182,9 @@ def seed_services(*, report: SeedReport, today: date, days: int) -> None:
         services += created
         for package_name, price in packages:
             _, created = _upsert(
-                ServicePackage, lookup={"service": service, "name": package_name}, values={"price": price, "is_active": True}
+                ServicePackage,
+                lookup={"service": service, "name": package_name},
+                values={"price": price, "is_active": True},
             )
             packages_made += created
         slots += [

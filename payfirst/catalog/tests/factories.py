@@ -43,7 +43,9 @@ def make_service(*, name: str | None = None, is_active: bool = True, description
     return Service.objects.create(name=name or f"Service {next(_seq)}", is_active=is_active, description=description)
 
 
-def make_package(*, service: Service, name: str | None = None, price: int = 210000, is_active: bool = True) -> ServicePackage:
+def make_package(
+    *, service: Service, name: str | None = None, price: int = 210000, is_active: bool = True
+) -> ServicePackage:
     return ServicePackage.objects.create(
         service=service, name=name or f"Package {next(_seq)}", price=price, is_active=is_active
     )

@@ -9,7 +9,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from payfirst.catalog.models import Plan, Product, Slot, Variant
-from payfirst.catalog.tests.factories import make_package, make_plan, make_product, make_service, make_slot, make_variant
+from payfirst.catalog.tests.factories import (
+    make_package,
+    make_plan,
+    make_product,
+    make_service,
+    make_slot,
+    make_variant,
+)
 
 pytestmark = pytest.mark.django_db
 

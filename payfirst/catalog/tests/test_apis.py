@@ -133,7 +133,9 @@ def test_product_detail_answers_the_product_shape(api_client):
         "name": "Puja Thali",
         "slug": thali.slug,
         "description": "Seven pieces",
-        "variants": [{"id": variant.id, "sku": "THALI-7", "name": "Steel", "price": 69900, "stock": 1, "in_stock": True}],
+        "variants": [
+            {"id": variant.id, "sku": "THALI-7", "name": "Steel", "price": 69900, "stock": 1, "in_stock": True}
+        ],
     }
 
 
