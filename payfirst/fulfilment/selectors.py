@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import QuerySet
 
 from payfirst.core.errors import NotFound
 from payfirst.fulfilment.models import Booking, Order, Subscription
+
+if TYPE_CHECKING:
+    from payfirst.accounts.models import User
 
 # Primary keys are 64-bit: a larger id in a URL is simply not found, and must not reach the database to overflow.
 MAX_ID = 2**63 - 1
@@ -67,12 +70,12 @@ def payment_booking(*, payment_id: int) -> BookingSummary | None:
     return BookingSummary(book_id=row["book_id"], status=row["status"], total=row["total"])
 
 
-def orders_for_user(*, user) -> QuerySet[Order]:
+def orders_for_user(*, user: User) -> QuerySet[Order]:
     """The user's orders, newest first, with their items fetched in one more query."""
     return Order.objects.filter(user=user).prefetch_related("items").order_by("-created_at", "-id")
 
 
-def get_order(*, user, order_id: int) -> Order:
+def get_order(*, user: User, order_id: int) -> Order:
     """One of the user's orders with its items; another user's order is NotFound, exactly like a missing one."""
     if not 0 < order_id <= MAX_ID:
         raise NotFound(f"Order {order_id} was not found.")
@@ -82,7 +85,7 @@ def get_order(*, user, order_id: int) -> Order:
     return order
 
 
-def bookings_for_user(*, user) -> QuerySet[Booking]:
+def bookings_for_user(*, user: User) -> QuerySet[Booking]:
     """The user's bookings, newest first, with service and package joined in."""
     return (
         Booking.objects.filter(user=user)
@@ -91,7 +94,7 @@ def bookings_for_user(*, user) -> QuerySet[Booking]:
     )
 
 
-def get_booking(*, user, booking_id: int) -> Booking:
+def get_booking(*, user: User, booking_id: int) -> Booking:
     """One of the user's bookings; another user's booking is NotFound, exactly like a missing one."""
     if not 0 < booking_id <= MAX_ID:
         raise NotFound(f"Booking {booking_id} was not found.")
@@ -101,6 +104,6 @@ def get_booking(*, user, booking_id: int) -> Booking:
     return booking
 
 
-def subscriptions_for_user(*, user) -> QuerySet[Subscription]:
+def subscriptions_for_user(*, user: User) -> QuerySet[Subscription]:
     """The user's subscriptions, newest first."""
     return Subscription.objects.filter(user=user).order_by("-created_at", "-id")

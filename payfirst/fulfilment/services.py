@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from payfirst.cart.models import LineKind
+from payfirst.core.errors import InvalidState
 from payfirst.fulfilment.models import (
     Booking,
     Order,
@@ -20,6 +21,7 @@ from payfirst.fulfilment.models import (
     new_book_id,
 )
 from payfirst.fulfilment.selectors import FulfilmentRef
+from payfirst.payments.states import PaymentStatus
 
 if TYPE_CHECKING:
     from payfirst.payments.models import Payment, PaymentLine
@@ -35,6 +37,9 @@ def fulfil(*, payment: Payment) -> list[FulfilmentRef]:
     same payment raises IntegrityError (one order per payment, one fulfilment per payment line) and adds nothing.
     Stock, slots, the cart and the payment's state are the caller's business.
     """
+    if payment.status != PaymentStatus.CAPTURED:
+        # Nothing is fulfilled without a captured payment (DESIGN.md invariant 1); the caller holds its row lock.
+        raise InvalidState(f"Payment {payment.pk} is {payment.status}, not CAPTURED; nothing was fulfilled.")
     lines = list(payment.lines.select_related("package", "plan").order_by("pk"))
     # PaymentLine's CHECK constraint admits only these three kinds, so every line lands in exactly one list.
     products = [line for line in lines if line.kind == LineKind.PRODUCT]

@@ -54,6 +54,13 @@ def test_changelists_and_change_pages_render(admin_client, fulfilled):
         f"&selected_date={booking.selected_date.isoformat()}"
     )
     assert booking.book_id in booking_filters.content.decode()
+    for model, term, expected in (
+        ("order", fulfilled.reference, order.order_number),
+        ("booking", "asha@example.com", booking.book_id),
+        ("subscription", subscription.plan_code, subscription.plan_code),
+    ):
+        found = admin_client.get(f"/admin/fulfilment/{model}/", {"q": term})
+        assert found.status_code == 200 and expected in found.content.decode()
 
 
 def test_fulfilments_cannot_be_added_or_deleted_in_the_admin(admin_client, fulfilled):

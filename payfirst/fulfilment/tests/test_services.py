@@ -9,6 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from payfirst.core.errors import InvalidState
 from payfirst.fulfilment.models import (
     Booking,
     BookingStatus,
@@ -207,6 +208,17 @@ def test_fulfil_starts_now_when_the_previous_subscription_is_over_or_cancelled(u
     fulfil(payment=payment)
 
     assert abs(Subscription.objects.get(payment=payment).starts_at - timezone.now()) < timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("status", ["PENDING", "FAILED", "EXPIRED", "FLAGGED", "REFUNDED"])
+def test_fulfil_refuses_a_payment_that_is_not_captured(user, status, django_assert_num_queries):
+    payment = make_captured_payment(user=user, lines=_mixed_lines(products=1, services=1, plans=1))
+    payment.status = status
+
+    with django_assert_num_queries(0), pytest.raises(InvalidState, match="not CAPTURED"):
+        fulfil(payment=payment)
+
+    assert not (Order.objects.exists() or Booking.objects.exists() or Subscription.objects.exists())
 
 
 def test_expire_subscriptions_marks_only_active_ones_that_have_ended(user):
