@@ -108,7 +108,8 @@ class ProductAdmin(admin.ModelAdmin):
     inlines = [VariantInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Product]:
-        return super().get_queryset(request).annotate(variant_count=Count("variants"))
+        # distinct: a search on variant sku or name joins the variants again, which would multiply a plain count.
+        return super().get_queryset(request).annotate(variant_count=Count("variants", distinct=True))
 
     @admin.display(description="variants", ordering="variant_count")
     def variant_count(self, product: Product) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, time, timedelta
 
 import pytest
@@ -82,6 +83,17 @@ def test_admin_pages_render_for_the_merchant(admin_client):
         assert admin_client.get(url).status_code == 200, url
     slot_list = admin_client.get(reverse("admin:catalog_slot_changelist")).content.decode()
     assert "remaining" in slot_list
+
+
+def test_admin_product_search_by_sku_finds_the_product_once_with_its_true_variant_count(admin_client):
+    kurta = make_product(name="Kurta")
+    for sku in ("KURTA-S", "KURTA-M", "KURTA-L"):
+        make_variant(product=kurta, sku=sku)
+    make_variant(product=make_product(name="Diya"), sku="DIYA-S")
+
+    html = admin_client.get(reverse("admin:catalog_product_changelist"), {"q": "kurta-"}).content.decode()
+
+    assert re.findall(r'<td class="field-variant_count">(\d+)</td>', html) == ["3"]
 
 
 def test_admin_stock_change_is_added_to_the_row_as_it_is_now(admin_client):
