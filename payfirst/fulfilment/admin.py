@@ -7,6 +7,7 @@ nor delete them, and the money, the links to the payment and the address snapsho
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from payfirst.fulfilment.models import Booking, Order, OrderItem, Subscription
@@ -29,6 +30,9 @@ class OrderItemInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderItem]:
+        return super().get_queryset(request).select_related("variant__product")
 
 
 @admin.register(Order)
@@ -60,7 +64,7 @@ class BookingAdmin(_ReadMostlyAdmin):
     list_display = ["book_id", "user", "service", "package", "selected_date", "selected_time", "status", "total"]
     list_filter = ["status", "selected_date", "service"]
     search_fields = ["book_id", "user__email", "payment__reference"]
-    list_select_related = ["user", "service", "package"]
+    list_select_related = ["user", "service", "package__service"]
     date_hierarchy = "selected_date"
     fields = [
         "book_id",

@@ -141,6 +141,8 @@ class OrderListApi(generics.ListAPIView):
 
 @extend_schema(tags=["orders"], responses={200: OrderOutput, 401: _NOT_SIGNED_IN, 404: _NOT_FOUND})
 class OrderDetailApi(generics.RetrieveAPIView):
+    """One of the signed-in user's orders, with its items; anyone else's answers 404."""
+
     serializer_class = OrderOutput
 
     def get_object(self) -> Order:
@@ -159,6 +161,8 @@ class BookingListApi(generics.ListAPIView):
 
 @extend_schema(tags=["bookings"], responses={200: BookingOutput, 401: _NOT_SIGNED_IN, 404: _NOT_FOUND})
 class BookingDetailApi(generics.RetrieveAPIView):
+    """One of the signed-in user's bookings; anyone else's answers 404."""
+
     serializer_class = BookingOutput
 
     def get_object(self) -> Booking:
