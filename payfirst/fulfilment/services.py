@@ -62,18 +62,14 @@ def fulfil(*, payment: Payment) -> list[FulfilmentRef]:
 def _create_order(*, payment: Payment, lines: list[PaymentLine]) -> FulfilmentRef:
     subtotal = sum(line.line_total for line in lines)
     discount = sum(line.discount for line in lines)
-    (order,) = Order.objects.bulk_create(
-        [
-            Order(
-                user_id=payment.user_id,
-                payment=payment,
-                subtotal=subtotal,
-                discount=discount,
-                total=sum(line.total for line in lines),
-                shipping_address=payment.shipping_address,
-                billing_address=payment.billing_address,
-            )
-        ]
+    order = Order.objects.create(
+        user_id=payment.user_id,
+        payment=payment,
+        subtotal=subtotal,
+        discount=discount,
+        total=sum(line.total for line in lines),
+        shipping_address=payment.shipping_address,
+        billing_address=payment.billing_address,
     )
     OrderItem.objects.bulk_create(
         [
