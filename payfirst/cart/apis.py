@@ -87,14 +87,26 @@ class PlanAddSerializer(serializers.Serializer):
 _KINDS = {"variant_id": ProductAddSerializer, "package_id": ServiceAddSerializer, "plan_code": PlanAddSerializer}
 
 CART_ADD_REQUEST = PolymorphicProxySerializer(
-    component_name="CartAddRequest",
+    component_name="CartAdd",
     serializers=[ProductAddSerializer, ServiceAddSerializer, PlanAddSerializer],
     resource_type_field_name=None,
 )
 
 
+@extend_schema_serializer(component_name="CartItemQuantity")
 class QuantityInputSerializer(serializers.Serializer):
+    """The PATCH body. It sets the one value a line has, so it is never partial: `quantity` is always required,
+    and the schema generator (which marks every PATCH body partial) is told so too."""
+
     quantity = QuantityField(help_text="1 to 99 for a product line; service and plan lines hold exactly 1")
+
+    @property
+    def partial(self) -> bool:
+        return False
+
+    @partial.setter
+    def partial(self, value: bool) -> None:
+        pass
 
 
 class PromoInputSerializer(serializers.Serializer):
@@ -143,7 +155,7 @@ class CartOutputSerializer(serializers.Serializer):
     subtotal = serializers.IntegerField(help_text="paise")
     discount = serializers.IntegerField(help_text="paise, never more than the subtotal")
     total = serializers.IntegerField(help_text="paise, subtotal − discount")
-    promo_code = serializers.CharField(source="promo.code", allow_null=True, default=None)
+    promo_code = serializers.CharField(source="promo.code", allow_null=True, help_text="null when there is none")
     currency = serializers.SerializerMethodField()
     promo_notice = serializers.CharField(help_text='why a promo code dropped off the cart ("" if none)')
     notices = serializers.ListField(
@@ -178,10 +190,15 @@ def _error(name: str, codes: list[str], description: str) -> OpenApiResponse:
     return OpenApiResponse(inline_serializer(name=f"{name}Error", fields={"error": detail}), description=description)
 
 
+def _same_error(response: OpenApiResponse, description: str) -> OpenApiResponse:
+    """Another description for an error body already defined (one component, so one enum, per body)."""
+    return OpenApiResponse(response.response, description=description)
+
+
 UNAUTHORIZED = _error(
     "CartUnauthorized", ["not_authenticated", "authentication_failed"], "Not signed in, or the token is not valid."
 )
-ITEM_NOT_FOUND = _error("CartItemNotFound", ["not_found"], "No such line in your ACTIVE cart (another user's lines too).")
+ITEM_NOT_FOUND = _error("CartNotFound", ["not_found"], "No such line in your ACTIVE cart (another user's lines too).")
 
 
 # --- views -------------------------------------------------------------------------------------------------------
@@ -223,13 +240,14 @@ class CartAddApi(APIView):
             201: CartOutputSerializer,
             400: _error(
                 "CartAddBadRequest",
-                ["invalid_input", "invalid_quantity", "slot_not_available"],
+                ["invalid_input", "malformed_request", "invalid_quantity", "slot_not_available"],
                 "`invalid_input` (with `fields`): not exactly one kind of line, or a malformed field; "
+                "`malformed_request`: the body is not JSON; "
                 "`invalid_quantity`: quantity not 1–99 in the line (service and plan lines hold 1); "
                 "`slot_not_available`: no such slot for the package's service, or it has passed (Asia/Kolkata).",
             ),
             401: UNAUTHORIZED,
-            404: _error("CartAddNotFound", ["not_found"], "No such active variant, package or plan."),
+            404: _same_error(ITEM_NOT_FOUND, "No such active variant, package or plan."),
             409: _error(
                 "CartAddConflict",
                 ["insufficient_stock", "slot_full"],
@@ -290,7 +308,8 @@ class CartItemApi(APIView):
             200: CartOutputSerializer,
             400: _error(
                 "CartItemUpdateBadRequest",
-                ["invalid_quantity"],
+                ["invalid_input", "malformed_request", "invalid_quantity"],
+                "`invalid_input`: no `quantity`; `malformed_request`: the body is not JSON; "
                 "`invalid_quantity`: not 1–99 for a product line, or not 1 for a service or plan line.",
             ),
             401: UNAUTHORIZED,
@@ -330,8 +349,8 @@ class CartPromoApi(APIView):
             200: CartOutputSerializer,
             400: _error(
                 "CartPromoBadRequest",
-                ["invalid_input", "invalid_promo_code"],
-                "`invalid_promo_code`: unknown, inactive, expired or not yet valid, used up (in total or by you), "
+                ["invalid_input", "malformed_request", "invalid_promo_code"],
+                "`invalid_input`: no `code`; `malformed_request`: the body is not JSON; `invalid_promo_code`: unknown, inactive, expired or not yet valid, used up (in total or by you), "
                 "below its minimum subtotal, or for a kind of line the cart does not hold. The message says which.",
             ),
             401: UNAUTHORIZED,
