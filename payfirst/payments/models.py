@@ -63,6 +63,9 @@ class Payment(TimestampedModel):
     gateway_order_id = models.CharField(max_length=64, blank=True, default="")
     gateway_payment_id = models.CharField(max_length=64, blank=True, default="")
     checkout = models.JSONField(default=dict, blank=True, help_text="what the front end needs to pay; no secrets")
+    order_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="when a request last started opening the gateway order (a short lease)"
+    )
     gateway_amount = models.PositiveBigIntegerField(null=True, blank=True, help_text="paise the gateway reported")
     gateway_currency = models.CharField(max_length=3, blank=True, default="")
     refunded_amount = models.PositiveBigIntegerField(default=0, help_text="paise refunded (processed refunds)")

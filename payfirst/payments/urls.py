@@ -1,3 +1,18 @@
-from django.urls import path  # noqa: F401
+"""Routes under /api/payments/ (API.md, Payments)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from payfirst.payments import apis
+
+urlpatterns = [
+    path("", apis.PaymentListApi.as_view(), name="payments-list"),
+    path("create-from-cart/", apis.PaymentCreateApi.as_view(), name="payments-create-from-cart"),
+    path("confirm-razorpay/", apis.PaymentConfirmRazorpayApi.as_view(), name="payments-confirm-razorpay"),
+    path("cart/status/<str:cart_id>/", apis.CartPaymentStatusApi.as_view(), name="payments-cart-status"),
+    path("redirect/phonepe/", apis.PhonePeRedirectApi.as_view(), name="payments-redirect-phonepe"),
+    path("webhook/razorpay/", apis.RazorpayWebhookApi.as_view(), name="payments-webhook-razorpay"),
+    path("webhook/phonepe/", apis.PhonePeWebhookApi.as_view(), name="payments-webhook-phonepe"),
+    path("<str:payment_id>/", apis.PaymentDetailApi.as_view(), name="payments-detail"),
+    path("<str:payment_id>/cancel/", apis.PaymentCancelApi.as_view(), name="payments-cancel"),
+    path("<str:payment_id>/check-booking/", apis.PaymentCheckBookingApi.as_view(), name="payments-check-booking"),
+]

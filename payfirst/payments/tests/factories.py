@@ -58,8 +58,10 @@ def add_plan(cart: Cart, plan: Plan) -> CartItem:
     return CartItem.objects.create(cart=cart, kind="plan", plan=plan, quantity=1)
 
 
-def make_bare_payment(*, user, status: str = PaymentStatus.PENDING, amount: int = 49900, gateway: str = "razorpay",  # type: ignore[no-untyped-def]
-                      gateway_order_id: str = "") -> Payment:
+def make_bare_payment(  # type: ignore[no-untyped-def]
+    *, user, status: str = PaymentStatus.PENDING, amount: int = 49900, gateway: str = "razorpay",
+    gateway_order_id: str = "",
+) -> Payment:
     """A payment row without lines or reservations, for state-table and serializer tests."""
     cart = Cart.objects.create(user=user, status=CartStatus.ABANDONED)
     return Payment.objects.create(

@@ -1,0 +1,432 @@
+"""The payments API (API.md, Payments): thin views that parse the request, call one service or selector and render.
+
+Webhooks and the PhonePe redirect are public; everything else needs a signed-in user and shows only their own
+payments (staff may read all). Every error is rendered in the one shape by core.api's exception handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.db import transaction
+from django.http import HttpResponse, HttpResponseRedirect
+from django.utils.decorators import method_decorator
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from payfirst.core.api import PagePagination, error_body
+from payfirst.core.errors import GatewayFailed, NotFound
+from payfirst.gateways.base import GatewayError, SignatureInvalid
+from payfirst.gateways.registry import GATEWAY_NAMES, get_gateway
+from payfirst.payments import selectors, services
+from payfirst.payments.errors import InvalidSignature
+from payfirst.payments.idempotency import respond_idempotently
+from payfirst.payments.models import Payment
+from payfirst.payments.serializers import PaymentOutput
+from payfirst.payments.states import EventSource
+from payfirst.payments.webhooks import WebhookProcessingFailed, receive_webhook
+
+logger = logging.getLogger("payfirst.payments")
+
+_MAX_ID = 2**63 - 1
+
+
+def _error(name: str, codes: list[str], description: str) -> OpenApiResponse:
+    return OpenApiResponse(
+        description=f"{description} Codes: {', '.join(f'`{code}`' for code in codes)}.",
+        response=inline_serializer(
+            name=name,
+            fields={
+                "error": inline_serializer(
+                    name=f"{name}Detail",
+                    fields={
+                        "code": serializers.ChoiceField(choices=codes),
+                        "message": serializers.CharField(),
+                        "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                                        required=False),
+                    },
+                )
+            },
+        ),
+    )
+
+
+UNAUTHORIZED = _error("PaymentNotSignedIn", ["not_authenticated", "authentication_failed"], "Sign in first.")
+NOT_FOUND = _error("PaymentNotFound", ["not_found"], "No such payment, or another user's.")
+GATEWAY_ERROR = _error("PaymentGatewayError", ["gateway_error"], "The gateway did not answer; retrying is safe.")
+
+
+def render_payment(payment: Payment, *, status_code: int = status.HTTP_200_OK) -> Response:
+    refs = selectors.fulfilments_of([payment])
+    return Response(PaymentOutput(payment, context={"fulfilments": refs}).data, status=status_code)
+
+
+def _payment_id(raw: Any) -> int:
+    """A payment id from a path or query string; anything that is not one is simply not found."""
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise NotFound("Payment not found.") from None
+    if not 0 < value <= _MAX_ID:
+        raise NotFound("Payment not found.")
+    return value
+
+
+class PaymentCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        gateway = serializers.ChoiceField(choices=GATEWAY_NAMES)
+        shipping_address_id = serializers.IntegerField(
+            required=False, allow_null=True, min_value=1, max_value=_MAX_ID,
+            help_text="one of your addresses; required when the cart holds products",
+        )  # fmt: skip
+        billing_address_id = serializers.IntegerField(
+            required=False, allow_null=True, min_value=1, max_value=_MAX_ID,
+            help_text="one of your addresses; defaults to the shipping address",
+        )  # fmt: skip
+        redirect_url = serializers.CharField(
+            required=False, allow_blank=True, max_length=2000,
+            help_text="where the browser returns after paying; under FRONTEND_BASE_URL or an allowed origin",
+        )  # fmt: skip
+
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_create_from_cart",
+        summary="Create a payment for the signed-in user's cart",
+        description=(
+            "Prices the cart on the server (any amount sent is ignored), snapshots it, reserves stock and slot "
+            "places until the payment ends, and opens the gateway order. An identical cart with a live pending "
+            "payment gets that payment back (200); a changed cart supersedes it (201). Honours `Idempotency-Key`."
+        ),
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False)],
+        request=InputSerializer,
+        responses={
+            201: PaymentOutput,
+            200: PaymentOutput,
+            400: _error(
+                "PaymentCreateInvalid",
+                ["invalid_input", "cart_empty", "shipping_address_required", "invalid_redirect_url",
+                 "amount_not_payable"],
+                "The request or the cart cannot be paid as it is.",
+            ),
+            401: UNAUTHORIZED,
+            404: _error("PaymentAddressNotFound", ["not_found"], "An address id that is not one of yours."),
+            409: _error(
+                "PaymentCreateConflict",
+                ["insufficient_stock", "slot_full", "payment_in_progress", "idempotency_key_in_use"],
+                "Not enough stock or places (nothing was charged), or the same request is still running.",
+            ),
+            422: _error("PaymentIdempotencyReused", ["idempotency_key_reused"], "The key was used with another body."),
+            502: GATEWAY_ERROR,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        def create() -> Response:
+            data = self.InputSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            result = services.create_payment_for_cart(user=request.user, **data.validated_data)
+            return render_payment(
+                result.payment, status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+            )
+
+        return respond_idempotently(request=request, view=self, handler=create)
+
+
+class PaymentConfirmRazorpayApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        razorpay_payment_id = serializers.CharField(max_length=64)
+        razorpay_order_id = serializers.CharField(max_length=64)
+        razorpay_signature = serializers.CharField(max_length=256)
+
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_confirm_razorpay",
+        summary="Confirm a Razorpay Checkout result",
+        description=(
+            "Verifies Checkout's signature (a bad one changes nothing), then asks Razorpay for the payment's real "
+            "status and records it. `status` is `success` only once the payment is CAPTURED and fulfilled."
+        ),
+        request=InputSerializer,
+        responses={
+            200: inline_serializer(
+                name="PaymentConfirmOutput",
+                fields={
+                    "status": serializers.ChoiceField(choices=["success", "pending", "failed"]),
+                    "payment": PaymentOutput(),
+                },
+            ),
+            400: _error("PaymentConfirmInvalid", ["invalid_input", "invalid_signature"], "Bad fields or signature."),
+            401: UNAUTHORIZED,
+            404: NOT_FOUND,
+            502: GATEWAY_ERROR,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        try:
+            get_gateway("razorpay").verify_client_signature(fields=fields)
+        except SignatureInvalid:
+            logger.warning(
+                "razorpay checkout signature invalid; nothing changed",
+                extra={"gateway_order_id": fields["razorpay_order_id"], "user_id": request.user.pk},
+            )
+            raise InvalidSignature() from None
+        payment = selectors.payment_for_gateway_order(gateway="razorpay", gateway_order_id=fields["razorpay_order_id"])
+        if payment is None or payment.user_id != request.user.pk:
+            raise NotFound("Payment not found.")
+        try:
+            services.sync_payment(payment=payment, source=EventSource.CONFIRM, actor_id=request.user.pk,
+                                  payload={"checkout": {"razorpay_payment_id": fields["razorpay_payment_id"]}})
+        except GatewayError as error:
+            logger.warning("confirm could not reach the gateway", extra={"payment_id": payment.pk, "error": str(error)})
+            raise GatewayFailed() from None
+        payment = selectors.get_payment(user=request.user, payment_id=payment.pk)
+        refs = selectors.fulfilments_of([payment])
+        outcome = selectors.outcome_for_customer(payment=payment, is_fulfilled=bool(refs[payment.pk]))
+        return Response({"status": outcome, "payment": PaymentOutput(payment, context={"fulfilments": refs}).data})
+
+
+class PaymentListApi(APIView):
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_list",
+        summary="Your payments, newest first (staff: everyone's)",
+        parameters=[OpenApiParameter("page", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False)],
+        responses={200: PaymentOutput(many=True), 401: UNAUTHORIZED},
+    )
+    def get(self, request: Request) -> Response:
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(selectors.payments_visible_to(user=request.user), request, view=self)
+        refs = selectors.fulfilments_of(page or [])
+        return paginator.get_paginated_response(PaymentOutput(page, many=True, context={"fulfilments": refs}).data)
+
+
+class PaymentDetailApi(APIView):
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_retrieve",
+        summary="One of your payments (staff: any)",
+        responses={200: PaymentOutput, 401: UNAUTHORIZED, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, payment_id: str) -> Response:
+        return render_payment(selectors.get_payment(user=request.user, payment_id=_payment_id(payment_id)))
+
+
+class PaymentCancelApi(APIView):
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_cancel",
+        summary="Cancel one of your pending payments and release what it reserved",
+        request=None,
+        responses={
+            200: PaymentOutput,
+            401: UNAUTHORIZED,
+            404: NOT_FOUND,
+            409: _error("PaymentNotCancellable", ["invalid_state"], "Only a PENDING payment can be cancelled."),
+        },
+    )
+    def post(self, request: Request, payment_id: str) -> Response:
+        payment = selectors.own_payment(user=request.user, payment_id=_payment_id(payment_id))
+        services.cancel_payment(payment_id=payment.pk, actor=request.user)
+        return render_payment(selectors.get_payment(user=request.user, payment_id=payment.pk))
+
+
+class PaymentCheckBookingApi(APIView):
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_check_booking",
+        summary="Whether the payment has produced its booking yet",
+        description="`payment_status`: " + (selectors.payment_status_label.__doc__ or "").split(":", 1)[-1].strip(),
+        responses={
+            200: inline_serializer(
+                name="PaymentCheckBookingOutput",
+                fields={
+                    "success": serializers.BooleanField(),
+                    "payment_status": serializers.CharField(),
+                    "booking_created": serializers.BooleanField(),
+                    "booking": inline_serializer(
+                        name="PaymentBookingSummary",
+                        fields={
+                            "book_id": serializers.CharField(),
+                            "status": serializers.CharField(),
+                            "total": serializers.IntegerField(help_text="paise"),
+                        },
+                        allow_null=True,
+                    ),
+                },
+            ),
+            401: UNAUTHORIZED,
+            404: NOT_FOUND,
+        },
+    )
+    def get(self, request: Request, payment_id: str) -> Response:
+        payment = selectors.get_payment(user=request.user, payment_id=_payment_id(payment_id))
+        return Response(selectors.booking_check(payment=payment))
+
+
+class CartPaymentStatusApi(APIView):
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_cart_status",
+        summary="The payment status of one of your carts (seed-compatible)",
+        description=(
+            "The cart's payment that matters most: a captured one, else the pending one, else the newest. "
+            "`merchant_order_id` is payfirst's payment reference (PhonePe's merchantOrderId, Razorpay's receipt). "
+            "`payment_status`: " + (selectors.payment_status_label.__doc__ or "").split(":", 1)[-1].strip()
+        ),
+        responses={
+            200: inline_serializer(
+                name="PaymentCartStatusOutput",
+                fields={
+                    "success": serializers.BooleanField(),
+                    "data": inline_serializer(
+                        name="PaymentCartStatusData",
+                        fields={
+                            "cart_id": serializers.CharField(),
+                            "payment_status": serializers.CharField(),
+                            "payment_amount": serializers.IntegerField(allow_null=True, help_text="paise"),
+                            "merchant_order_id": serializers.CharField(allow_null=True),
+                            "booking_created": serializers.BooleanField(),
+                            "booking_id": serializers.CharField(allow_null=True),
+                            "cart_status": serializers.CharField(),
+                            "payment_created_at": serializers.DateTimeField(allow_null=True),
+                            "payment_completed_at": serializers.DateTimeField(allow_null=True),
+                        },
+                    ),
+                },
+            ),
+            401: UNAUTHORIZED,
+            404: _error("PaymentCartNotFound", ["not_found"], "No such cart, or another user's."),
+        },
+    )
+    def get(self, request: Request, cart_id: str) -> Response:
+        answer = selectors.cart_payment_status(user=request.user, cart_id=cart_id)
+        data = answer["data"]
+        for name in ("payment_created_at", "payment_completed_at"):
+            if data[name] is not None:
+                data[name] = serializers.DateTimeField().to_representation(data[name])
+        return Response(answer)
+
+
+class PhonePeRedirectApi(APIView):
+    """Where PhonePe sends the browser after paying. The redirect carries no trustworthy status, so PhonePe's
+    status API is asked first; then the browser goes on to the payment's redirect_url."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []
+
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_redirect_phonepe",
+        summary="PhonePe's return address (public): ask PhonePe, then redirect to the front end",
+        parameters=[OpenApiParameter("payment_id", OpenApiTypes.INT, OpenApiParameter.QUERY, required=True)],
+        responses={
+            302: OpenApiResponse(description="To the payment's redirect_url with `?payment_id=&status=`."),
+            200: inline_serializer(
+                name="PhonePeRedirectOutput",
+                fields={
+                    "payment_id": serializers.IntegerField(),
+                    "status": serializers.ChoiceField(choices=["success", "pending", "failed"]),
+                },
+            ),
+            404: NOT_FOUND,
+        },
+    )
+    def get(self, request: Request) -> HttpResponse:
+        payment_id = _payment_id(request.query_params.get("payment_id", ""))
+        payment = Payment.objects.select_related("cart").filter(pk=payment_id, gateway="phonepe").first()
+        if payment is None:
+            raise NotFound("Payment not found.")
+        try:
+            services.sync_payment(payment=payment, source=EventSource.REDIRECT)
+        except GatewayError as error:
+            # The customer still gets somewhere useful; the webhook, or the expiry's last check, settles it later.
+            logger.warning(
+                "phonepe status check on redirect failed", extra={"payment_id": payment.pk, "error": str(error)}
+            )
+        payment = Payment.objects.select_related("cart").get(pk=payment.pk)
+        refs = selectors.fulfilments_of([payment])
+        outcome = selectors.outcome_for_customer(payment=payment, is_fulfilled=bool(refs[payment.pk]))
+        if not payment.redirect_url:
+            return Response({"payment_id": payment.pk, "status": outcome})
+        return HttpResponseRedirect(_with_query(payment.redirect_url, payment_id=str(payment.pk), status=outcome))
+
+
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key not in params]
+    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
+
+
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class _WebhookApi(APIView):
+    """Public and signed. Not atomic per request on purpose: the raw delivery row must survive even when
+    processing fails, so the inbox always shows what arrived and why it failed."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []  # also makes DRF skip CSRF: the signature is the authentication
+    gateway = ""
+
+    def post(self, request: Request) -> Response:
+        # The raw bytes, untouched: the signature is over exactly these (request.data is never read here).
+        body = request._request.body
+        try:
+            result = receive_webhook(gateway=self.gateway, headers=dict(request.headers), body=body)
+        except WebhookProcessingFailed:
+            return Response(
+                error_body("gateway_error", "Processing failed; deliver this webhook again."),
+                status=status.HTTP_502_BAD_GATEWAY,
+            )
+        if result.outcome == "invalid_signature":
+            return Response(
+                error_body("invalid_signature", "The webhook signature does not match."),
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response({"status": result.outcome})
+
+
+_WEBHOOK_RESPONSES = {
+    200: inline_serializer(
+        name="WebhookOutput",
+        fields={"status": serializers.ChoiceField(choices=["processed", "duplicate", "ignored"])},
+    ),
+    400: _error("WebhookInvalidSignature", ["invalid_signature"], "Signature missing or wrong; nothing changed."),
+    502: _error("WebhookProcessingFailed", ["gateway_error"], "Processing failed; the gateway should retry."),
+}
+
+
+class RazorpayWebhookApi(_WebhookApi):
+    gateway = "razorpay"
+
+    @extend_schema(
+        tags=["webhooks"],
+        operation_id="payments_webhook_razorpay",
+        summary="Razorpay webhooks (X-Razorpay-Signature over the raw body)",
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses=_WEBHOOK_RESPONSES,
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+
+class PhonePeWebhookApi(_WebhookApi):
+    gateway = "phonepe"
+
+    @extend_schema(
+        tags=["webhooks"],
+        operation_id="payments_webhook_phonepe",
+        summary="PhonePe callbacks (Authorization: sha256 of username:password)",
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses=_WEBHOOK_RESPONSES,
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+

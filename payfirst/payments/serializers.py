@@ -1,0 +1,62 @@
+"""The Payment shape of API.md, shared by every payments endpoint that answers with a payment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from payfirst.payments.states import PaymentStatus
+
+
+class FulfilmentOutput(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["order", "booking", "subscription"])
+    id = serializers.IntegerField()
+    reference = serializers.CharField(help_text='order number, book_id ("BK-1A2B3C4D") or plan code')
+
+
+class CheckoutOutput(serializers.Serializer):
+    """How the front end pays. Razorpay: the Checkout options; PhonePe: where to send the browser. Never a secret."""
+
+    key_id = serializers.CharField(required=False, help_text="Razorpay")
+    order_id = serializers.CharField(required=False, help_text="Razorpay")
+    amount = serializers.IntegerField(required=False, help_text="Razorpay; paise")
+    currency = serializers.CharField(required=False, help_text="Razorpay")
+    name = serializers.CharField(required=False, help_text="Razorpay")
+    description = serializers.CharField(required=False, help_text="Razorpay")
+    prefill = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text="Razorpay: name, email, contact"
+    )
+    sandbox_checkout_url = serializers.URLField(required=False, help_text="Razorpay, sandbox mode only")
+    redirect_url = serializers.URLField(required=False, help_text="PhonePe: the hosted payment page")
+
+
+class PaymentOutput(serializers.Serializer):
+    """`context["fulfilments"]`: {payment id: [FulfilmentRef]} fetched once for the page (see selectors)."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=PaymentStatus.choices)
+    amount = serializers.IntegerField(help_text="paise")
+    currency = serializers.CharField()
+    gateway = serializers.CharField()
+    gateway_order_id = serializers.CharField(
+        help_text="Razorpay order_...; PhonePe: the merchantOrderId payfirst sent. Empty until the order is opened."
+    )
+    cart_id = serializers.CharField(source="cart.cart_id")
+    items_count = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    captured_at = serializers.DateTimeField(allow_null=True)
+    refunded_amount = serializers.IntegerField(help_text="paise")
+    fulfilments = serializers.SerializerMethodField()
+    checkout = serializers.SerializerMethodField()
+
+    @extend_schema_field(FulfilmentOutput(many=True))
+    def get_fulfilments(self, payment: Any) -> list[dict[str, Any]]:
+        refs = self.context.get("fulfilments", {}).get(payment.pk, [])
+        return [{"type": ref.type, "id": ref.id, "reference": ref.reference} for ref in refs]
+
+    @extend_schema_field(CheckoutOutput())
+    def get_checkout(self, payment: Any) -> dict[str, Any]:
+        return dict(payment.checkout or {})
