@@ -164,6 +164,9 @@ REST_FRAMEWORK = {
         "check_email": os.environ.get("THROTTLE_CHECK_EMAIL", "30/minute"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Proxies in front of the app that append to X-Forwarded-For. 0 (the default) trusts only the socket's address,
+    # so a client cannot dodge throttling by sending its own X-Forwarded-For.
+    "NUM_PROXIES": int(os.environ.get("NUM_PROXIES", "0")),
 }
 
 SIMPLE_JWT = {

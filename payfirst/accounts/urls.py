@@ -1,3 +1,24 @@
-from django.urls import path  # noqa: F401
+"""Accounts routes, mounted at /api/auth/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from payfirst.accounts.apis import (
+    AddressDetailApi,
+    AddressListApi,
+    EmailCheckApi,
+    ProfileDetailApi,
+    TokenObtainApi,
+    TokenRefreshApi,
+    UserRegisterApi,
+)
+
+urlpatterns = [
+    path("register/", UserRegisterApi.as_view(), name="auth-register"),
+    path("token/", TokenObtainApi.as_view(), name="auth-token"),
+    path("token/refresh/", TokenRefreshApi.as_view(), name="auth-token-refresh"),
+    path("check-email/", EmailCheckApi.as_view(), name="auth-check-email"),
+    path("profile/", ProfileDetailApi.as_view(), name="auth-profile"),
+    path("addresses/", AddressListApi.as_view(), name="auth-address-list"),
+    # `id` as API.md names it, so the OpenAPI path reads /api/auth/addresses/{id}/.
+    path("addresses/<int:id>/", AddressDetailApi.as_view(), name="auth-address-detail"),
+]

@@ -11,6 +11,8 @@ from rest_framework import exceptions as drf
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import set_rollback
 
 from payfirst.core.errors import AppError, InvalidInput
@@ -92,6 +94,17 @@ class PagePagination(PageNumberPagination):
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+
+
+class ScopedThrottle(ScopedRateThrottle):
+    """DRF's scoped throttle (`throttle_scope` on the view), reading the rates from settings on every request.
+
+    DRF's own copies the rate table once at import, so a changed setting (a test's override_settings) would be ignored.
+    """
+
+    @property  # type: ignore[override]
+    def THROTTLE_RATES(self) -> dict[str, str | None]:  # noqa: N802 - the name DRF reads
+        return api_settings.DEFAULT_THROTTLE_RATES
 
 
 def idempotency_key_from(request: Request) -> str | None:

@@ -1,0 +1,265 @@
+"""The accounts API (API.md, Accounts): sign-up, JWT tokens, email check, profile and address book.
+
+Sign-up, token and email-check are public: they run no authentication at all, so a stale Authorization header
+left behind by a front end never turns them into a 401. Each is throttled per client address.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer, extend_schema_view
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from payfirst.accounts import services
+from payfirst.accounts.models import PHONE, Address, User
+from payfirst.accounts.selectors import addresses_for_user, get_address, is_email_available
+from payfirst.accounts.serializers import AddressOutput, UserOutput
+from payfirst.core.api import ScopedThrottle
+from payfirst.core.schema import (
+    INVALID_INPUT,
+    NOT_AUTHENTICATED,
+    NOT_FOUND,
+    RETRY_AFTER,
+    THROTTLED,
+    error_response,
+)
+
+TAGS = ["accounts"]
+
+
+class _PublicApi:
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedThrottle]
+
+
+@extend_schema_field({"type": "string", "pattern": r"^(\+?[0-9]{10,15})?$", "maxLength": 16})
+class OptionalPhoneField(serializers.CharField):
+    """A phone number that may be empty: 10 to 15 digits, optionally starting with +."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=16, allow_blank=True, validators=[PHONE], **kwargs)
+
+
+def _user(request: Request) -> User:
+    return cast(User, request.user)
+
+
+class UserRegisterApi(_PublicApi, APIView):
+    throttle_scope = "register"
+
+    @extend_schema_serializer(component_name="Register")
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254, help_text="unique, compared case-insensitively; stored lower-case")
+        password = serializers.CharField(
+            max_length=128,
+            trim_whitespace=False,
+            write_only=True,
+            style={"input_type": "password"},
+            help_text="checked by the password validators (length, common, numeric, similar to the email)",
+        )
+        full_name = serializers.CharField(max_length=150)
+        phone = OptionalPhoneField(required=False, help_text="10 to 15 digits, optional +; may be left out or empty")
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_register",
+        summary="Create an account",
+        auth=[],
+        request=InputSerializer,
+        responses={
+            201: UserOutput,
+            400: INVALID_INPUT,
+            429: THROTTLED,
+        },
+        parameters=[RETRY_AFTER],
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.register_user(**data.validated_data)
+        return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    post=extend_schema(
+        tags=TAGS,
+        operation_id="auth_token_obtain",
+        summary="Sign in: trade email and password for an access and a refresh token",
+        request=TokenObtainPairSerializer,
+        responses={
+            200: TokenObtainPairSerializer,
+            400: INVALID_INPUT,
+            401: error_response("`authentication_failed`: wrong email or password, or the account is inactive."),
+            429: THROTTLED,
+        },
+        parameters=[RETRY_AFTER],
+    )
+)
+class TokenObtainApi(TokenObtainPairView):
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "token"
+
+
+@extend_schema_view(
+    post=extend_schema(
+        tags=TAGS,
+        operation_id="auth_token_refresh",
+        summary="Trade a refresh token for a new access token",
+        request=TokenRefreshSerializer,
+        responses={
+            200: TokenRefreshSerializer,
+            400: INVALID_INPUT,
+            401: error_response("`authentication_failed`: the refresh token is invalid or expired."),
+        },
+    )
+)
+class TokenRefreshApi(TokenRefreshView):
+    pass
+
+
+class EmailCheckApi(_PublicApi, APIView):
+    throttle_scope = "check_email"
+
+    @extend_schema_serializer(component_name="EmailCheckQuery")
+    class QuerySerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254, help_text="the address to check")
+
+    @extend_schema_serializer(component_name="EmailAvailability")
+    class OutputSerializer(serializers.Serializer):
+        email = serializers.EmailField(help_text="the address checked, lower-cased as it would be stored")
+        available = serializers.BooleanField(help_text="false when an account already uses it, in any letter case")
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_check_email",
+        summary="Is this email free to register?",
+        auth=[],
+        parameters=[QuerySerializer, RETRY_AFTER],
+        responses={200: OutputSerializer, 400: INVALID_INPUT, 429: THROTTLED},
+    )
+    def get(self, request: Request) -> Response:
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        email = query.validated_data["email"].strip().lower()
+        return Response({"email": email, "available": is_email_available(email=email)})
+
+
+class ProfileDetailApi(APIView):
+    @extend_schema_serializer(component_name="ProfileUpdate")
+    class InputSerializer(serializers.Serializer):
+        full_name = serializers.CharField(max_length=150, required=False)
+        phone = OptionalPhoneField(required=False, help_text='10 to 15 digits, optional +; "" clears it')
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_profile_retrieve",
+        summary="The signed-in user",
+        responses={200: UserOutput, 401: NOT_AUTHENTICATED},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(UserOutput(_user(request)).data)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_profile_update",
+        summary="Change your name or phone (the email cannot be changed here; it is ignored if sent)",
+        request=InputSerializer,
+        responses={200: UserOutput, 400: INVALID_INPUT, 401: NOT_AUTHENTICATED},
+    )
+    def patch(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        user = services.update_profile(user=_user(request), **data.validated_data)
+        return Response(UserOutput(user).data)
+
+
+class AddressInputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Address
+        fields = [
+            "full_name",
+            "phone",
+            "address_line_1",
+            "address_line_2",
+            "city",
+            "state",
+            "postal_code",
+            "country",
+            "is_default",
+        ]
+        extra_kwargs = {
+            "phone": {"help_text": "10 to 15 digits, optional +"},
+            "postal_code": {"help_text": "6-digit Indian PIN code, first digit 1-9"},
+            "country": {"help_text": 'defaults to "India"'},
+            "is_default": {
+                "help_text": "true makes this the default and clears it on your other addresses; "
+                "when left out on create, your first address becomes the default"
+            },
+        }
+
+
+class AddressListApi(GenericAPIView):
+    serializer_class = AddressOutput
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_addresses_list",
+        summary="Your addresses, the default first",
+        responses={200: AddressOutput(many=True), 401: NOT_AUTHENTICATED, 404: NOT_FOUND},
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(addresses_for_user(user=_user(request)))
+        return self.get_paginated_response(AddressOutput(page, many=True).data)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_addresses_create",
+        summary="Add an address",
+        request=AddressInputSerializer,
+        responses={201: AddressOutput, 400: INVALID_INPUT, 401: NOT_AUTHENTICATED},
+    )
+    def post(self, request: Request) -> Response:
+        data = AddressInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        address = services.create_address(user=_user(request), **data.validated_data)
+        return Response(AddressOutput(address).data, status=status.HTTP_201_CREATED)
+
+
+class AddressDetailApi(APIView):
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_addresses_retrieve",
+        responses={200: AddressOutput, 401: NOT_AUTHENTICATED, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, id: int) -> Response:  # noqa: A002 - API.md names the path parameter `id`
+        return Response(AddressOutput(get_address(user=_user(request), address_id=id)).data)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_addresses_update",
+        request=AddressInputSerializer,
+        responses={200: AddressOutput, 400: INVALID_INPUT, 401: NOT_AUTHENTICATED, 404: NOT_FOUND},
+    )
+    def patch(self, request: Request, id: int) -> Response:  # noqa: A002
+        data = AddressInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        address = services.update_address(user=_user(request), address_id=id, changes=data.validated_data)
+        return Response(AddressOutput(address).data)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_addresses_destroy",
+        responses={204: None, 401: NOT_AUTHENTICATED, 404: NOT_FOUND},
+    )
+    def delete(self, request: Request, id: int) -> Response:  # noqa: A002
+        services.delete_address(user=_user(request), address_id=id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

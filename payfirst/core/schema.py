@@ -1,0 +1,50 @@
+"""OpenAPI building blocks every app reuses: the one error shape as a component, and ready-made error responses.
+
+Use them in `@extend_schema(responses={...})` so each operation documents its errors the way API.md renders them.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import serializers
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="snake_case and stable, e.g. `invalid_input`, `not_found`, `throttled`")
+    message = serializers.CharField(help_text="a sentence for a person")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="only for validation errors: field name (`parent.child` when nested) to its messages",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape of the API: `{"error": {"code", "message", "fields"?}}`."""
+
+    error = ErrorDetailSerializer()
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """An error response in the one shape; `description` names the codes it can carry and when."""
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+INVALID_INPUT = error_response("`invalid_input`, with `fields` naming what to fix; `malformed_request` for bad JSON.")
+NOT_AUTHENTICATED = error_response(
+    "`not_authenticated`: no bearer token; `authentication_failed`: the token is invalid or expired."
+)
+FORBIDDEN = error_response("`forbidden`: signed in but not allowed (staff only).")
+NOT_FOUND = error_response("`not_found`: no such object of yours, or no such page.")
+CONFLICT = error_response("A conflict with the current state; the code says which.")
+THROTTLED = error_response("`throttled`: too many requests; wait the seconds in `Retry-After`.")
+
+# Attach with `parameters=[RETRY_AFTER]` beside a 429 response: the header tells the client how long to wait.
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    type=OpenApiTypes.INT,
+    location=OpenApiParameter.HEADER,
+    response=[429],
+    description="seconds to wait before trying again",
+)
