@@ -20,15 +20,23 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	touch $@
 
 # The demo: SQLite by default (or DATABASE_URL), sandbox gateways, demo data, one worker beside gunicorn.
+# Ctrl-C reaches the worker and the web server directly (one process group), so the shell only waits: the worker
+# gets one signal and finishes its running task. A TERM or HUP sent to the shell is passed on to both, once.
 run: venv
 	@mkdir -p data
 	PAYFIRST_DEMO=1 $(PY) manage.py migrate --noinput
 	PAYFIRST_DEMO=1 $(PY) manage.py seed_demo
 	@echo "payfirst demo on http://127.0.0.1:$(PORT)  (API docs: /api/docs/, admin: /admin/ as admin@example.com / admin)"
-	@PAYFIRST_DEMO=1 $(PY) manage.py run_worker & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	if [ -n "$$DEBUG" ]; then PAYFIRST_DEMO=1 $(PY) manage.py runserver 127.0.0.1:$(PORT); \
-	else PAYFIRST_DEMO=1 $(VENV)/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 --timeout 60 --access-logfile -; fi
+	@rm -rf data/prometheus && mkdir -p data/prometheus
+	@export PAYFIRST_DEMO=1 PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/data/prometheus"; interrupted=; \
+	trap 'interrupted=1; kill -TERM $$web 2>/dev/null' INT; \
+	trap 'interrupted=1; kill -TERM $$web $$worker 2>/dev/null' TERM HUP; \
+	$(PY) manage.py run_worker --no-reload & worker=$$!; \
+	if [ -n "$$DEBUG" ]; then $(PY) manage.py runserver --noreload 127.0.0.1:$(PORT) & web=$$!; \
+	else $(VENV)/bin/gunicorn config.wsgi -c config/gunicorn.py --bind 127.0.0.1:$(PORT) & web=$$!; fi; \
+	while kill -0 $$web 2>/dev/null; do wait $$web; done; \
+	[ -n "$$interrupted" ] || kill -TERM $$worker 2>/dev/null; \
+	while kill -0 $$worker 2>/dev/null; do wait $$worker; done
 
 worker: venv
 	PAYFIRST_DEMO=1 $(PY) manage.py run_worker

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "payfirst.payments",
     "payfirst.fulfilment",
     "payfirst.gateways",
+    "payfirst.gateways.sandbox",
     "payfirst.ops",
 ]
 
@@ -243,9 +244,10 @@ LOGGING = {
     "filters": {"request_id": {"()": "payfirst.core.logging.RequestIdFilter"}},
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            # Time (UTC), level, logger, message, then request_id (or task_id in a task run) and any extras.
+            "()": "payfirst.core.logging.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
         }
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}},

@@ -1,38 +1,91 @@
-"""Liveness, readiness and Prometheus metrics endpoints."""
+"""Operations endpoints: /healthz (the process answers), /readyz (database reachable, migrations applied) and
+/metrics (Prometheus text, one process or, with PROMETHEUS_MULTIPROC_DIR, every web and worker process)."""
 
 from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
 
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from django.views.decorators.csrf import csrf_exempt
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+
+from payfirst.core.api import error_body
+from payfirst.core.metrics import scrape_time_collectors
+
+logger = logging.getLogger("payfirst.health")
+
+# Migrations cannot become unapplied under a running process, so once they are found applied only the database ping
+# is repeated; a probe every few seconds must not re-read every migration file.
+_migrations_applied = False
+
+View = Callable[[HttpRequest], HttpResponse]
 
 
-@require_GET
+def _get_only(view: View) -> View:
+    """Answer GET and HEAD; anything else is a 405 in the one error shape (CSRF-exempt: these views change nothing,
+    and a stray POST should learn the method is wrong, not that a cookie is missing)."""
+
+    def wrapped(request: HttpRequest) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            response = JsonResponse(
+                error_body("method_not_allowed", f"Method {request.method} is not allowed here."), status=405
+            )
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return csrf_exempt(wrapped)
+
+
+def _not_ready(message: str) -> JsonResponse:
+    return JsonResponse(error_body("not_ready", message), status=503)
+
+
+def pending_migrations() -> int:
+    """How many migrations are not applied to the default database."""
+    executor = MigrationExecutor(connection)
+    return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
+@_get_only
 def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is up. Touches nothing else, so a slow database never gets a healthy process restarted."""
     return JsonResponse({"status": "ok"})
 
 
-@require_GET
+@_get_only
 def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready for traffic: the database answers and every migration is applied."""
+    global _migrations_applied
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        executor = MigrationExecutor(connection)
-        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+            cursor.fetchone()
+        pending = 0 if _migrations_applied else pending_migrations()
     except DatabaseError:
-        return JsonResponse(
-            {"error": {"code": "not_ready", "message": "The database is not reachable."}}, status=503
-        )
+        logger.warning("Not ready: the database did not answer", exc_info=True)
+        return _not_ready("The database is not reachable.")
     if pending:
-        return JsonResponse(
-            {"error": {"code": "not_ready", "message": f"{len(pending)} database migrations are not applied."}},
-            status=503,
-        )
+        return _not_ready(f"{pending} database migrations are not applied.")
+    _migrations_applied = True
     return JsonResponse({"status": "ready"})
 
 
-@require_GET
+@_get_only
 def metrics(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    """Prometheus text format. Restrict who can reach it at the proxy; it is not authenticated."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several processes (gunicorn workers, task workers) write their samples to files in that directory.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        for collector in scrape_time_collectors():
+            registry.register(collector)
+    else:
+        registry = REGISTRY
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

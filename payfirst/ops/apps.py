@@ -9,9 +9,8 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from prometheus_client import REGISTRY
-
+        from payfirst.core.metrics import register_scrape_time_collector
         from payfirst.ops.metrics import QueueDepthCollector
 
         # Registered once per process; the collector queries the queue table at scrape time.
-        REGISTRY.register(QueueDepthCollector())
+        register_scrape_time_collector(QueueDepthCollector())

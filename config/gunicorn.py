@@ -1,0 +1,41 @@
+"""gunicorn settings for payfirst's web processes (`gunicorn config.wsgi -c config/gunicorn.py`): JSON logs in the
+app's format, no separate access log (the app writes one JSON line per request), Prometheus multi-process cleanup."""
+
+import os
+
+from prometheus_client import multiprocess
+
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 30
+accesslog = None  # payfirst.access logs each request as JSON, with its request id, route, status and duration
+
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "payfirst.core.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "payfirst.core.logging.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_id"],
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False}},
+}
+
+
+def child_exit(server, worker) -> None:  # gunicorn calls this in the master when a worker exits
+    # A dead worker's live gauges must leave the sums that /metrics reports across processes.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)
