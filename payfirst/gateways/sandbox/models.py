@@ -1,0 +1,245 @@
+"""The sandbox's own state: Razorpay orders, payments and refunds, PhonePe tokens, orders, attempts and refunds,
+armed faults, and the outbox of webhooks with every delivery attempt. Stored so several processes share it."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class RazorpayOrder(models.Model):
+    class Status(models.TextChoices):
+        CREATED = "created"
+        ATTEMPTED = "attempted"
+        PAID = "paid"
+
+    id = models.CharField(primary_key=True, max_length=32)  # order_ + 14 base62
+    amount = models.PositiveBigIntegerField(help_text="paise")
+    amount_paid = models.PositiveBigIntegerField(default=0, help_text="paise")
+    currency = models.CharField(max_length=3)
+    receipt = models.CharField(max_length=40, null=True, blank=True)
+    notes = models.JSONField(default=dict, blank=True)
+    # Razorpay's legacy `payment_capture` flag: a successful payment is captured at once unless it is off.
+    auto_capture = models.BooleanField(default=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=100), name="sandbox_rzp_order_amount_min"),
+            models.CheckConstraint(condition=Q(amount_paid__lte=F("amount")), name="sandbox_rzp_order_paid_le_amount"),
+        ]
+
+
+class RazorpayPayment(models.Model):
+    class Status(models.TextChoices):
+        CREATED = "created"
+        AUTHORIZED = "authorized"
+        CAPTURED = "captured"
+        REFUNDED = "refunded"
+        FAILED = "failed"
+
+    id = models.CharField(primary_key=True, max_length=32)  # pay_ + 14 base62
+    order = models.ForeignKey(RazorpayOrder, on_delete=models.PROTECT, related_name="payments")
+    amount = models.PositiveBigIntegerField(help_text="paise")
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    is_captured = models.BooleanField(default=False)  # Razorpay's `captured`: stays true after refunds
+    amount_refunded = models.PositiveBigIntegerField(default=0, help_text="paise")
+    method = models.CharField(max_length=16, default="upi")
+    vpa = models.CharField(max_length=64, default="success@razorpay")
+    email = models.CharField(max_length=254, default="customer@example.com")
+    contact = models.CharField(max_length=20, default="+919999999999")
+    error_code = models.CharField(max_length=32, blank=True)
+    error_description = models.CharField(max_length=255, blank=True)
+    error_source = models.CharField(max_length=32, blank=True)
+    error_step = models.CharField(max_length=64, blank=True)
+    error_reason = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    captured_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_refunded__lte=F("amount")), name="sandbox_rzp_payment_refunds_le_amount"
+            ),
+        ]
+
+
+class RazorpayRefund(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSED = "processed"
+        FAILED = "failed"
+
+    id = models.CharField(primary_key=True, max_length=32)  # rfnd_ + 14 base62
+    payment = models.ForeignKey(RazorpayPayment, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.PositiveBigIntegerField(help_text="paise")
+    currency = models.CharField(max_length=3)
+    receipt = models.CharField(max_length=40, null=True, blank=True)
+    notes = models.JSONField(default=dict, blank=True)
+    speed_requested = models.CharField(max_length=16, default="normal")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One refund per receipt and payment: a retried refund request finds the first instead of refunding twice.
+            models.UniqueConstraint(
+                fields=["payment", "receipt"], condition=Q(receipt__isnull=False), name="sandbox_rzp_refund_receipt_once"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="sandbox_rzp_refund_amount_positive"),
+        ]
+
+
+class PhonePeToken(models.Model):
+    """An issued O-Bearer token. Only its SHA256 is kept, so the table holds no usable credential."""
+
+    token_digest = models.CharField(max_length=64, unique=True)
+    client_id = models.CharField(max_length=128)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+
+class PhonePeOrder(models.Model):
+    class State(models.TextChoices):
+        PENDING = "PENDING"
+        COMPLETED = "COMPLETED"
+        FAILED = "FAILED"
+
+    merchant_order_id = models.CharField(max_length=63, unique=True)
+    order_id = models.CharField(max_length=40, unique=True)  # OMO...
+    amount = models.PositiveBigIntegerField(help_text="paise")
+    amount_refunded = models.PositiveBigIntegerField(default=0, help_text="paise")
+    meta_info = models.JSONField(null=True, blank=True)
+    message = models.CharField(max_length=256, blank=True)
+    redirect_url = models.TextField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    error_code = models.CharField(max_length=32, blank=True)
+    detailed_error_code = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    expire_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=100), name="sandbox_pp_order_amount_min"),
+            models.CheckConstraint(condition=Q(amount_refunded__lte=F("amount")), name="sandbox_pp_refunds_le_amount"),
+        ]
+
+
+class PhonePeTransaction(models.Model):
+    """One payment attempt on an order (PhonePe's paymentDetails entry)."""
+
+    class State(models.TextChoices):
+        PENDING = "PENDING"
+        COMPLETED = "COMPLETED"
+        FAILED = "FAILED"
+
+    transaction_id = models.CharField(max_length=40, unique=True)  # OM...
+    order = models.ForeignKey(PhonePeOrder, on_delete=models.PROTECT, related_name="transactions")
+    amount = models.PositiveBigIntegerField(help_text="paise")
+    state = models.CharField(max_length=16, choices=State.choices)
+    payment_mode = models.CharField(max_length=16, default="UPI_INTENT")
+    utr = models.CharField(max_length=32, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    detailed_error_code = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            # An order is paid at most once, whatever races the hosted page sees.
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(state="COMPLETED"), name="sandbox_pp_one_completed_attempt"
+            ),
+        ]
+
+
+class PhonePeRefund(models.Model):
+    class State(models.TextChoices):
+        PENDING = "PENDING"
+        CONFIRMED = "CONFIRMED"
+        COMPLETED = "COMPLETED"
+        FAILED = "FAILED"
+
+    merchant_refund_id = models.CharField(max_length=63, unique=True)
+    refund_id = models.CharField(max_length=40, unique=True)  # OMR...
+    order = models.ForeignKey(PhonePeOrder, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.PositiveBigIntegerField(help_text="paise")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="sandbox_pp_refund_amount_positive")]
+
+
+class Fault(models.Model):
+    """A fault armed for the next `remaining` uses. Uses are taken by conditional UPDATE, so each is taken once."""
+
+    class Gateway(models.TextChoices):
+        RAZORPAY = "razorpay"
+        PHONEPE = "phonepe"
+
+    class Kind(models.TextChoices):
+        API_ERROR = "api_error"
+        API_TIMEOUT = "api_timeout"
+        WEBHOOK_DROP = "webhook_drop"
+        WEBHOOK_DUPLICATE = "webhook_duplicate"
+        WEBHOOK_DELAY = "webhook_delay"
+        WEBHOOK_REORDER = "webhook_reorder"
+
+    gateway = models.CharField(max_length=16, choices=Gateway.choices)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    remaining = models.PositiveIntegerField()
+    delay_seconds = models.PositiveIntegerField(null=True, blank=True)  # webhook_delay only
+    armed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["armed_at", "pk"]
+        indexes = [models.Index(fields=["gateway", "kind", "remaining"], name="sandbox_fault_lookup")]
+
+
+class WebhookDelivery(models.Model):
+    """One webhook in the outbox: the exact bytes to send and where. Delivered by a task on the "webhooks" queue."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"  # every attempt used up
+        DROPPED = "dropped"  # a webhook_drop fault: recorded, never sent
+
+    gateway = models.CharField(max_length=16)
+    event = models.CharField(max_length=64)
+    event_id = models.CharField(max_length=64, db_index=True)  # X-Razorpay-Event-Id; for PhonePe our own tracking id
+    subject = models.CharField(max_length=64, db_index=True)  # the order, payment or refund id it is about
+    url = models.URLField(max_length=500)
+    body = models.TextField()  # the exact JSON text; signed and sent as its UTF-8 bytes
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    is_duplicate = models.BooleanField(default=False)  # the extra copy a webhook_duplicate fault adds
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+
+class WebhookAttempt(models.Model):
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="sandbox_webhook_attempt_once")]

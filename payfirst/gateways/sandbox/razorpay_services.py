@@ -1,0 +1,316 @@
+"""Razorpay writes: create an order, pay it from the hosted checkout, capture, refund, and settle refunds from a task.
+Each change and its webhooks commit together; double payment, double capture and over-refunding are stopped by row
+locks plus conditional UPDATEs, never by a Python check alone."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django_tasks import task
+
+from payfirst.gateways.sandbox import ids
+from payfirst.gateways.sandbox.errors import RAZORPAY_NOT_FOUND, RazorpayApiError, razorpay_invalid
+from payfirst.gateways.sandbox.models import RazorpayOrder, RazorpayPayment, RazorpayRefund
+from payfirst.gateways.sandbox.razorpay_selectors import envelope, order_entity, payment_entity, refund_entity
+from payfirst.gateways.sandbox.signing import razorpay_checkout_signature
+from payfirst.gateways.sandbox.webhooks import OutgoingEvent, emit
+
+logger = logging.getLogger(__name__)
+
+GATEWAY = "razorpay"
+CURRENCIES = frozenset({"INR"})
+ORDER_FIELDS = frozenset({"amount", "currency", "receipt", "notes", "partial_payment", "first_payment_min_amount",
+                          "payment_capture"})
+CAPTURE_FIELDS = frozenset({"amount", "currency"})
+REFUND_FIELDS = frozenset({"amount", "speed", "notes", "receipt"})
+MIN_AMOUNT = 100  # paise: "The amount must be at least INR 1.00"
+DEFAULT_REFUND_SETTLE_SECONDS = 5
+
+
+# Validation, in Razorpay's words ---------------------------------------------------------------------------------
+
+def _object(data: Any) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise razorpay_invalid("The request body must be a JSON object.")
+    return data
+
+
+def _reject_extra(data: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise razorpay_invalid(f"{', '.join(extra)} is/are not required and should not be sent", field=extra[0])
+
+
+def _amount(value: Any, *, field: str = "amount") -> int:
+    if value is None:
+        raise razorpay_invalid(f"The {field} field is required.", field=field)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise razorpay_invalid(f"The {field} must be an integer.", field=field)
+    if value < MIN_AMOUNT:
+        raise razorpay_invalid(f"The {field} must be at least INR 1.00", field=field)
+    return value
+
+
+def _receipt(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise razorpay_invalid("The receipt must be a string.", field="receipt")
+    if len(value) > 40:
+        raise razorpay_invalid("The receipt may not be greater than 40 characters.", field="receipt")
+    return value
+
+
+def _notes(value: Any) -> dict[str, Any]:
+    if value is None or value == []:
+        return {}
+    if not isinstance(value, Mapping):
+        raise razorpay_invalid("The notes must be an object of key-value pairs.", field="notes")
+    if len(value) > 15:
+        raise razorpay_invalid("The notes may not have more than 15 items.", field="notes")
+    for key, item in value.items():
+        if isinstance(item, (Mapping, list)) or len(str(item)) > 256:
+            raise razorpay_invalid(f"The notes.{key} must be text of at most 256 characters.", field="notes")
+    return dict(value)
+
+
+def _auto_capture(value: Any) -> bool:
+    if value is None:
+        return True
+    if value in (0, 1, "0", "1") or isinstance(value, bool):
+        return bool(int(value))
+    raise razorpay_invalid("The payment_capture must be 0 or 1.", field="payment_capture")
+
+
+# Orders --------------------------------------------------------------------------------------------------------
+
+def create_order(*, data: Any) -> RazorpayOrder:
+    data = _object(data)
+    _reject_extra(data, ORDER_FIELDS)
+    amount = _amount(data.get("amount"))
+    currency = data.get("currency")
+    if currency is None:
+        raise razorpay_invalid("The currency field is required.", field="currency")
+    if currency not in CURRENCIES:
+        raise razorpay_invalid("The selected currency is invalid.", field="currency")
+    return RazorpayOrder.objects.create(
+        id=ids.razorpay_id("order"),
+        amount=amount,
+        currency=currency,
+        receipt=_receipt(data.get("receipt")),
+        notes=_notes(data.get("notes")),
+        auto_capture=_auto_capture(data.get("payment_capture")),
+    )
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    payment: RazorpayPayment
+    signature: str | None  # set when the payment succeeded
+
+
+def pay_order(*, order_id: str, outcome: str) -> CheckoutResult:
+    """The hosted checkout's Pay (outcome "success") or Fail ("failure") button: one payment attempt on the order.
+
+    Success authorizes a payment for the order amount and, unless the order was created with payment_capture=0,
+    captures it at once and marks the order paid. Sends payment.authorized, payment.captured and order.paid, or
+    payment.failed. A paid order takes no further attempts (its row is locked, and the paid transition is a
+    conditional UPDATE, so two racing Pay clicks cannot both pay it).
+    """
+    if outcome not in ("success", "failure"):
+        raise razorpay_invalid("The outcome must be success or failure.", field="outcome")
+    with transaction.atomic():
+        order = RazorpayOrder.objects.select_for_update().filter(pk=order_id).first()
+        if order is None:
+            raise RazorpayApiError(RAZORPAY_NOT_FOUND)
+        if order.status == RazorpayOrder.Status.PAID:
+            raise RazorpayApiError("This order has already been paid.", field="order_id")
+        RazorpayOrder.objects.filter(pk=order.pk).update(
+            attempts=F("attempts") + 1, status=RazorpayOrder.Status.ATTEMPTED
+        )
+        order.refresh_from_db()
+        now = timezone.now()
+        if outcome == "failure":
+            payment = RazorpayPayment.objects.create(
+                id=ids.razorpay_id("pay"), order=order, amount=order.amount, currency=order.currency,
+                status=RazorpayPayment.Status.FAILED, created_at=now,
+                error_code="BAD_REQUEST_ERROR", error_description="Payment failed", error_source="bank",
+                error_step="payment_authorization", error_reason="payment_failed",
+            )
+            emit(gateway=GATEWAY, events=[_payment_event("payment.failed", payment)])
+            return CheckoutResult(payment=payment, signature=None)
+        payment = RazorpayPayment.objects.create(
+            id=ids.razorpay_id("pay"), order=order, amount=order.amount, currency=order.currency,
+            status=RazorpayPayment.Status.AUTHORIZED, created_at=now,
+        )
+        events = [_payment_event("payment.authorized", payment)]
+        if order.auto_capture:
+            events += _capture(payment=payment, order=order)
+        emit(gateway=GATEWAY, events=events)
+    signature = razorpay_checkout_signature(
+        key_secret=settings.RAZORPAY_KEY_SECRET, order_id=order.id, payment_id=payment.id
+    )
+    logger.info("sandbox razorpay payment", extra={"gateway_order_id": order.id, "gateway_payment_id": payment.id,
+                                                  "status": payment.status})
+    return CheckoutResult(payment=payment, signature=signature)
+
+
+def _payment_event(name: str, payment: RazorpayPayment) -> OutgoingEvent:
+    # The payload is a snapshot at event time: payment.authorized says "authorized" even if captured a moment later.
+    return OutgoingEvent(name=name, subject=payment.id, document=envelope(name, {"payment": payment_entity(payment)}))
+
+
+def _capture(*, payment: RazorpayPayment, order: RazorpayOrder) -> list[OutgoingEvent]:
+    """Capture an authorized payment and mark its order paid, inside the caller's transaction."""
+    now = timezone.now()
+    if not RazorpayPayment.objects.filter(pk=payment.pk, status=RazorpayPayment.Status.AUTHORIZED).update(
+        status=RazorpayPayment.Status.CAPTURED, is_captured=True, captured_at=now
+    ):
+        raise RazorpayApiError("This payment has already been captured", field="payment_id")
+    if not RazorpayOrder.objects.filter(pk=order.pk, amount_paid=0).exclude(status=RazorpayOrder.Status.PAID).update(
+        status=RazorpayOrder.Status.PAID, amount_paid=payment.amount
+    ):
+        raise RazorpayApiError("This order has already been paid.", field="order_id")
+    payment.refresh_from_db()
+    order.refresh_from_db()
+    return [
+        _payment_event("payment.captured", payment),
+        OutgoingEvent(name="order.paid", subject=order.id,
+                      document=envelope("order.paid", {"payment": payment_entity(payment), "order": order_entity(order)})),
+    ]
+
+
+def capture_payment(*, payment_id: str, data: Any) -> RazorpayPayment:
+    """POST /v1/payments/{id}/capture: only an `authorized` payment, and only for exactly its amount."""
+    data = _object(data)
+    _reject_extra(data, CAPTURE_FIELDS)
+    amount = _amount(data.get("amount"))
+    currency = data.get("currency")
+    if currency is not None and currency not in CURRENCIES:
+        raise razorpay_invalid("The selected currency is invalid.", field="currency")
+    with transaction.atomic():
+        payment = RazorpayPayment.objects.select_for_update().filter(pk=payment_id).first()
+        if payment is None:
+            raise RazorpayApiError(RAZORPAY_NOT_FOUND)
+        if payment.is_captured:
+            raise RazorpayApiError("This payment has already been captured", field="payment_id")
+        if payment.status != RazorpayPayment.Status.AUTHORIZED:
+            raise RazorpayApiError(
+                "Only payments which have been authorized and not yet captured can be captured", field="payment_id"
+            )
+        if amount != payment.amount or (currency is not None and currency != payment.currency):
+            raise razorpay_invalid("Capture amount must be equal to the amount authorized", field="amount")
+        order = RazorpayOrder.objects.select_for_update().get(pk=payment.order_id)
+        emit(gateway=GATEWAY, events=_capture(payment=payment, order=order))
+    return payment
+
+
+# Refunds -------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund: RazorpayRefund
+    created: bool  # False when an earlier refund with the same receipt was returned
+
+
+def refund_payment(*, payment_id: str, data: Any) -> RefundResult:
+    """POST /v1/payments/{id}/refund. Only a captured payment, and never more than it has left unrefunded.
+
+    The sandbox's idempotency rule: a request repeating a `receipt` already used on this payment (for the same amount,
+    or with no amount) returns that refund instead of refunding again; a different amount for it is refused. A
+    unique constraint on (payment, receipt) backs this under concurrency.
+    """
+    data = _object(data)
+    _reject_extra(data, REFUND_FIELDS)
+    amount = None if data.get("amount") is None else _amount(data.get("amount"))
+    receipt = _receipt(data.get("receipt"))
+    notes = _notes(data.get("notes"))
+    speed = data.get("speed") or "normal"
+    if speed not in ("normal", "optimum"):
+        raise razorpay_invalid("The selected speed is invalid.", field="speed")
+    try:
+        with transaction.atomic():
+            payment = RazorpayPayment.objects.select_for_update().filter(pk=payment_id).first()
+            if payment is None:
+                raise RazorpayApiError(RAZORPAY_NOT_FOUND)
+            existing = _refund_with_receipt(payment=payment, receipt=receipt, amount=amount)
+            if existing is not None:
+                return RefundResult(refund=existing, created=False)
+            refund = _new_refund(payment=payment, amount=amount, receipt=receipt, notes=notes, speed=speed)
+    except IntegrityError:
+        # A concurrent request with the same receipt won the unique constraint: its refund is the answer.
+        payment = RazorpayPayment.objects.get(pk=payment_id)
+        existing = _refund_with_receipt(payment=payment, receipt=receipt, amount=amount)
+        if existing is None:
+            raise
+        return RefundResult(refund=existing, created=False)
+    logger.info("sandbox razorpay refund", extra={"gateway_payment_id": payment_id, "gateway_refund_id": refund.id})
+    return RefundResult(refund=refund, created=True)
+
+
+def _refund_with_receipt(*, payment: RazorpayPayment, receipt: str | None, amount: int | None) -> RazorpayRefund | None:
+    if receipt is None:
+        return None
+    existing = RazorpayRefund.objects.filter(payment=payment, receipt=receipt).first()
+    if existing is not None and amount is not None and amount != existing.amount:
+        raise razorpay_invalid(
+            f"A refund with receipt {receipt} already exists on this payment for a different amount.", field="receipt"
+        )
+    return existing
+
+
+def _new_refund(*, payment: RazorpayPayment, amount: int | None, receipt: str | None, notes: dict[str, Any],
+                speed: str) -> RazorpayRefund:
+    if not payment.is_captured:
+        raise RazorpayApiError("Only captured payments can be refunded", field="payment_id")
+    left = payment.amount - payment.amount_refunded
+    if left <= 0:
+        raise RazorpayApiError("The payment has been fully refunded already", field="payment_id")
+    amount = left if amount is None else amount
+    if amount > left:
+        raise razorpay_invalid("The refund amount provided is greater than amount captured", field="amount")
+    refunded = payment.amount_refunded + amount
+    status = RazorpayPayment.Status.REFUNDED if refunded == payment.amount else payment.status
+    # Compare-and-set on the amount already refunded: with the row lock this is belt and braces, and it is what keeps
+    # the sum of refunds within the payment on a database where the lock is a no-op.
+    if not RazorpayPayment.objects.filter(pk=payment.pk, amount_refunded=payment.amount_refunded).update(
+        amount_refunded=refunded, status=status
+    ):
+        raise RazorpayApiError("The payment changed while refunding; retry.", status=409)
+    refund = RazorpayRefund.objects.create(
+        id=ids.razorpay_id("rfnd"), payment=payment, amount=amount, currency=payment.currency, receipt=receipt,
+        notes=notes, speed_requested=speed,
+    )
+    payment.refresh_from_db()
+    emit(gateway=GATEWAY, events=[_refund_event("refund.created", refund, payment)])
+    settle_after = timezone.now() + timedelta(
+        seconds=float(getattr(settings, "SANDBOX_REFUND_SETTLE_SECONDS", DEFAULT_REFUND_SETTLE_SECONDS))
+    )
+    settle_razorpay_refund.using(run_after=settle_after).enqueue(refund_id=refund.id)
+    return refund
+
+
+def _refund_event(name: str, refund: RazorpayRefund, payment: RazorpayPayment) -> OutgoingEvent:
+    return OutgoingEvent(name=name, subject=refund.id,
+                         document=envelope(name, {"refund": refund_entity(refund), "payment": payment_entity(payment)}))
+
+
+@task()
+def settle_razorpay_refund(*, refund_id: str) -> str:
+    """A pending refund becomes processed (Razorpay's bank leg, a few seconds later) and refund.processed is sent."""
+    with transaction.atomic():
+        if not RazorpayRefund.objects.filter(pk=refund_id, status=RazorpayRefund.Status.PENDING).update(
+            status=RazorpayRefund.Status.PROCESSED, processed_at=timezone.now()
+        ):
+            return "already settled"
+        refund = RazorpayRefund.objects.select_related("payment").get(pk=refund_id)
+        emit(gateway=GATEWAY, events=[_refund_event("refund.processed", refund, refund.payment)])
+    return "processed"
