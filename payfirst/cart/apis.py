@@ -71,7 +71,9 @@ def _id_field(help_text: str) -> serializers.IntegerField:
 
 class ProductAddSerializer(serializers.Serializer):
     variant_id = _id_field("a variant id from /api/catalog/products/")
-    quantity = QuantityField(required=False, default=1, help_text="1 to 99 (default 1); added to the line if the variant is already in the cart")
+    quantity = QuantityField(
+        required=False, default=1, help_text="1 to 99 (default 1); added to the line if the variant is already in it"
+    )
 
 
 class ServiceAddSerializer(serializers.Serializer):
@@ -130,7 +132,7 @@ class CartItemOutputSerializer(serializers.Serializer):
     unit_price = serializers.IntegerField(help_text="paise, the catalog's price now")
     line_total = serializers.IntegerField(help_text="paise, unit_price × quantity")
     discount = serializers.IntegerField(help_text="paise, this line's share of the cart discount")
-    total = serializers.IntegerField(help_text="paise, line_total − discount; the lines' totals add up to the cart total")
+    total = serializers.IntegerField(help_text="paise, line_total − discount; lines add up to the cart total")
     sku = serializers.CharField(allow_null=True, help_text="product lines")
     product_name = serializers.CharField(allow_null=True)
     variant_name = serializers.CharField(allow_null=True)
@@ -138,8 +140,13 @@ class CartItemOutputSerializer(serializers.Serializer):
     service_name = serializers.CharField(allow_null=True)
     package_name = serializers.CharField(allow_null=True)
     duration_days = serializers.IntegerField(allow_null=True, help_text="plan lines")
-    stock = serializers.IntegerField(allow_null=True, help_text="product lines: units that can be bought now")
-    slot_remaining = serializers.IntegerField(allow_null=True, help_text="service lines: places left in the slot now")
+    stock = serializers.IntegerField(
+        allow_null=True,
+        help_text="product lines: units this cart can have now (what its own pending checkout holds counts back in)",
+    )
+    slot_remaining = serializers.IntegerField(
+        allow_null=True, help_text="service lines: places left in the slot for this cart now"
+    )
     available = serializers.BooleanField(
         help_text="false when there is not enough stock or no place left right now: checkout would answer 409"
     )
@@ -275,7 +282,9 @@ class CartAddApi(APIView):
         parsed.is_valid(raise_exception=True)
         values = parsed.validated_data
         if kind == "variant_id":
-            priced = services.add_product(user=request.user, variant_id=values["variant_id"], quantity=values["quantity"])
+            priced = services.add_product(
+                user=request.user, variant_id=values["variant_id"], quantity=values["quantity"]
+            )
         else:
             # A service or plan line holds exactly 1; a quantity sent with one is checked, not silently dropped.
             quantity = QuantityField().to_internal_value(data["quantity"]) if "quantity" in data else 1
@@ -350,7 +359,8 @@ class CartPromoApi(APIView):
             400: _error(
                 "CartPromoBadRequest",
                 ["invalid_input", "malformed_request", "invalid_promo_code"],
-                "`invalid_input`: no `code`; `malformed_request`: the body is not JSON; `invalid_promo_code`: unknown, inactive, expired or not yet valid, used up (in total or by you), "
+                "`invalid_input`: no `code`; `malformed_request`: the body is not JSON; `invalid_promo_code`: "
+                "unknown, inactive, expired or not yet valid, used up (in total or by you), "
                 "below its minimum subtotal, or for a kind of line the cart does not hold. The message says which.",
             ),
             401: UNAUTHORIZED,

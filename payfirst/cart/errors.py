@@ -6,7 +6,8 @@ from payfirst.core.errors import AppError, NotFound
 
 
 class InvalidQuantity(AppError):
-    code, status, message = "invalid_quantity", 400, "A product line holds 1 to 99 units; service and plan lines hold 1."
+    code, status = "invalid_quantity", 400
+    message = "A product line holds 1 to 99 units; service and plan lines hold 1."
 
 
 class InsufficientStock(AppError):

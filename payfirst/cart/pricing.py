@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 from django.utils import timezone
 
 from payfirst.cart.models import Cart, CartItem, LineKind, PromoCode, PromoKind, PromoRedemption
-from payfirst.cart.selectors import cart_items_for_pricing
+from payfirst.cart.selectors import OwnHolds, cart_items_for_pricing, own_holds
 from payfirst.core.money import Paise
 
 MAX_PRODUCT_QUANTITY = 99
@@ -44,8 +44,9 @@ class PricedLine:
     service_name: str | None = None
     package_name: str | None = None
     duration_days: int | None = None
-    stock: int | None = None  # product lines: units that can be bought now (on hand minus live reservations)
-    slot_remaining: int | None = None  # service lines: places left in the slot now
+    # Both count back in what this cart's own pending payment holds: a new checkout gives that back first.
+    stock: int | None = None  # product lines: units this cart can have now (on hand minus others' reservations)
+    slot_remaining: int | None = None  # service lines: places left in the slot for this cart now
     available: bool = True  # False: not enough stock or places right now, so checkout would answer 409
 
 
@@ -160,26 +161,28 @@ def _gone_reason(item: CartItem, *, now: datetime) -> str:
     return ""
 
 
-def _line(item: CartItem, *, seats_in_cart: Counter[int]) -> PricedLine:
+def _line(item: CartItem, *, seats_in_cart: Counter[int], holds: OwnHolds) -> PricedLine:
     """The line at today's catalog price, before any discount."""
     if item.kind == LineKind.PRODUCT:
         variant = item.variant
+        stock = variant.available + holds.units[variant.pk]
         return PricedLine(
             item_id=item.pk, kind=item.kind, variant_id=variant.pk, package_id=None, slot_id=None, plan_code=None,
             name=f"{variant.product.name} — {variant.name}", sku=variant.sku, selected_date=None, selected_time=None,
             quantity=item.quantity, unit_price=variant.price, line_total=variant.price * item.quantity,
             discount=0, total=variant.price * item.quantity,
             product_name=variant.product.name, variant_name=variant.name,
-            stock=variant.available, available=variant.available >= item.quantity,
+            stock=stock, available=stock >= item.quantity,
         )  # fmt: skip
     if item.kind == LineKind.SERVICE:
         package, slot = item.package, item.slot
+        remaining = slot.remaining + holds.places[slot.pk]
         return PricedLine(
             item_id=item.pk, kind=item.kind, variant_id=None, package_id=package.pk, slot_id=slot.pk, plan_code=None,
             name=f"{package.service.name} — {package.name}", sku=None, selected_date=slot.date, selected_time=slot.time,
             quantity=1, unit_price=package.price, line_total=package.price, discount=0, total=package.price,
             service_id=package.service_id, service_name=package.service.name, package_name=package.name,
-            slot_remaining=slot.remaining, available=slot.remaining >= seats_in_cart[slot.pk],
+            slot_remaining=remaining, available=remaining >= seats_in_cart[slot.pk],
         )  # fmt: skip
     plan = item.plan
     return PricedLine(
@@ -198,7 +201,8 @@ def _with_discounts(lines: Sequence[PricedLine], shares: Iterable[int]) -> tuple
 
 
 def price_cart(*, cart: Cart) -> PricedCart:
-    """Price `cart` from the catalog now. Reads only, in a fixed number of queries (lines, promo, its uses by the user).
+    """Price `cart` from the catalog now. Reads only, in a fixed number of queries: the lines with their catalog rows,
+    what the cart's own pending payment holds, the promo code and (for a per-user limit) the user's uses of it.
 
     Lines whose variant, package, service or plan is no longer active, or whose slot has passed, are left out
     (`dropped_item_ids`, with a notice each); a promo code that is no longer valid for what remains is left out
@@ -217,7 +221,8 @@ def price_cart(*, cart: Cart) -> PricedCart:
         else:
             kept.append(item)
     seats_in_cart = Counter(item.slot_id for item in kept if item.kind == LineKind.SERVICE)
-    lines = [_line(item, seats_in_cart=seats_in_cart) for item in kept]
+    holds = own_holds(cart=cart)
+    lines = [_line(item, seats_in_cart=seats_in_cart, holds=holds) for item in kept]
     subtotal = sum(line.line_total for line in lines)
 
     promo = PromoCode.objects.filter(pk=cart.promo_id).first() if cart.promo_id else None

@@ -1,7 +1,9 @@
-"""Read queries for the cart: the user's one ACTIVE cart (created on first use) and its lines with their catalog rows."""
+"""Read queries for the cart: the user's one ACTIVE cart (created on first use), its lines with their catalog rows."""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -39,3 +41,30 @@ def cart_items_for_pricing(*, cart: Cart) -> QuerySet[CartItem]:
         .select_related("variant__product", "package__service", "slot", "plan")
         .order_by("id")
     )
+
+
+@dataclass(frozen=True)
+class OwnHolds:
+    """Stock units (by variant id) and slot places (by slot id) that the cart's own pending payment holds."""
+
+    units: Counter[int] = field(default_factory=Counter)
+    places: Counter[int] = field(default_factory=Counter)
+
+
+def own_holds(*, cart: Cart) -> OwnHolds:
+    """What this cart's own PENDING payment has reserved, in one query.
+
+    A customer who leaves the gateway page and comes back to change the cart must not be told that their own
+    reservation is someone else's: a new checkout supersedes that payment and gives its reservation back first.
+    """
+    units: Counter[int] = Counter()
+    places: Counter[int] = Counter()
+    rows = cart.payments.filter(status="PENDING", reservation="HELD").values_list(
+        "lines__variant_id", "lines__slot_id", "lines__quantity"
+    )
+    for variant_id, slot_id, quantity in rows:
+        if variant_id is not None:
+            units[variant_id] += quantity
+        if slot_id is not None:
+            places[slot_id] += quantity
+    return OwnHolds(units=units, places=places)

@@ -24,7 +24,7 @@ from payfirst.cart.errors import (
 )
 from payfirst.cart.models import Cart, CartItem, CartStatus, LineKind, PromoCode, PromoRedemption
 from payfirst.cart.pricing import MAX_PRODUCT_QUANTITY, PricedCart, price_cart, slot_starts_at
-from payfirst.cart.selectors import get_active_cart
+from payfirst.cart.selectors import get_active_cart, own_holds
 from payfirst.catalog.models import Plan, ServicePackage, Slot, Variant
 from payfirst.core.errors import InvalidState, NotFound
 
@@ -79,10 +79,12 @@ def _check_quantity(quantity: int, *, kind: str) -> None:
         )
 
 
-def _check_stock(*, variant: Variant, quantity: int) -> None:
-    if quantity > variant.available:
+def _check_stock(*, cart: Cart, variant: Variant, quantity: int) -> None:
+    """Refuse more than can be bought now, counting back what this cart's own pending payment holds."""
+    available = variant.available + own_holds(cart=cart).units[variant.pk]
+    if quantity > available:
         raise InsufficientStock(
-            f"Only {variant.available} of {variant.product.name} — {variant.name} can be bought now; "
+            f"Only {available} of {variant.product.name} — {variant.name} can be bought now; "
             f"your cart would hold {quantity}."
         )
 
@@ -115,7 +117,7 @@ def add_product(*, user: Any, variant_id: int, quantity: int) -> PricedCart:
                 f"Your cart already holds {in_cart} of this item; a line holds at most {MAX_PRODUCT_QUANTITY}.",
                 fields={"quantity": [f"At most {MAX_PRODUCT_QUANTITY - in_cart} more."]},
             )
-        _check_stock(variant=variant, quantity=in_cart + quantity)
+        _check_stock(cart=cart, variant=variant, quantity=in_cart + quantity)
         if line is None:
             CartItem.objects.create(cart=cart, kind=LineKind.PRODUCT, variant=variant, quantity=quantity)
         else:
@@ -149,7 +151,7 @@ def add_service(
         cart = _lock_active_cart(user=user)
         lines_on_slot = list(CartItem.objects.filter(cart=cart, kind=LineKind.SERVICE, slot=slot))
         if not any(line.package_id == package.pk for line in lines_on_slot):
-            if slot.remaining < len(lines_on_slot) + 1:
+            if slot.remaining + own_holds(cart=cart).places[slot.pk] < len(lines_on_slot) + 1:
                 raise SlotFull(f"The {when} slot for {package.service.name} has no places left.")
             CartItem.objects.create(cart=cart, kind=LineKind.SERVICE, package=package, slot=slot, quantity=1)
         _start_change(cart)
@@ -182,7 +184,7 @@ def update_item_quantity(*, user: Any, item_id: int, quantity: int) -> PricedCar
             variant = item.variant
             # A line whose variant has ended is dropped by settling below; there is no stock to check for it.
             if variant.is_active and variant.product.is_active:
-                _check_stock(variant=variant, quantity=quantity)
+                _check_stock(cart=cart, variant=variant, quantity=quantity)
             CartItem.objects.filter(pk=item.pk).update(quantity=quantity, updated_at=timezone.now())
         _start_change(cart)
         return _settle(cart=cart)

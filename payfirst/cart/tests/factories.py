@@ -48,7 +48,9 @@ def make_slot(
     )
 
 
-def make_plan(*, code: str | None = None, price: int = 49900, duration_days: int = 30, name: str = "Monthly Plan") -> Plan:
+def make_plan(
+    *, code: str | None = None, price: int = 49900, duration_days: int = 30, name: str = "Monthly Plan"
+) -> Plan:
     return Plan.objects.create(code=code or f"plan-{next(_seq)}", name=name, price=price, duration_days=duration_days)
 
 

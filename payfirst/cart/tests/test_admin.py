@@ -1,4 +1,4 @@
-"""The cart admin: carts read-only with their lines inline, one action to abandon; promo codes editable but uses counted."""
+"""The cart admin: carts read-only with lines inline and one action to abandon; promo codes editable, uses counted."""
 
 from __future__ import annotations
 

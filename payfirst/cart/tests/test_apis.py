@@ -1,4 +1,4 @@
-"""The cart API end to end: every endpoint, every error code, the answer's shape, and one user's cart kept from another."""
+"""The cart API end to end: every endpoint, every error code, the answer's shape, one user's cart kept from another."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ from payfirst.cart.tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-CART_FIELDS = {"id", "cart_id", "status", "items", "items_count", "subtotal", "discount", "total", "promo_code", "currency"}
+CART_FIELDS = {
+    "id", "cart_id", "status", "items", "items_count", "subtotal", "discount", "total", "promo_code", "currency",
+}  # fmt: skip
 ITEM_FIELDS = {
     "id", "kind", "variant_id", "package_id", "plan_code", "name", "selected_date", "selected_time", "quantity",
     "unit_price", "line_total",
@@ -52,7 +54,7 @@ def service_slot():
     return package, slot
 
 
-# --- GET and the answer's shape ------------------------------------------------------------------------------------
+# --- GET and the answer's shape -------------------------------------------------------------------------------------
 
 
 def test_get_cart_creates_one_active_cart_on_first_use(auth_client, user):
@@ -107,7 +109,7 @@ def test_every_line_kind_renders_with_the_fields_that_apply_and_nulls_elsewhere(
     assert body["subtotal"] == 25100 + 210000 + 49900 == body["total"]
 
 
-# --- adding products -------------------------------------------------------------------------------------------------
+# --- adding products ------------------------------------------------------------------------------------------------
 
 
 def test_add_product_answers_201_and_adding_again_sums_the_line(auth_client, variant):
@@ -125,7 +127,8 @@ def test_add_product_quantity_defaults_to_one(auth_client, variant):
 def test_price_like_fields_from_the_client_are_ignored(auth_client, variant):
     body = add(auth_client, variant_id=variant.pk, quantity=1, unit_price=1, price=1, total=1, line_total=1,
                discount=99999, subtotal=1).json()  # fmt: skip
-    assert (body["items"][0]["unit_price"], body["subtotal"], body["discount"], body["total"]) == (12550, 12550, 0, 12550)
+    line = body["items"][0]
+    assert (line["unit_price"], body["subtotal"], body["discount"], body["total"]) == (12550, 12550, 0, 12550)
 
 
 def test_prices_are_the_catalogs_current_prices(auth_client, variant):
@@ -176,7 +179,8 @@ def test_unknown_or_inactive_variant_is_404(auth_client):
 @pytest.mark.parametrize(
     "body",
     [{}, {"quantity": 2}, {"variant_id": 1, "plan_code": "monthly"}, {"variant_id": "abc"}, {"variant_id": 0},
-     {"variant_id": 10**30}, {"package_id": 1}, {"package_id": 1, "selected_date": "2026-13-01", "selected_time": "10:00"}],
+     {"variant_id": 10**30}, {"package_id": 1},
+     {"package_id": 1, "selected_date": "2026-13-01", "selected_time": "10:00"}],
 )  # fmt: skip
 def test_add_without_exactly_one_well_formed_kind_is_invalid_input(auth_client, body):
     response = add(auth_client, **body)
@@ -190,7 +194,7 @@ def test_add_with_a_json_list_body_is_invalid_input_not_a_500(auth_client):
     assert response.status_code == 400 and error_code(response) == "invalid_input"
 
 
-# --- adding services -------------------------------------------------------------------------------------------------
+# --- adding services ------------------------------------------------------------------------------------------------
 
 
 def test_add_service_on_a_slot(auth_client, service_slot):
@@ -283,7 +287,7 @@ def test_slot_time_must_be_24_hour(auth_client, service_slot):
     assert "selected_time" in response.json()["error"]["fields"]
 
 
-# --- adding plans ----------------------------------------------------------------------------------------------------
+# --- adding plans ---------------------------------------------------------------------------------------------------
 
 
 def test_add_plan_by_code_once(auth_client):
@@ -304,7 +308,7 @@ def test_unknown_or_inactive_plan_is_404_and_plan_quantity_is_one(auth_client):
     assert add(auth_client, plan_code="yearly").status_code == 404
 
 
-# --- changing and removing lines -----------------------------------------------------------------------------------
+# --- changing and removing lines ------------------------------------------------------------------------------------
 
 
 def test_patch_sets_a_product_quantity(auth_client, variant):
@@ -362,7 +366,7 @@ def test_unknown_item_is_404(auth_client, item_id):
         assert response.status_code == 404 and error_code(response) == "not_found"
 
 
-# --- isolation ---------------------------------------------------------------------------------------------------------
+# --- isolation ------------------------------------------------------------------------------------------------------
 
 
 def test_another_users_lines_are_404_and_stay_unchanged(auth_client, other_client, variant):
@@ -386,7 +390,7 @@ def test_emptying_or_promo_on_one_cart_does_not_touch_another(auth_client, other
     assert mine["items_count"] == 2 and mine["promo_code"] is None
 
 
-# --- promo codes -------------------------------------------------------------------------------------------------------
+# --- promo codes ----------------------------------------------------------------------------------------------------
 
 
 def test_percentage_promo_rounds_half_up_to_the_paisa(auth_client):
@@ -536,7 +540,7 @@ def test_promo_used_up_while_in_the_cart_drops_off(auth_client, variant):
     assert body["promo_code"] is None and "used up" in body["promo_notice"]
 
 
-# --- lines that end while in the cart ---------------------------------------------------------------------------------
+# --- lines that end while in the cart -------------------------------------------------------------------------------
 
 
 def test_a_line_whose_variant_is_retired_drops_off_with_a_notice(auth_client, variant):
@@ -586,7 +590,7 @@ def test_a_service_line_whose_slot_filled_up_stays_but_is_flagged(auth_client, s
     assert (line["slot_remaining"], line["available"]) == (0, False)
 
 
-# --- emptying and conversion ---------------------------------------------------------------------------------------
+# --- emptying and conversion ----------------------------------------------------------------------------------------
 
 
 def test_delete_cart_empties_it_and_keeps_it_active(auth_client, variant):
@@ -611,7 +615,7 @@ def test_after_conversion_the_next_request_gets_a_fresh_empty_cart(auth_client, 
     assert CartItem.objects.get(pk=old_item).quantity == 2
 
 
-# --- cost ----------------------------------------------------------------------------------------------------------------
+# --- cost -----------------------------------------------------------------------------------------------------------
 
 
 def _get_cart_queries(client) -> int:

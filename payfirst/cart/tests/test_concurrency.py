@@ -68,7 +68,8 @@ def test_simultaneous_adds_never_pass_the_stock_or_the_99_limit(make_user):
     scarce = make_variant(stock=20)
 
     def add_four(_: int) -> int:
-        return client_for(user).post("/api/cart/add/", {"variant_id": scarce.pk, "quantity": 4}, format="json").status_code
+        body = {"variant_id": scarce.pk, "quantity": 4}
+        return client_for(user).post("/api/cart/add/", body, format="json").status_code
 
     statuses = run_together(add_four)
     assert statuses.count(201) == 5 and statuses.count(409) == THREADS - 5  # 5 × 4 = the 20 in stock

@@ -54,7 +54,8 @@ def test_percent_discount_rounds_half_up_is_capped_and_never_exceeds_the_subtota
 
 @given(subtotal=st.integers(min_value=0, max_value=10**10), flat=st.integers(min_value=1, max_value=10**10))
 def test_flat_discount_is_the_amount_or_the_whole_subtotal_whichever_is_less(subtotal, flat):
-    assert promo_discount(promo=_promo(PromoKind.FLAT, flat_amount=flat), eligible_subtotal=subtotal) == min(flat, subtotal)
+    promo = _promo(PromoKind.FLAT, flat_amount=flat)
+    assert promo_discount(promo=promo, eligible_subtotal=subtotal) == min(flat, subtotal)
 
 
 @pytest.mark.parametrize(
@@ -62,10 +63,11 @@ def test_flat_discount_is_the_amount_or_the_whole_subtotal_whichever_is_less(sub
     [(999, 1000, 100), (994, 1000, 99), (995, 1000, 100), (1, 5000, 1), (1, 4999, 0), (123456, 1250, 15432)],
 )
 def test_percent_discount_examples(subtotal, percent_bp, expected):
-    assert promo_discount(promo=_promo(PromoKind.PERCENT, percent_bp=percent_bp), eligible_subtotal=subtotal) == expected
+    promo = _promo(PromoKind.PERCENT, percent_bp=percent_bp)
+    assert promo_discount(promo=promo, eligible_subtotal=subtotal) == expected
 
 
-# --- whole carts in the database ----------------------------------------------------------------------------------------
+# --- whole carts in the database ------------------------------------------------------------------------------------
 
 line_specs = st.lists(
     st.one_of(
@@ -92,7 +94,8 @@ def _build_cart(user, specs, promo_spec) -> Cart:
     service = make_service()
     for n, (kind, price, quantity) in enumerate(specs):
         if kind == "product":
-            CartItem.objects.create(cart=cart, kind=kind, variant=make_variant(price=price, stock=200), quantity=quantity)
+            variant = make_variant(price=price, stock=200)
+            CartItem.objects.create(cart=cart, kind=kind, variant=variant, quantity=quantity)
         elif kind == "service":
             slot = make_slot(service=service, at=f"{n:02d}:30")
             CartItem.objects.create(cart=cart, kind=kind, package=make_package(service=service, price=price), slot=slot)
@@ -128,10 +131,11 @@ def test_priced_carts_always_add_up(user, specs, promo_spec):
     if priced.promo is None:
         assert priced.discount == 0
     else:
-        eligible = [line for line in priced.lines if not priced.promo.applies_to or line.kind == priced.promo.applies_to]
-        assert eligible and sum(line.line_total for line in eligible) >= priced.promo.min_subtotal
-        assert priced.discount == promo_discount(promo=priced.promo,
-                                                 eligible_subtotal=sum(line.line_total for line in eligible))  # fmt: skip
+        kind = priced.promo.applies_to
+        eligible = [line for line in priced.lines if not kind or line.kind == kind]
+        eligible_subtotal = sum(line.line_total for line in eligible)
+        assert eligible and eligible_subtotal >= priced.promo.min_subtotal
+        assert priced.discount == promo_discount(promo=priced.promo, eligible_subtotal=eligible_subtotal)
         assert all(line.discount == 0 for line in priced.lines if line not in eligible)
     if promo_spec is not None and priced.promo is None:
         assert priced.promo_dropped and priced.promo_notice

@@ -8,14 +8,18 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from payfirst.cart import services
+from payfirst.cart.errors import InsufficientStock, SlotFull
 from payfirst.cart.demo import seed_demo_promos
 from payfirst.cart.models import Cart, CartItem, CartStatus, LineKind, PromoCode, PromoKind, PromoRedemption
 from payfirst.cart.pricing import price_cart
 from payfirst.cart.selectors import get_active_cart
-from payfirst.catalog.models import ServicePackage, Slot
+from payfirst.catalog.models import ServicePackage, Slot, Variant
+from payfirst.payments.models import Payment, PaymentLine
 from payfirst.cart.tests.factories import (
     local_today,
     make_package,
@@ -82,7 +86,7 @@ def test_price_cart_reads_only_and_uses_a_fixed_number_of_queries(user):
     with CaptureQueriesContext(connection) as large:
         priced = price_cart(cart=cart)
     assert len(priced.lines) == 16 and priced.promo == promo
-    assert len(large) == len(small) == 3  # lines, promo, the user's uses of it
+    assert len(large) == len(small) == 4  # lines, the own pending payment's holds, promo, the user's uses of it
     assert all(q["sql"].lstrip().upper().startswith("SELECT") for q in large.captured_queries)
 
 
@@ -201,3 +205,57 @@ def test_seed_demo_command_loads_promo_codes_that_work_on_the_demo_catalog(user)
     assert (priced.subtotal, priced.discount, priced.total) == (210000, 50000, 160000)
     welcome = services.apply_promo(user=user, code="welcome10")
     assert welcome.discount == 20000  # 10% of ₹2,100 is ₹210, capped at ₹200
+
+
+def _pending_payment(*, user, cart, variant=None, units=0, slot=None, package=None, status="PENDING"):
+    """A pending payment of `cart` holding `units` of `variant` and/or a place in `slot`, as checkout leaves it."""
+    payment = Payment.objects.create(
+        user=user, cart=cart, status=status, gateway="razorpay", amount=100, subtotal=100, contents_hash="test",
+        expires_at=timezone.now() + timedelta(minutes=15),
+    )  # fmt: skip
+    if variant is not None:
+        PaymentLine.objects.create(payment=payment, kind="product", variant=variant, name="x", quantity=units,
+                                   unit_price=1, line_total=units, total=units)  # fmt: skip
+        Variant.objects.filter(pk=variant.pk).update(reserved=F("reserved") + units)
+    if slot is not None:
+        PaymentLine.objects.create(payment=payment, kind="service", package=package, slot=slot, name="x", quantity=1,
+                                   unit_price=1, line_total=1, total=1)  # fmt: skip
+        Slot.objects.filter(pk=slot.pk).update(taken=F("taken") + 1)
+    return payment
+
+
+def test_what_the_carts_own_pending_payment_holds_counts_as_available_to_it(user, other_user):
+    scarce = make_variant(stock=5)
+    services.add_product(user=user, variant_id=scarce.pk, quantity=5)
+    cart = get_active_cart(user=user)
+    _pending_payment(user=user, cart=cart, variant=scarce, units=5)  # the customer left the gateway page
+    line = services.refresh_cart(user=user).lines[0]
+    assert (line.stock, line.available) == (5, True)
+    assert services.update_item_quantity(user=user, item_id=line.item_id, quantity=4).lines[0].quantity == 4
+    with pytest.raises(InsufficientStock):
+        services.update_item_quantity(user=user, item_id=line.item_id, quantity=6)
+    # Someone else's cart gets no such credit: the five are reserved for this user's payment.
+    with pytest.raises(InsufficientStock):
+        services.add_product(user=other_user, variant_id=scarce.pk, quantity=1)
+
+
+def test_a_released_payment_gives_no_credit(user):
+    scarce = make_variant(stock=5, reserved=5)
+    services.add_product(user=user, variant_id=make_variant().pk, quantity=1)
+    cart = get_active_cart(user=user)
+    _pending_payment(user=user, cart=cart, status="SUPERSEDED")
+    with pytest.raises(InsufficientStock):
+        services.add_product(user=user, variant_id=scarce.pk, quantity=1)
+
+
+def test_a_slot_place_held_by_the_own_pending_payment_stays_this_carts(user):
+    service = make_service()
+    package = make_package(service=service)
+    slot = make_slot(service=service, capacity=1)
+    services.add_service(user=user, package_id=package.pk, selected_date=slot.date, selected_time=slot.time)
+    _pending_payment(user=user, cart=get_active_cart(user=user), slot=slot, package=package)
+    line = services.refresh_cart(user=user).lines[0]
+    assert (line.slot_remaining, line.available) == (1, True)
+    other = make_package(service=service, name="Premium")
+    with pytest.raises(SlotFull):  # the one place is already this cart's, for the first package
+        services.add_service(user=user, package_id=other.pk, selected_date=slot.date, selected_time=slot.time)
