@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 
+from payfirst.core.schema import NOT_AUTHENTICATED, NOT_FOUND
 from payfirst.fulfilment.models import Booking, Order, OrderItem, Subscription
 from payfirst.fulfilment.selectors import (
     bookings_for_user,
@@ -14,19 +15,6 @@ from payfirst.fulfilment.selectors import (
     orders_for_user,
     subscriptions_for_user,
 )
-
-_ERROR = inline_serializer(
-    name="FulfilmentError",
-    fields={
-        "error": inline_serializer(
-            name="FulfilmentErrorBody",
-            fields={"code": serializers.CharField(), "message": serializers.CharField()},
-        )
-    },
-)
-_NOT_SIGNED_IN = OpenApiResponse(_ERROR, description="`not_authenticated`: no or invalid bearer token.")
-_NOT_FOUND = OpenApiResponse(_ERROR, description="`not_found`: no such object of yours, or no such page.")
-
 
 _ADDRESS_TEXT = {"type": "string"}
 
@@ -129,7 +117,7 @@ class SubscriptionOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-@extend_schema(tags=["orders"], responses={200: OrderOutput(many=True), 401: _NOT_SIGNED_IN, 404: _NOT_FOUND})
+@extend_schema(tags=["orders"], responses={200: OrderOutput(many=True), 401: NOT_AUTHENTICATED, 404: NOT_FOUND})
 class OrderListApi(generics.ListAPIView):
     """The signed-in user's orders, newest first. Staff see only their own here; the admin shows everyone's."""
 
@@ -139,7 +127,7 @@ class OrderListApi(generics.ListAPIView):
         return orders_for_user(user=self.request.user)
 
 
-@extend_schema(tags=["orders"], responses={200: OrderOutput, 401: _NOT_SIGNED_IN, 404: _NOT_FOUND})
+@extend_schema(tags=["orders"], responses={200: OrderOutput, 401: NOT_AUTHENTICATED, 404: NOT_FOUND})
 class OrderDetailApi(generics.RetrieveAPIView):
     """One of the signed-in user's orders, with its items; anyone else's answers 404."""
 
@@ -149,7 +137,7 @@ class OrderDetailApi(generics.RetrieveAPIView):
         return get_order(user=self.request.user, order_id=self.kwargs["order_id"])
 
 
-@extend_schema(tags=["bookings"], responses={200: BookingOutput(many=True), 401: _NOT_SIGNED_IN, 404: _NOT_FOUND})
+@extend_schema(tags=["bookings"], responses={200: BookingOutput(many=True), 401: NOT_AUTHENTICATED, 404: NOT_FOUND})
 class BookingListApi(generics.ListAPIView):
     """The signed-in user's bookings, newest first."""
 
@@ -159,7 +147,7 @@ class BookingListApi(generics.ListAPIView):
         return bookings_for_user(user=self.request.user)
 
 
-@extend_schema(tags=["bookings"], responses={200: BookingOutput, 401: _NOT_SIGNED_IN, 404: _NOT_FOUND})
+@extend_schema(tags=["bookings"], responses={200: BookingOutput, 401: NOT_AUTHENTICATED, 404: NOT_FOUND})
 class BookingDetailApi(generics.RetrieveAPIView):
     """One of the signed-in user's bookings; anyone else's answers 404."""
 
@@ -170,7 +158,7 @@ class BookingDetailApi(generics.RetrieveAPIView):
 
 
 @extend_schema(
-    tags=["subscriptions"], responses={200: SubscriptionOutput(many=True), 401: _NOT_SIGNED_IN, 404: _NOT_FOUND}
+    tags=["subscriptions"], responses={200: SubscriptionOutput(many=True), 401: NOT_AUTHENTICATED, 404: NOT_FOUND}
 )
 class SubscriptionListApi(generics.ListAPIView):
     """The signed-in user's subscriptions, newest first. `total` (paise) is what was paid for each."""

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 def fulfil(*, payment: Payment) -> list[FulfilmentRef]:
-    """Create one Order (with its items) for the product lines, a Booking per service line, a Subscription per plan line.
+    """One Order (with its items) for the product lines, a Booking per service line, a Subscription per plan line.
 
     Called only by payments' `record_capture`, inside its transaction, with the payment row locked and CAPTURED.
     Amounts are the lines' `total` (line total less its discount share), so the fulfilments add up to the payment's

@@ -177,7 +177,8 @@ def test_another_users_object_answers_404_like_a_missing_one(user, other_user, o
 
 
 @pytest.mark.parametrize(
-    "url", ["/api/orders/", "/api/orders/1/", "/api/booking/bookings/", "/api/booking/bookings/1/", "/api/subscriptions/"]
+    "url",
+    ["/api/orders/", "/api/orders/1/", "/api/booking/bookings/", "/api/booking/bookings/1/", "/api/subscriptions/"],
 )
 def test_every_endpoint_answers_401_without_a_token(api_client, url):
     response = api_client.get(url)
@@ -292,7 +293,10 @@ def test_schema_describes_the_shapes_pagination_and_errors():
     }
     for operations in paths.values():
         assert set(operations) == {"get"}
-        assert {"200", "401", "404"} <= set(operations["get"]["responses"])
+        responses = operations["get"]["responses"]
+        assert {"200", "401", "404"} <= set(responses)
+        for status in ("401", "404"):
+            assert responses[status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     assert paths["/api/subscriptions/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/PaginatedSubscriptionOutputList"
     }
