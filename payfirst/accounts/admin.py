@@ -85,6 +85,9 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ("last_login", "date_joined")
     inlines = [AddressInline]
 
+    def get_inlines(self, request: HttpRequest, obj: User | None) -> list[type[admin.TabularInline]]:
+        return [AddressInline] if obj is not None else []  # a user being added has no addresses yet
+
 
 class AddressAdminForm(forms.ModelForm):
     class Meta:
