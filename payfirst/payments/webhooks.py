@@ -81,7 +81,14 @@ def receive_webhook(*, gateway: str, headers: Mapping[str, str], body: bytes) ->
             _finish(record, WebhookOutcome.DUPLICATE)
             logger.info("duplicate webhook", extra={"webhook_event_id": record.pk, "first": first.pk})
             return WebhookResult(record, WebhookOutcome.DUPLICATE)
-        # The first delivery failed or is still under way: process again (sync_payment is idempotent).
+        # The first delivery failed or is still under way: process again (sync_payment is idempotent). Once this
+        # succeeds the event counts as processed, so later redeliveries are duplicates.
+        outcome = _process(record=record, event=event)
+        if first is not None and outcome in _FINISHED:
+            WebhookEvent.objects.filter(pk=first.pk).exclude(outcome__in=_FINISHED).update(
+                outcome=outcome, processed_at=timezone.now()
+            )
+        return WebhookResult(record, outcome)
     return WebhookResult(record, _process(record=record, event=event))
 
 
