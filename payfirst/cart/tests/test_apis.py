@@ -641,3 +641,14 @@ def test_get_cart_query_count_does_not_grow_with_the_lines(make_user):
         client.post("/api/cart/promo/", {"code": promo.code}, format="json")
     assert len(many_client.get("/api/cart/").json()["items"]) == 18
     assert _get_cart_queries(few_client) == _get_cart_queries(many_client)
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [("/api/cart/promo/", {"code": "SAVE\x0010"}), ("/api/cart/add/", {"plan_code": "month\x00ly"}),
+     ("/api/cart/add/", {"package_id": 1, "selected_date": "2026-12-01", "selected_time": "24:00"}),
+     ("/api/cart/promo/", {"code": "X" * 65})],
+)  # fmt: skip
+def test_text_the_database_cannot_take_is_invalid_input_not_a_500(auth_client, path, body):
+    response = auth_client.post(path, body, format="json")
+    assert response.status_code == 400 and error_code(response) == "invalid_input"
