@@ -199,6 +199,10 @@ TASKS = {
         "QUEUES": ["default", "webhooks", "periodic"],
     }
 }
+# A task RUNNING this long lost its worker: it is marked FAILED. Finished results are deleted after these many days.
+TASK_ABANDONED_AFTER_MINUTES = int(os.environ.get("TASK_ABANDONED_AFTER_MINUTES", "60"))
+TASK_RESULTS_KEEP_DAYS = int(os.environ.get("TASK_RESULTS_KEEP_DAYS", "14"))
+TASK_FAILED_RESULTS_KEEP_DAYS = int(os.environ.get("TASK_FAILED_RESULTS_KEEP_DAYS", "30"))
 
 # Payments and gateways.
 PAYMENT_EXPIRY_MINUTES = int(os.environ.get("PAYMENT_EXPIRY_MINUTES", "15"))

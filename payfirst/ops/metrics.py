@@ -24,7 +24,7 @@ def _configured_queues() -> list[str]:
 
 
 class QueueDepthCollector(Collector):
-    """Every configured queue and status is reported, zeros included, so a drained queue reads 0 rather than vanishing."""
+    """Every configured queue and status is reported, zeros included: a drained queue reads 0 rather than vanishing."""
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         # Describing without samples keeps registration from touching the database.

@@ -1,4 +1,5 @@
-"""Scheduler state for periodic tasks: one row per task, claimed by a conditional UPDATE so one worker enqueues each run."""
+"""Scheduler state for periodic tasks: one row per task, claimed by a conditional UPDATE so that exactly one worker
+enqueues each run."""
 
 from django.db import models
 

@@ -1,5 +1,6 @@
 """The task queue's two entry points for the rest of payfirst: `periodic` declares an interval task, and
-`run_queued_tasks` runs what is ready in this process (tests, tools). The worker is `manage.py run_worker`."""
+`run_queued_tasks` runs what is ready in this process (tests, tools); plus the queue's own housekeeping tasks.
+The worker is `manage.py run_worker`."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task
 from django_tasks.base import Task
 
+from payfirst.ops import services
 from payfirst.ops.models import PeriodicTaskState
 from payfirst.ops.worker import TaskWorker
 
@@ -109,3 +112,18 @@ def run_queued_tasks(*, queue_names: Iterable[str] | None = None, max_tasks: int
         excluded_queue_names=[],
     )
     return worker.drain(max_tasks=max_tasks)
+
+
+@periodic(every=timedelta(minutes=10))
+@task()
+def fail_abandoned_tasks_task() -> int:
+    return services.fail_abandoned_tasks(older_than=timedelta(minutes=settings.TASK_ABANDONED_AFTER_MINUTES))
+
+
+@periodic(every=timedelta(hours=6))
+@task()
+def prune_task_results_task() -> int:
+    return services.prune_task_results(
+        successful_older_than=timedelta(days=settings.TASK_RESULTS_KEEP_DAYS),
+        failed_older_than=timedelta(days=settings.TASK_FAILED_RESULTS_KEEP_DAYS),
+    )

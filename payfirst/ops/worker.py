@@ -1,4 +1,5 @@
-"""django-tasks-db's worker, reused as is: its claim (SELECT ... FOR UPDATE SKIP LOCKED, then mark RUNNING) and its run_task."""
+"""django-tasks-db's worker, reused as is: its claim (SELECT ... FOR UPDATE SKIP LOCKED, then mark RUNNING) and its
+run_task."""
 
 from __future__ import annotations
 
