@@ -240,6 +240,14 @@ PHONEPE_API_BASE = os.environ.get("PHONEPE_API_BASE", _pp_default[0])
 PHONEPE_OAUTH_BASE = os.environ.get("PHONEPE_OAUTH_BASE", _pp_default[1])
 
 SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from payfirst.core.logging import init_sentry
+
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
+        traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

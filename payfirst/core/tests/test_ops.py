@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta
 
 import pytest
+from django.conf import settings
 from django.db import OperationalError
 from django.db.migrations.executor import MigrationExecutor
 from prometheus_client import REGISTRY
 
 from payfirst.core import health
+from payfirst.core.logging import request_id_var, tag_with_context, task_id_var
 from payfirst.core.metrics import UNMATCHED
 
 
@@ -165,3 +170,28 @@ def test_task_runs_log_their_task_id_instead_of_a_request_id(json_log):
     assert said["task_id"] == result.id
     assert "request_id" not in said
     assert {line.get("task_id") for line in lines if line["logger"] == "django_tasks"} == {result.id}
+
+
+def test_sentry_events_are_tagged_with_the_request_or_task_id():
+    token = request_id_var.set("req-sentry")
+    try:
+        assert tag_with_context({}, {})["tags"] == {"request_id": "req-sentry"}
+        task_token = task_id_var.set("task-9")
+        try:
+            assert tag_with_context({"tags": {"a": "b"}}, {})["tags"] == {"a": "b", "task_id": "task-9"}
+        finally:
+            task_id_var.reset(task_token)
+    finally:
+        request_id_var.reset(token)
+    assert tag_with_context({}, {})["tags"] == {}
+
+
+@pytest.mark.parametrize(("dsn", "active"), [("", "False"), ("https://public@sentry.invalid/1", "True")])
+def test_sentry_is_initialised_only_when_a_dsn_is_set(dsn, active):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "PAYFIRST_DEMO": "1", "SENTRY_DSN": dsn}
+    probe = "import django, sentry_sdk; django.setup(); print(sentry_sdk.get_client().is_active())"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == active
