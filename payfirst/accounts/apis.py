@@ -199,7 +199,7 @@ class AddressInputSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             "phone": {"help_text": "10 to 15 digits, optional +"},
             "postal_code": {"help_text": "6-digit Indian PIN code, first digit 1-9"},
-            "country": {"help_text": 'defaults to "India"'},
+            "country": {"default": "India"},
             "is_default": {
                 "help_text": "true makes this the default and clears it on your other addresses; "
                 "when left out on create, your first address becomes the default"

@@ -95,6 +95,12 @@ class PagePagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        # All four keys are always in the answer (next and previous as null when there is none).
+        response = super().get_paginated_response_schema(schema)
+        response["required"] = ["count", "next", "previous", "results"]
+        return response
+
 
 class ScopedThrottle(ScopedRateThrottle):
     """DRF's scoped throttle (`throttle_scope` on the view), reading the rates from settings on every request.
