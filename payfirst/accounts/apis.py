@@ -19,7 +19,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, Toke
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from payfirst.accounts import services
-from payfirst.accounts.models import PHONE, Address, User
+from payfirst.accounts.models import PHONE, Address, User, UserManager
 from payfirst.accounts.selectors import addresses_for_user, get_address, is_email_available
 from payfirst.accounts.serializers import AddressOutput, UserOutput
 from payfirst.core.api import ScopedThrottle
@@ -149,7 +149,7 @@ class EmailCheckApi(_PublicApi, APIView):
     def get(self, request: Request) -> Response:
         query = self.QuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        email = query.validated_data["email"].strip().lower()
+        email = UserManager.normalize_email(query.validated_data["email"])
         return Response({"email": email, "available": is_email_available(email=email)})
 
 

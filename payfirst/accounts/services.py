@@ -71,7 +71,7 @@ def update_profile(*, user: User, full_name: str | None = None, phone: str | Non
     if phone is not None:
         user.phone = phone
     if changed:
-        _clean(user, exclude=["password"])
+        _clean(user, exclude=["password", "email"])
         user.save(update_fields=changed)
     return user
 
