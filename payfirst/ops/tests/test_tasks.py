@@ -107,3 +107,13 @@ def test_scheduler_enqueues_a_due_task_once_per_interval():
 def test_scheduler_ignores_names_that_are_not_declared():
     assert enqueue_due_periodic_tasks(names=["payfirst.nowhere.task"]) == []
     assert not PeriodicTaskState.objects.exists()
+
+
+@pytest.mark.django_db
+def test_admin_lists_the_scheduler_state(client, django_user_model):
+    staff = django_user_model.objects.create_superuser(email="ops@example.com", password="correct-horse-battery")
+    enqueue_due_periodic_tasks(names=[HEARTBEAT])
+    client.force_login(staff)
+    response = client.get("/admin/ops/periodictaskstate/")
+    assert response.status_code == 200
+    assert HEARTBEAT in response.content.decode()
