@@ -1,0 +1,234 @@
+"""End to end over real HTTP: the payfirst API, the real gateway adapters and the sandbox on a live server, with the
+sandbox's webhooks delivered back to payfirst by the task queue. A mixed cart (product + slot + plan) per gateway."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from django.db import connection
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from payfirst.accounts.models import Address
+from payfirst.cart.models import Cart
+from payfirst.catalog.models import ServicePackage, Slot, Variant
+from payfirst.fulfilment.models import Booking, Order, Subscription
+from payfirst.ops.tasks import run_queued_tasks
+from payfirst.payments.models import Payment, WebhookEvent
+from payfirst.payments.states import PaymentStatus
+from payfirst.payments.tests import factories
+
+S = PaymentStatus
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def server(live_server, settings):
+    """payfirst and its sandbox on one live server, pointed at each other as in `make run`.
+
+    The live server's request threads close their database connections after each request (CONN_MAX_AGE 0 on the
+    shared settings dict), so no session outlives the test and the test database can be dropped afterwards.
+    """
+    max_age = connection.settings_dict["CONN_MAX_AGE"]
+    connection.settings_dict["CONN_MAX_AGE"] = 0
+    settings.PAYFIRST_PUBLIC_BASE_URL = live_server.url
+    settings.RAZORPAY_API_BASE = f"{live_server.url}/sandbox/razorpay"
+    settings.PHONEPE_API_BASE = f"{live_server.url}/sandbox/phonepe"
+    settings.PHONEPE_OAUTH_BASE = f"{live_server.url}/sandbox/phonepe"
+    settings.FRONTEND_BASE_URL = "http://localhost:3000"
+    settings.SANDBOX_WEBHOOK_RETRY_BASE_SECONDS = 0
+    settings.SANDBOX_REFUND_SETTLE_SECONDS = 0
+    yield live_server.url
+    connection.settings_dict["CONN_MAX_AGE"] = max_age
+
+
+def api(base: str, user) -> httpx.Client:  # type: ignore[no-untyped-def]
+    token = str(RefreshToken.for_user(user).access_token)
+    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def fill_mixed_cart(client: httpx.Client, *, variant: Variant, slot: Slot, plan_code: str) -> dict:
+    assert client.post("/api/cart/add/", json={"variant_id": variant.pk, "quantity": 2}).status_code == 201
+    added = client.post("/api/cart/add/", json={
+        "package_id": ServicePackage.objects.filter(service_id=slot.service_id).first().pk,
+        "selected_date": slot.date.isoformat(), "selected_time": slot.time.strftime("%H:%M"),
+    })  # fmt: skip
+    assert added.status_code == 201, added.text
+    cart = client.post("/api/cart/add/", json={"plan_code": plan_code})
+    assert cart.status_code == 201, cart.text
+    return cart.json()
+
+
+@pytest.fixture
+def catalog(db):  # type: ignore[no-untyped-def]
+    variant = factories.make_variant(price=49900, stock=5)
+    package = factories.make_package(price=250000)
+    slot = factories.make_slot(package=package, capacity=3)
+    plan = factories.make_plan(price=99900)
+    return variant, slot, plan
+
+
+def assert_fulfilled(payment: Payment, *, variant: Variant, slot: Slot) -> None:
+    totals = sum(
+        sum(model.objects.filter(payment=payment).values_list("total", flat=True))
+        for model in (Order, Booking, Subscription)
+    )
+    assert totals == payment.amount == 2 * 49900 + 250000 + 99900
+    assert Order.objects.filter(payment=payment).count() == 1
+    assert Booking.objects.filter(payment=payment).count() == 1
+    assert Subscription.objects.filter(payment=payment).count() == 1
+    variant.refresh_from_db()
+    slot.refresh_from_db()
+    assert (variant.stock_on_hand, variant.reserved, slot.taken) == (3, 0, 1)
+    assert Cart.objects.get(pk=payment.cart_id).status == "CONVERTED"
+
+
+def test_razorpay_happy_path_through_the_sandbox(server, user, address, catalog):
+    variant, slot, plan = catalog
+    client = api(server, user)
+    fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
+    created = client.post("/api/payments/create-from-cart/",
+                          json={"gateway": "razorpay", "shipping_address_id": address.pk, "amount": 1})
+    assert created.status_code == 201, created.text
+    payment = created.json()
+    assert payment["amount"] == 449700 and payment["gateway_order_id"].startswith("order_")
+    checkout = payment["checkout"]
+    assert checkout["order_id"] == payment["gateway_order_id"] and checkout["amount"] == 449700
+    assert checkout["sandbox_checkout_url"].startswith(f"{server}/sandbox/razorpay/checkout/")
+    # The customer pays on the hosted page; Checkout hands the front end the three signed fields.
+    paid = httpx.post(f"{checkout['sandbox_checkout_url']}pay", json={"outcome": "success"}, timeout=30)
+    assert paid.status_code == 200, paid.text
+    confirmed = client.post("/api/payments/confirm-razorpay/", json=paid.json())
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["status"] == "success"
+    assert len(confirmed.json()["payment"]["fulfilments"]) == 3
+    record = Payment.objects.get(pk=payment["id"])
+    assert record.status == S.CAPTURED
+    assert_fulfilled(record, variant=variant, slot=slot)
+    # The sandbox's webhooks arrive afterwards (from the worker): verified, and changing nothing.
+    run_queued_tasks()
+    outcomes = set(WebhookEvent.objects.values_list("outcome", flat=True))
+    assert outcomes and outcomes <= {"processed", "duplicate", "ignored"}, outcomes
+    assert WebhookEvent.objects.filter(is_verified=True).count() == WebhookEvent.objects.count()
+    assert_fulfilled(Payment.objects.get(pk=payment["id"]), variant=variant, slot=slot)
+    # The user's next cart is a fresh, empty one.
+    assert client.get("/api/cart/").json()["items_count"] == 0
+
+
+def test_razorpay_paid_without_confirm_is_captured_by_the_webhook_alone(server, user, address, catalog):
+    variant, slot, plan = catalog
+    client = api(server, user)
+    fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
+    payment = client.post("/api/payments/create-from-cart/",
+                          json={"gateway": "razorpay", "shipping_address_id": address.pk}).json()
+    httpx.post(f"{payment['checkout']['sandbox_checkout_url']}pay", json={"outcome": "success"}, timeout=30)
+    assert Payment.objects.get(pk=payment["id"]).status == S.PENDING  # the browser never came back
+    run_queued_tasks()
+    record = Payment.objects.get(pk=payment["id"])
+    assert record.status == S.CAPTURED and record.events.filter(to_status=S.CAPTURED, source="webhook").exists()
+    assert_fulfilled(record, variant=variant, slot=slot)
+    assert WebhookEvent.objects.filter(outcome="processed").exists()
+
+
+def test_razorpay_with_webhooks_dropped_and_duplicated_confirm_still_fulfils_once(server, user, address, catalog):
+    variant, slot, plan = catalog
+    client = api(server, user)
+    assert httpx.post(f"{server}/sandbox/faults/", json={"gateway": "razorpay", "fault": "webhook_duplicate",
+                                                          "count": 5}, timeout=30).status_code in (200, 201)
+    fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
+    payment = client.post("/api/payments/create-from-cart/",
+                          json={"gateway": "razorpay", "shipping_address_id": address.pk}).json()
+    paid = httpx.post(f"{payment['checkout']['sandbox_checkout_url']}pay", json={"outcome": "success"}, timeout=30)
+    run_queued_tasks()
+    assert WebhookEvent.objects.filter(outcome="duplicate").exists()
+    confirmed = client.post("/api/payments/confirm-razorpay/", json=paid.json())
+    assert confirmed.json()["status"] == "success"
+    assert_fulfilled(Payment.objects.get(pk=payment["id"]), variant=variant, slot=slot)
+
+
+def test_razorpay_gateway_error_on_create_leaves_nothing_reserved_and_retry_works(server, user, address, catalog):
+    variant, slot, plan = catalog
+    client = api(server, user)
+    fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
+    httpx.post(f"{server}/sandbox/faults/", json={"gateway": "razorpay", "fault": "api_error", "count": 1}, timeout=30)
+    body = {"gateway": "razorpay", "shipping_address_id": address.pk}
+    failed = client.post("/api/payments/create-from-cart/", json=body)
+    assert failed.status_code == 502 and failed.json()["error"]["code"] == "gateway_error"
+    variant.refresh_from_db()
+    slot.refresh_from_db()
+    assert (variant.reserved, slot.taken) == (0, 0)
+    retry = client.post("/api/payments/create-from-cart/", json=body)
+    assert retry.status_code == 201, retry.text
+
+
+def test_razorpay_tampered_checkout_signature_is_400_through_the_sandbox(server, user, address, catalog):
+    variant, slot, plan = catalog
+    client = api(server, user)
+    fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
+    payment = client.post("/api/payments/create-from-cart/",
+                          json={"gateway": "razorpay", "shipping_address_id": address.pk}).json()
+    fields = httpx.post(f"{payment['checkout']['sandbox_checkout_url']}pay", json={"outcome": "success"},
+                        timeout=30).json()
+    fields["razorpay_signature"] = "0" * 64
+    answer = client.post("/api/payments/confirm-razorpay/", json=fields)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_signature"
+    assert Payment.objects.get(pk=payment["id"]).status == S.PENDING
+
+
+def test_phonepe_happy_path_through_the_sandbox_and_the_redirect(server, user, address, catalog):
+    variant, slot, plan = catalog
+    client = api(server, user)
+    fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
+    created = client.post("/api/payments/create-from-cart/", json={
+        "gateway": "phonepe", "shipping_address_id": address.pk, "redirect_url": "http://localhost:3000/confirmbooking",
+    })  # fmt: skip
+    assert created.status_code == 201, created.text
+    payment = created.json()
+    assert payment["gateway_order_id"] == Payment.objects.get(pk=payment["id"]).reference
+    pay_page = payment["checkout"]["redirect_url"]
+    assert pay_page.startswith(f"{server}/sandbox/phonepe/pay/")
+    completed = httpx.post(f"{pay_page}complete", json={"outcome": "success"}, timeout=30)
+    assert completed.status_code == 200, completed.text
+    back = completed.json()["redirect_url"]
+    assert back == f"{server}/api/payments/redirect/phonepe/?payment_id={payment['id']}"
+    # The browser follows PhonePe back to payfirst (no sign-in), which asks PhonePe and sends it on.
+    redirected = httpx.get(back, follow_redirects=False, timeout=30)
+    assert redirected.status_code == 302
+    target = urlsplit(redirected.headers["location"])
+    assert (target.netloc, target.path) == ("localhost:3000", "/confirmbooking")
+    assert parse_qs(target.query) == {"payment_id": [str(payment["id"])], "status": ["success"]}
+    record = Payment.objects.get(pk=payment["id"])
+    assert record.status == S.CAPTURED and record.events.filter(source="redirect").exists()
+    assert_fulfilled(record, variant=variant, slot=slot)
+    status = client.get(f"/api/payments/cart/status/{payment['cart_id']}/").json()["data"]
+    assert status["payment_status"] == "SUCCESS" and status["booking_id"].startswith("BK-")
+    run_queued_tasks()  # PhonePe's callback arrives later, verified, and changes nothing
+    assert WebhookEvent.objects.filter(gateway="phonepe", is_verified=True).exists()
+    assert not WebhookEvent.objects.filter(outcome__in=["invalid_signature", "error"]).exists()
+    assert_fulfilled(Payment.objects.get(pk=payment["id"]), variant=variant, slot=slot)
+
+
+def test_phonepe_failed_payment_releases_everything(server, user, address, catalog):
+    variant, slot, plan = catalog
+    client = api(server, user)
+    fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
+    payment = client.post("/api/payments/create-from-cart/",
+                          json={"gateway": "phonepe", "shipping_address_id": address.pk}).json()
+    httpx.post(f"{payment['checkout']['redirect_url']}complete", json={"outcome": "failure"}, timeout=30)
+    run_queued_tasks()  # the callback says failed; payfirst asks PhonePe, which agrees
+    record = Payment.objects.get(pk=payment["id"])
+    assert record.status == S.FAILED
+    variant.refresh_from_db()
+    slot.refresh_from_db()
+    assert (variant.reserved, slot.taken) == (0, 0) and not Booking.objects.exists()
+    answer = httpx.get(f"{server}/api/payments/redirect/phonepe/?payment_id={payment['id']}", timeout=30)
+    assert answer.json() == {"payment_id": payment["id"], "status": "failed"}
+
+
+@pytest.fixture
+def address(user):  # type: ignore[no-untyped-def]
+    return Address.objects.create(
+        user=user, full_name="Asha Rao", phone="+919876543210", address_line_1="12 MG Road", city="Bengaluru",
+        state="Karnataka", postal_code="560001",
+    )  # fmt: skip
