@@ -29,7 +29,7 @@ from payfirst.payments import selectors, services
 from payfirst.payments.errors import InvalidSignature
 from payfirst.payments.idempotency import respond_idempotently
 from payfirst.payments.models import Payment
-from payfirst.payments.serializers import PaymentOutput
+from payfirst.payments.serializers import PaymentOutput, PaymentPageOutput
 from payfirst.payments.states import EventSource
 from payfirst.payments.webhooks import WebhookProcessingFailed, receive_webhook
 
@@ -80,7 +80,7 @@ def _payment_id(raw: Any) -> int:
 
 
 class PaymentCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class PaymentCreateInputSerializer(serializers.Serializer):
         gateway = serializers.ChoiceField(choices=GATEWAY_NAMES)
         shipping_address_id = serializers.IntegerField(
             required=False, allow_null=True, min_value=1, max_value=_MAX_ID,
@@ -105,7 +105,7 @@ class PaymentCreateApi(APIView):
             "payment gets that payment back (200); a changed cart supersedes it (201). Honours `Idempotency-Key`."
         ),
         parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False)],
-        request=InputSerializer,
+        request=PaymentCreateInputSerializer,
         responses={
             201: PaymentOutput,
             200: PaymentOutput,
@@ -128,7 +128,7 @@ class PaymentCreateApi(APIView):
     )
     def post(self, request: Request) -> Response:
         def create() -> Response:
-            data = self.InputSerializer(data=request.data)
+            data = self.PaymentCreateInputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             result = services.create_payment_for_cart(user=request.user, **data.validated_data)
             return render_payment(
@@ -139,7 +139,7 @@ class PaymentCreateApi(APIView):
 
 
 class PaymentConfirmRazorpayApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class PaymentConfirmRazorpayInputSerializer(serializers.Serializer):
         razorpay_payment_id = serializers.CharField(max_length=64)
         razorpay_order_id = serializers.CharField(max_length=64)
         razorpay_signature = serializers.CharField(max_length=256)
@@ -152,7 +152,7 @@ class PaymentConfirmRazorpayApi(APIView):
             "Verifies Checkout's signature (a bad one changes nothing), then asks Razorpay for the payment's real "
             "status and records it. `status` is `success` only once the payment is CAPTURED and fulfilled."
         ),
-        request=InputSerializer,
+        request=PaymentConfirmRazorpayInputSerializer,
         responses={
             200: inline_serializer(
                 name="PaymentConfirmOutput",
@@ -168,7 +168,7 @@ class PaymentConfirmRazorpayApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = self.InputSerializer(data=request.data)
+        data = self.PaymentConfirmRazorpayInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         try:
@@ -200,7 +200,7 @@ class PaymentListApi(APIView):
         operation_id="payments_list",
         summary="Your payments, newest first (staff: everyone's)",
         parameters=[OpenApiParameter("page", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False)],
-        responses={200: PaymentOutput(many=True), 401: UNAUTHORIZED},
+        responses={200: PaymentPageOutput, 401: UNAUTHORIZED},
     )
     def get(self, request: Request) -> Response:
         paginator = PagePagination()

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from payfirst.payments.states import PaymentStatus
 
 
+@extend_schema_serializer(component_name="PaymentFulfilment")
 class FulfilmentOutput(serializers.Serializer):
     type = serializers.ChoiceField(choices=["order", "booking", "subscription"])
     id = serializers.IntegerField()
     reference = serializers.CharField(help_text='order number, book_id ("BK-1A2B3C4D") or plan code')
 
 
+@extend_schema_serializer(component_name="PaymentCheckout")
 class CheckoutOutput(serializers.Serializer):
     """How the front end pays. Razorpay: the Checkout options; PhonePe: where to send the browser. Never a secret."""
 
@@ -32,6 +34,7 @@ class CheckoutOutput(serializers.Serializer):
     redirect_url = serializers.URLField(required=False, help_text="PhonePe: the hosted payment page")
 
 
+@extend_schema_serializer(component_name="Payment")
 class PaymentOutput(serializers.Serializer):
     """`context["fulfilments"]`: {payment id: [FulfilmentRef]} fetched once for the page (see selectors)."""
 
@@ -60,3 +63,13 @@ class PaymentOutput(serializers.Serializer):
     @extend_schema_field(CheckoutOutput())
     def get_checkout(self, payment: Any) -> dict[str, Any]:
         return dict(payment.checkout or {})
+
+
+@extend_schema_serializer(component_name="PaginatedPaymentList")
+class PaymentPageOutput(serializers.Serializer):
+    """The list endpoints' page: {count, next, previous, results}."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = PaymentOutput(many=True)

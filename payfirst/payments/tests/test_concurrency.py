@@ -17,7 +17,7 @@ from django.utils import timezone
 from conftest import client_for
 from payfirst.accounts.models import Address
 from payfirst.catalog.inventory import InsufficientStock, SlotFull
-from payfirst.catalog.models import Slot, Variant
+from payfirst.catalog.models import Slot
 from payfirst.core.errors import AppError
 from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.payments import services

@@ -27,7 +27,9 @@ def pending(user, address, mixed_cart, fake_razorpay) -> Payment:
 def deliver(headers: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
     # CSRF enforced as a browser would: webhooks must not depend on a CSRF token.
     client = APIClient(enforce_csrf_checks=True)
-    extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items() if name != "Content-Type"}
+    extra = {
+        f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items() if name != "Content-Type"
+    }
     return client.generic("POST", URL, body, content_type="application/json", **extra)
 
 
