@@ -1,0 +1,275 @@
+"""Both adapters against payfirst's sandbox over real HTTP (a live server): create, pay on the hosted page's endpoint,
+fetch the truth, refund, and armed API faults surfacing as GatewayUnavailable."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+
+import httpx
+import pytest
+from django.core.signals import request_finished, request_started
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from payfirst.core.money import Paise
+from payfirst.gateways.base import GatewayAuthError, GatewayRejected, GatewayStatus, GatewayUnavailable, RefundStatus
+from payfirst.gateways.phonepe.gateway import PhonePeConfig, PhonePeGateway
+from payfirst.gateways.razorpay.gateway import RazorpayConfig, RazorpayGateway
+from payfirst.gateways.registry import get_gateway
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CUSTOMER = {"name": "Asha Rao", "email": "asha@example.com", "contact": "+919876543210"}
+
+
+@pytest.fixture
+def sandbox(live_server, settings, monkeypatch) -> Iterator[str]:
+    """The adapters pointed at the live server's sandbox. Teardown waits until the server has finished every request
+    (an armed api_timeout keeps serving after the client gave up), and each request closes its database connection
+    at its end even when the client keeps the HTTP connection alive, so nothing outlives the test's database."""
+    base = live_server.url
+    settings.PAYFIRST_GATEWAYS = "sandbox"
+    settings.PAYFIRST_PUBLIC_BASE_URL = base
+    settings.RAZORPAY_API_BASE = f"{base}/sandbox/razorpay"
+    settings.PHONEPE_API_BASE = f"{base}/sandbox/phonepe"
+    settings.PHONEPE_OAUTH_BASE = f"{base}/sandbox/phonepe"
+    settings.GATEWAY_TIMEOUT_SECONDS = 5
+    monkeypatch.setitem(connections.settings[DEFAULT_DB_ALIAS], "CONN_MAX_AGE", 0)
+
+    in_flight = 0
+    idle = threading.Condition()
+
+    def started(**kwargs: object) -> None:
+        nonlocal in_flight
+        with idle:
+            in_flight += 1
+
+    def finished(**kwargs: object) -> None:
+        # Connected after Django's close_old_connections, so this runs once the request's connection is closed.
+        nonlocal in_flight
+        with idle:
+            in_flight -= 1
+            idle.notify_all()
+
+    request_started.connect(started, weak=False)
+    request_finished.connect(finished, weak=False)
+    try:
+        yield base
+        with idle:
+            assert idle.wait_for(lambda: in_flight <= 0, timeout=30), "the live server is still serving a request"
+    finally:
+        request_started.disconnect(started)
+        request_finished.disconnect(finished)
+
+
+def _post(url: str, body: dict) -> httpx.Response:
+    return httpx.post(url, json=body, timeout=10)
+
+
+def _arm(base: str, *, gateway: str, fault: str, count: int = 1) -> None:
+    response = _post(f"{base}/sandbox/faults/", {"gateway": gateway, "fault": fault, "count": count})
+    assert response.status_code in (200, 201), response.text
+
+
+def _razorpay_order(gateway: RazorpayGateway, reference: str, amount: int = 49900):
+    return gateway.create_order(reference=reference, amount=Paise(amount), redirect_url=None, customer=CUSTOMER,
+                                description="Brass Diya — Large x 1")
+
+
+def _razorpay_pay(base: str, order_id: str, outcome: str) -> httpx.Response:
+    return _post(f"{base}/sandbox/razorpay/checkout/{order_id}/pay", {"outcome": outcome})
+
+
+# Razorpay ----------------------------------------------------------------------------------------------------------
+
+def test_razorpay_create_pay_and_fetch_captured(sandbox):
+    gateway = get_gateway("razorpay")
+    order = _razorpay_order(gateway, "PAY-IT-RZP-1")
+    assert order.gateway_order_id.startswith("order_") and order.amount == Paise(49900)
+    assert order.checkout["sandbox_checkout_url"] == f"{sandbox}/sandbox/razorpay/checkout/{order.gateway_order_id}/"
+    assert httpx.get(order.checkout["sandbox_checkout_url"], timeout=10).status_code == 200
+
+    assert gateway.fetch_payment(gateway_order_id=order.gateway_order_id).status is GatewayStatus.PENDING
+
+    paid = _razorpay_pay(sandbox, order.gateway_order_id, "success")
+    assert paid.status_code == 200, paid.text
+    fields = paid.json()
+    gateway.verify_client_signature(fields=fields)  # the sandbox signs exactly as Checkout does
+
+    payment = gateway.fetch_payment(gateway_order_id=order.gateway_order_id)
+    assert payment.status is GatewayStatus.CAPTURED
+    assert payment.amount == Paise(49900) and payment.currency == "INR"
+    assert payment.gateway_payment_id == fields["razorpay_payment_id"]
+
+
+def test_razorpay_failure_then_success_on_the_same_order(sandbox):
+    gateway = get_gateway("razorpay")
+    order = _razorpay_order(gateway, "PAY-IT-RZP-2")
+    assert _razorpay_pay(sandbox, order.gateway_order_id, "failure").status_code >= 400
+    failed = gateway.fetch_payment(gateway_order_id=order.gateway_order_id)
+    assert failed.status is GatewayStatus.FAILED and failed.error_code == "BAD_REQUEST_ERROR"
+
+    assert _razorpay_pay(sandbox, order.gateway_order_id, "success").status_code == 200
+    assert gateway.fetch_payment(gateway_order_id=order.gateway_order_id).status is GatewayStatus.CAPTURED
+
+
+def test_razorpay_authorized_payment_is_captured_by_fetch_payment(sandbox):
+    gateway = RazorpayGateway.from_settings()
+    # An order without auto-capture leaves the paid attempt authorized, as Razorpay does for such orders.
+    entity = gateway.api.create_order({"amount": 25000, "currency": "INR", "receipt": "PAY-IT-RZP-3", "payment_capture": 0})
+    assert _razorpay_pay(sandbox, entity["id"], "success").status_code == 200
+    held = gateway.api.order_payments(entity["id"])["items"][0]
+    assert held["status"] == "authorized"
+
+    payment = gateway.fetch_payment(gateway_order_id=entity["id"])
+    assert payment.status is GatewayStatus.CAPTURED and payment.amount == Paise(25000)
+    assert gateway.api.fetch_payment(held["id"])["status"] == "captured"
+    assert gateway.fetch_payment(gateway_order_id=entity["id"]).status is GatewayStatus.CAPTURED  # no second capture
+
+
+def test_razorpay_refund_is_idempotent_per_reference_and_fetchable(sandbox):
+    gateway = get_gateway("razorpay")
+    order = _razorpay_order(gateway, "PAY-IT-RZP-4")
+    pay_id = _razorpay_pay(sandbox, order.gateway_order_id, "success").json()["razorpay_payment_id"]
+
+    refund = gateway.refund(gateway_order_id=order.gateway_order_id, gateway_payment_id=pay_id, amount=Paise(10000),
+                            reference="RF-IT-RZP-4")
+    assert refund.gateway_refund_id.startswith("rfnd_") and refund.amount == Paise(10000)
+    assert refund.reference == "RF-IT-RZP-4" and refund.status in (RefundStatus.PENDING, RefundStatus.PROCESSED)
+
+    again = gateway.refund(gateway_order_id=order.gateway_order_id, gateway_payment_id=pay_id, amount=Paise(10000),
+                           reference="RF-IT-RZP-4")
+    assert again.gateway_refund_id == refund.gateway_refund_id
+    assert len(gateway.api.payment_refunds(pay_id, count=100, skip=0)["items"]) == 1
+
+    fetched = gateway.fetch_refund(gateway_payment_id=pay_id, gateway_refund_id=refund.gateway_refund_id,
+                                   reference="RF-IT-RZP-4")
+    assert fetched.gateway_refund_id == refund.gateway_refund_id and fetched.amount == Paise(10000)
+    by_receipt = gateway.fetch_refund(gateway_payment_id=pay_id, gateway_refund_id="", reference="RF-IT-RZP-4")
+    assert by_receipt.gateway_refund_id == refund.gateway_refund_id
+
+
+def test_razorpay_refund_beyond_the_captured_amount_is_rejected(sandbox):
+    gateway = get_gateway("razorpay")
+    order = _razorpay_order(gateway, "PAY-IT-RZP-5")
+    pay_id = _razorpay_pay(sandbox, order.gateway_order_id, "success").json()["razorpay_payment_id"]
+    with pytest.raises(GatewayRejected):
+        gateway.refund(gateway_order_id=order.gateway_order_id, gateway_payment_id=pay_id, amount=Paise(50000),
+                       reference="RF-IT-RZP-5")
+
+
+def test_razorpay_unknown_order_is_rejected(sandbox):
+    with pytest.raises(GatewayRejected):
+        get_gateway("razorpay").fetch_payment(gateway_order_id="order_DoesNotExist01")
+
+
+def test_razorpay_armed_api_error_is_unavailable_once(sandbox):
+    _arm(sandbox, gateway="razorpay", fault="api_error")
+    gateway = get_gateway("razorpay")
+    with pytest.raises(GatewayUnavailable):
+        _razorpay_order(gateway, "PAY-IT-RZP-6")
+    assert _razorpay_order(gateway, "PAY-IT-RZP-6").gateway_order_id.startswith("order_")
+
+
+def test_razorpay_armed_api_timeout_is_unavailable(sandbox, settings):
+    settings.GATEWAY_TIMEOUT_SECONDS = 0.5
+    _arm(sandbox, gateway="razorpay", fault="api_timeout")
+    with pytest.raises(GatewayUnavailable, match="timeout"):
+        _razorpay_order(get_gateway("razorpay"), "PAY-IT-RZP-7")
+
+
+def test_razorpay_wrong_key_is_an_auth_error(sandbox):
+    # Only the adapter's copy changes: the sandbox keeps checking against the configured key.
+    gateway = RazorpayGateway(replace(RazorpayConfig.from_settings(), key_secret="not-the-sandbox-secret"))
+    with pytest.raises(GatewayAuthError) as caught:
+        _razorpay_order(gateway, "PAY-IT-RZP-8")
+    assert "not-the-sandbox-secret" not in str(caught.value)
+
+
+# PhonePe -----------------------------------------------------------------------------------------------------------
+
+def _phonepe_order(gateway: PhonePeGateway, base: str, reference: str, amount: int = 49900):
+    return gateway.create_order(reference=reference, amount=Paise(amount), redirect_url=f"{base}/shop/return",
+                                customer=CUSTOMER, description="Satyanarayan Puja — Standard")
+
+
+def _phonepe_complete(base: str, reference: str, outcome: str) -> httpx.Response:
+    return _post(f"{base}/sandbox/phonepe/pay/{reference}/complete", {"outcome": outcome})
+
+
+def test_phonepe_create_pay_and_fetch_captured(sandbox):
+    gateway = get_gateway("phonepe")
+    order = _phonepe_order(gateway, sandbox, "PAYITPP1")
+    assert order.gateway_order_id == "PAYITPP1" and order.amount == Paise(49900)
+    assert httpx.get(order.checkout["redirect_url"], timeout=10).status_code == 200
+
+    assert gateway.fetch_payment(gateway_order_id="PAYITPP1").status is GatewayStatus.PENDING
+    completed = _phonepe_complete(sandbox, "PAYITPP1", "success")
+    assert completed.status_code == 200, completed.text
+
+    payment = gateway.fetch_payment(gateway_order_id="PAYITPP1")
+    assert payment.status is GatewayStatus.CAPTURED and payment.amount == Paise(49900)
+    assert payment.gateway_payment_id
+
+
+def test_phonepe_failure_path(sandbox):
+    gateway = get_gateway("phonepe")
+    _phonepe_order(gateway, sandbox, "PAYITPP2")
+    assert _phonepe_complete(sandbox, "PAYITPP2", "failure").status_code == 200
+    assert gateway.fetch_payment(gateway_order_id="PAYITPP2").status is GatewayStatus.FAILED
+
+
+def test_phonepe_same_reference_never_opens_two_orders(sandbox):
+    gateway = get_gateway("phonepe")
+    _phonepe_order(gateway, sandbox, "PAYITPP3")
+    with pytest.raises(GatewayRejected):
+        _phonepe_order(gateway, sandbox, "PAYITPP3")
+
+
+def test_phonepe_refund_is_idempotent_per_reference_and_fetchable(sandbox):
+    gateway = get_gateway("phonepe")
+    _phonepe_order(gateway, sandbox, "PAYITPP4")
+    _phonepe_complete(sandbox, "PAYITPP4", "success")
+    pay_id = gateway.fetch_payment(gateway_order_id="PAYITPP4").gateway_payment_id or ""
+
+    refund = gateway.refund(gateway_order_id="PAYITPP4", gateway_payment_id=pay_id, amount=Paise(10000),
+                            reference="RFITPP4")
+    assert refund.gateway_refund_id == "RFITPP4" and refund.amount == Paise(10000)
+    assert refund.status in (RefundStatus.PENDING, RefundStatus.PROCESSED)
+    again = gateway.refund(gateway_order_id="PAYITPP4", gateway_payment_id=pay_id, amount=Paise(10000),
+                           reference="RFITPP4")
+    assert again.gateway_refund_id == "RFITPP4" and again.amount == Paise(10000)
+
+    fetched = gateway.fetch_refund(gateway_payment_id=pay_id, gateway_refund_id="RFITPP4", reference="RFITPP4")
+    assert fetched.amount == Paise(10000) and fetched.status in (RefundStatus.PENDING, RefundStatus.PROCESSED)
+
+
+def test_phonepe_unknown_order_is_rejected(sandbox):
+    with pytest.raises(GatewayRejected):
+        get_gateway("phonepe").fetch_payment(gateway_order_id="NOSUCHORDER")
+
+
+def test_phonepe_armed_api_error_is_unavailable_once(sandbox):
+    gateway = get_gateway("phonepe")
+    _phonepe_order(gateway, sandbox, "PAYITPP5")  # a token is cached now, so the fault hits the status call
+    _arm(sandbox, gateway="phonepe", fault="api_error")
+    with pytest.raises(GatewayUnavailable):
+        gateway.fetch_payment(gateway_order_id="PAYITPP5")
+    assert gateway.fetch_payment(gateway_order_id="PAYITPP5").status is GatewayStatus.PENDING
+
+
+def test_phonepe_armed_api_timeout_is_unavailable(sandbox, settings):
+    gateway = get_gateway("phonepe")
+    _phonepe_order(gateway, sandbox, "PAYITPP6")
+    settings.GATEWAY_TIMEOUT_SECONDS = 0.5
+    _arm(sandbox, gateway="phonepe", fault="api_timeout")
+    with pytest.raises(GatewayUnavailable, match="timeout"):
+        get_gateway("phonepe").fetch_payment(gateway_order_id="PAYITPP6")
+
+
+def test_phonepe_wrong_client_secret_is_an_auth_error(sandbox):
+    gateway = PhonePeGateway(replace(PhonePeConfig.from_settings(), client_secret="not-the-sandbox-secret"))
+    with pytest.raises(GatewayAuthError) as caught:
+        gateway.fetch_payment(gateway_order_id="PAYITPP7")
+    assert "not-the-sandbox-secret" not in str(caught.value)
