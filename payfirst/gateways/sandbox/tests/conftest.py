@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import razorpay
 
 from payfirst.ops.tasks import run_queued_tasks
 
@@ -104,6 +105,15 @@ def sandbox(live_server, receiver, settings) -> Sandbox:
     settings.SANDBOX_REFUND_SETTLE_SECONDS = 0
     settings.SANDBOX_WEBHOOK_RETRY_BASE_SECONDS = 0
     return Sandbox(url=live_server.url)
+
+
+@pytest.fixture
+def rzp(sandbox, settings) -> Iterator[razorpay.Client]:
+    """The official Razorpay SDK pointed at the sandbox. Its keep-alive session is closed afterwards, so no server
+    thread outlives the test."""
+    client = razorpay.Client(auth=(settings.RAZORPAY_KEY_ID, settings.RAZORPAY_KEY_SECRET), base_url=sandbox.razorpay)
+    yield client
+    client.session.close()
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ ID = re.compile(r"^(order|pay|rfnd)_[0-9A-Za-z]{14}$")
 
 
 @pytest.fixture
-def client(sandbox, settings) -> razorpay.Client:
-    return razorpay.Client(auth=(settings.RAZORPAY_KEY_ID, settings.RAZORPAY_KEY_SECRET), base_url=sandbox.razorpay)
+def client(rzp) -> razorpay.Client:
+    return rzp
 
 
 def pay(sandbox, order_id: str, outcome: str = "success") -> requests.Response:
@@ -159,6 +159,7 @@ def test_sdk_unknown_ids_and_bad_key(client, sandbox, settings):
     wrong = razorpay.Client(auth=(settings.RAZORPAY_KEY_ID, "not-the-secret"), base_url=sandbox.razorpay)
     with pytest.raises(razorpay.errors.BadRequestError, match="Authentication failed"):
         wrong.order.create({"amount": 100, "currency": "INR"})
+    wrong.session.close()
     answer = requests.get(f"{sandbox.razorpay}/v1/orders", timeout=10)
     assert answer.status_code == 401 and answer.json()["error"]["description"] == "Authentication failed"
     unknown = requests.get(f"{sandbox.razorpay}/v1/no-such-thing", auth=(settings.RAZORPAY_KEY_ID,
