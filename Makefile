@@ -39,7 +39,8 @@ run: venv
 	while kill -0 $$worker 2>/dev/null; do wait $$worker; done
 
 worker: venv
-	PAYFIRST_DEMO=1 $(PY) manage.py run_worker
+	@mkdir -p data/prometheus
+	PAYFIRST_DEMO=1 PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/data/prometheus" $(PY) manage.py run_worker
 
 # SQLite first, then PostgreSQL when it answers on 127.0.0.1:5432.
 test: venv

@@ -74,11 +74,16 @@ def enqueue_due_periodic_tasks(*, now: datetime | None = None, names: Iterable[s
     wanted = sorted(_PERIODIC if names is None else set(names) & _PERIODIC.keys())
     if not wanted:
         return []
-    PeriodicTaskState.objects.bulk_create(
-        [PeriodicTaskState(name=name, next_run_at=now) for name in wanted], ignore_conflicts=True
-    )
+    # A plain read first: a tick with nothing due writes nothing (on SQLite every write takes the database's lock).
+    known = dict(PeriodicTaskState.objects.filter(name__in=wanted).values_list("name", "next_run_at"))
+    if missing := [name for name in wanted if name not in known]:
+        PeriodicTaskState.objects.bulk_create(
+            [PeriodicTaskState(name=name, next_run_at=now) for name in missing], ignore_conflicts=True
+        )
     enqueued = []
     for name in wanted:
+        if name in known and known[name] > now:
+            continue
         spec = _PERIODIC[name]
         with transaction.atomic():
             claimed = PeriodicTaskState.objects.filter(name=name, next_run_at__lte=now).update(

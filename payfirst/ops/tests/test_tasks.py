@@ -117,3 +117,11 @@ def test_admin_lists_the_scheduler_state(client, django_user_model):
     response = client.get("/admin/ops/periodictaskstate/")
     assert response.status_code == 200
     assert HEARTBEAT in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_scheduler_tick_with_nothing_due_only_reads(django_assert_num_queries):
+    start = timezone.now()
+    enqueue_due_periodic_tasks(now=start, names=[HEARTBEAT, HOURLY])
+    with django_assert_num_queries(1):
+        assert enqueue_due_periodic_tasks(now=start + timedelta(minutes=1), names=[HEARTBEAT, HOURLY]) == []
