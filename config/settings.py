@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "payfirst.gateways",
     "payfirst.gateways.sandbox",
     "payfirst.ops",
+    "payfirst.dashboard",
 ]
 
 MIDDLEWARE = [

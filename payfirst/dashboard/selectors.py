@@ -1,0 +1,170 @@
+"""Read queries for the dashboard and the payment metrics: each one grouped aggregate, whatever the table holds.
+
+Days are Indian Standard Time days (Asia/Kolkata) whatever TIME_ZONE says: the shops and their customers are in India.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from payfirst.fulfilment.models import Booking, Order, Subscription
+from payfirst.payments.models import GatewayName, Payment, Refund, RefundStatus, WebhookEvent, WebhookOutcome
+from payfirst.payments.states import PaymentStatus
+
+DASHBOARD_TZ = ZoneInfo("Asia/Kolkata")
+WINDOW_DAYS = 30
+
+# Payments that have not reached an outcome of their own: still open, or replaced by a newer payment for the same
+# cart (the newer one carries that checkout's outcome, so counting both would count one checkout twice).
+NO_OUTCOME: frozenset[str] = frozenset({PaymentStatus.PENDING, PaymentStatus.SUPERSEDED})
+
+
+@dataclass(frozen=True)
+class Window:
+    """The last `days` IST days up to and including `last_day`, and the instants that bound them."""
+
+    first_day: date
+    last_day: date
+    starts_at: datetime  # first_day 00:00 IST, inclusive
+    ends_at: datetime  # the day after last_day, 00:00 IST, exclusive
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first_day + timedelta(days=n) for n in range((self.last_day - self.first_day).days + 1)]
+
+
+def dashboard_window(*, now: datetime | None = None, days: int = WINDOW_DAYS) -> Window:
+    last_day = (now or timezone.now()).astimezone(DASHBOARD_TZ).date()
+    first_day = last_day - timedelta(days=days - 1)
+    return Window(
+        first_day=first_day,
+        last_day=last_day,
+        starts_at=datetime.combine(first_day, time.min, tzinfo=DASHBOARD_TZ),
+        ends_at=datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=DASHBOARD_TZ),
+    )
+
+
+@dataclass(frozen=True)
+class PaymentOutcomes:
+    """Payments created in the window, by their state now, and the capture success rate among them."""
+
+    by_state: dict[str, int]  # every PaymentStatus, in declaration order, zeros included
+    total: int
+    outcomes: int  # reached an outcome: status not in NO_OUTCOME
+    captured: int  # of those, captured at some point (captured_at is set), whatever refunds came later
+
+    @property
+    def success_permille(self) -> int | None:
+        """captured / outcomes in thousandths, rounded down (100.0% only when every one was captured); None if none."""
+        if not self.outcomes:
+            return None
+        return self.captured * 1000 // self.outcomes
+
+
+def payment_outcomes(*, window: Window) -> PaymentOutcomes:
+    """One grouped query over the payments created in the window."""
+    rows = (
+        Payment.objects.filter(created_at__gte=window.starts_at, created_at__lt=window.ends_at)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("id"), captured=Count("id", filter=Q(captured_at__isnull=False)))
+    )
+    by_state = dict.fromkeys(PaymentStatus.values, 0)
+    outcomes = captured = 0
+    for status, n, n_captured in rows:
+        by_state[status] = n
+        if status not in NO_OUTCOME:
+            outcomes += n
+            captured += n_captured
+    return PaymentOutcomes(by_state=by_state, total=sum(by_state.values()), outcomes=outcomes, captured=captured)
+
+
+@dataclass(frozen=True)
+class DayRevenue:
+    day: date
+    captured_count: int
+    gross: int  # paise: the amounts of the payments captured that day
+    refunded: int  # paise: processed refunds of those payments, whenever they were processed
+    net: int  # paise: gross - refunded
+
+
+def revenue_by_day(*, window: Window) -> list[DayRevenue]:
+    """Revenue per IST day of capture, every day of the window (zeros included), in one grouped query.
+
+    A refund is subtracted from the day its payment was captured, so a day's bar is what that day's sales are
+    worth now; pending and failed refunds subtract nothing.
+    """
+    processed_refunds = (
+        Refund.objects.filter(payment=OuterRef("pk"), status=RefundStatus.PROCESSED)
+        .order_by()
+        .values("payment")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    rows = (
+        Payment.objects.filter(captured_at__gte=window.starts_at, captured_at__lt=window.ends_at)
+        .order_by()
+        .annotate(day=TruncDate("captured_at", tzinfo=DASHBOARD_TZ))
+        .values_list("day")
+        .annotate(
+            n=Count("id"),
+            gross=Sum("amount"),
+            refunded=Sum(Coalesce(Subquery(processed_refunds, output_field=IntegerField()), Value(0))),
+        )
+    )
+    found = {day: (n, gross, refunded) for day, n, gross, refunded in rows}
+    result = []
+    for day in window.days:
+        n, gross, refunded = found.get(day, (0, 0, 0))
+        result.append(DayRevenue(day=day, captured_count=n, gross=gross, refunded=refunded, net=gross - refunded))
+    return result
+
+
+# Metrics: whole-table counts, each one grouped query, every known label value reported (zeros included) so a
+# series never vanishes when its count drops to zero.
+
+
+def payment_counts_by_status() -> dict[str, int]:
+    counts = dict.fromkeys(PaymentStatus.values, 0)
+    counts.update(Payment.objects.order_by().values_list("status").annotate(n=Count("id")))
+    return counts
+
+
+def webhook_counts_by_gateway_and_outcome() -> dict[tuple[str, str], int]:
+    counts = {(gateway, outcome): 0 for gateway in GatewayName.values for outcome in WebhookOutcome.values}
+    for gateway, outcome, n in WebhookEvent.objects.order_by().values_list("gateway", "outcome").annotate(
+        n=Count("id")
+    ):
+        counts[(gateway, outcome)] = n
+    return counts
+
+
+def refund_counts_by_status() -> dict[str, int]:
+    counts = dict.fromkeys(RefundStatus.values, 0)
+    counts.update(Refund.objects.order_by().values_list("status").annotate(n=Count("id")))
+    return counts
+
+
+def captured_without_fulfilment() -> int:
+    """CAPTURED payments with no order, booking or subscription and no pending or processed refund: money taken for
+    nothing. Capture and fulfilment commit together, so this is 0 unless something is wrong. A failed refund does
+    not count as a refund here: the money is still held."""
+    refund_under_way = Refund.objects.filter(
+        payment=OuterRef("pk"), status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED]
+    )
+    return (
+        Payment.objects.filter(status=PaymentStatus.CAPTURED)
+        .filter(
+            ~Exists(Order.objects.filter(payment=OuterRef("pk"))),
+            ~Exists(Booking.objects.filter(payment=OuterRef("pk"))),
+            ~Exists(Subscription.objects.filter(payment=OuterRef("pk"))),
+            ~Exists(refund_under_way),
+        )
+        .count()
+    )
