@@ -13,7 +13,15 @@ from django.core.signals import request_finished, request_started
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from payfirst.core.money import Paise
-from payfirst.gateways.base import GatewayAuthError, GatewayRejected, GatewayStatus, GatewayUnavailable, RefundStatus
+from payfirst.gateways.base import (
+    EventKind,
+    GatewayAuthError,
+    GatewayRejected,
+    GatewayStatus,
+    GatewayUnavailable,
+    RefundStatus,
+    SignatureInvalid,
+)
 from payfirst.gateways.phonepe.gateway import PhonePeConfig, PhonePeGateway
 from payfirst.gateways.razorpay.gateway import RazorpayConfig, RazorpayGateway
 from payfirst.gateways.registry import get_gateway
@@ -273,3 +281,80 @@ def test_phonepe_wrong_client_secret_is_an_auth_error(sandbox):
     with pytest.raises(GatewayAuthError) as caught:
         gateway.fetch_payment(gateway_order_id="PAYITPP7")
     assert "not-the-sandbox-secret" not in str(caught.value)
+
+
+# Webhooks the sandbox signs, read by the adapters ------------------------------------------------------------------
+
+def _deliveries(gateway: str) -> list[tuple[dict[str, str], bytes]]:
+    """Every webhook the sandbox queued for `gateway`, as (headers, body) exactly as its worker would send them."""
+    from payfirst.gateways.sandbox.models import WebhookDelivery
+    from payfirst.gateways.sandbox.webhooks import signed_headers
+
+    sent = []
+    for delivery in WebhookDelivery.objects.filter(gateway=gateway).order_by("pk"):
+        body = delivery.body.encode("utf-8")
+        sent.append((signed_headers(delivery, body), body))
+    return sent
+
+
+def test_razorpay_adapter_reads_every_webhook_the_sandbox_sends(sandbox):
+    from payfirst.gateways.sandbox.razorpay_services import settle_razorpay_refund
+
+    gateway = get_gateway("razorpay")
+    failed_order = _razorpay_order(gateway, "PAY-IT-RZP-9")
+    _razorpay_pay(sandbox, failed_order.gateway_order_id, "failure")
+    order = _razorpay_order(gateway, "PAY-IT-RZP-10")
+    pay_id = _razorpay_pay(sandbox, order.gateway_order_id, "success").json()["razorpay_payment_id"]
+    refund = gateway.refund(gateway_order_id=order.gateway_order_id, gateway_payment_id=pay_id, amount=Paise(5000),
+                            reference="RF-IT-RZP-10")
+    settle_razorpay_refund.call(refund_id=refund.gateway_refund_id)  # what the sandbox worker runs later
+
+    events = [gateway.parse_webhook(headers=headers, body=body) for headers, body in _deliveries("razorpay")]
+    assert [e.name for e in events] == ["payment.failed", "payment.authorized", "payment.captured", "order.paid",
+                                        "refund.created", "refund.processed"]
+    assert len({e.event_id for e in events}) == len(events)
+    failed, *paid, created, processed = events
+    assert failed.kind is EventKind.PAYMENT and failed.gateway_order_id == failed_order.gateway_order_id
+    for event in paid:
+        assert event.kind is EventKind.PAYMENT and event.gateway_order_id == order.gateway_order_id
+        assert event.gateway_payment_id == pay_id and event.amount == Paise(49900) and event.currency == "INR"
+    for event in (created, processed):
+        assert event.kind is EventKind.REFUND and event.gateway_refund_id == refund.gateway_refund_id
+        assert event.refund_reference == "RF-IT-RZP-10" and event.amount == Paise(5000)
+        assert event.gateway_payment_id == pay_id
+    assert processed.status == "processed"
+
+    headers, body = _deliveries("razorpay")[0]
+    with pytest.raises(SignatureInvalid):
+        gateway.parse_webhook(headers=headers, body=body.replace(b'"failed"', b'"faileD"', 1))
+
+
+def test_phonepe_adapter_reads_every_callback_the_sandbox_sends(sandbox):
+    from payfirst.gateways.sandbox.phonepe_services import advance_phonepe_refund
+
+    gateway = get_gateway("phonepe")
+    _phonepe_order(gateway, sandbox, "PAYITPP8")
+    _phonepe_complete(sandbox, "PAYITPP8", "failure")
+    _phonepe_order(gateway, sandbox, "PAYITPP9")
+    _phonepe_complete(sandbox, "PAYITPP9", "success")
+    gateway.refund(gateway_order_id="PAYITPP9", gateway_payment_id="", amount=Paise(5000), reference="RFITPP9")
+    advance_phonepe_refund.call(merchant_refund_id="RFITPP9")
+    advance_phonepe_refund.call(merchant_refund_id="RFITPP9")
+
+    events = [gateway.parse_webhook(headers=headers, body=body) for headers, body in _deliveries("phonepe")]
+    assert [(e.name, e.status) for e in events] == [
+        ("checkout.order.failed", "FAILED"),
+        ("checkout.order.completed", "COMPLETED"),
+        ("pg.refund.accepted", "CONFIRMED"),
+        ("pg.refund.completed", "COMPLETED"),
+    ]
+    assert len({e.event_id for e in events}) == len(events)
+    failed, completed, accepted, done = events
+    assert (failed.kind, failed.gateway_order_id) == (EventKind.PAYMENT, "PAYITPP8")
+    assert (completed.kind, completed.gateway_order_id, completed.amount) == (EventKind.PAYMENT, "PAYITPP9", Paise(49900))
+    assert completed.gateway_payment_id == gateway.fetch_payment(gateway_order_id="PAYITPP9").gateway_payment_id
+    for event in (accepted, done):
+        assert event.kind is EventKind.REFUND and event.gateway_refund_id == "RFITPP9"
+        assert event.gateway_order_id == "PAYITPP9" and event.amount == Paise(5000)
+    assert gateway.fetch_refund(gateway_payment_id="", gateway_refund_id="RFITPP9",
+                                reference="RFITPP9").status is RefundStatus.PROCESSED
