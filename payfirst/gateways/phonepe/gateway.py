@@ -146,8 +146,9 @@ class PhonePeGateway:
             answer = self.api.refund(body)
         except GatewayRejected as refused:
             try:
-                existing = self.fetch_refund(gateway_payment_id=gateway_payment_id, gateway_refund_id=reference,
-                                             reference=reference)
+                existing = self.fetch_refund(
+                    gateway_payment_id=gateway_payment_id, gateway_refund_id=reference, reference=reference
+                )
             except GatewayRejected:
                 raise refused from None
             if existing.amount != amount:
@@ -155,8 +156,12 @@ class PhonePeGateway:
             return existing
         refund = mapping.refund_from(answer, merchant_refund_id=reference)
         if refund.amount != amount:
-            raise GatewayRejected(f"PhonePe refund {reference} came back for {refund.amount.value}, not {amount.value}.")
-        logger.info("phonepe refund created", extra={"reference": reference, "phonepe_refund_id": answer.get("refundId")})
+            raise GatewayRejected(
+                f"PhonePe refund {reference} came back for {refund.amount.value}, not {amount.value}."
+            )
+        logger.info(
+            "phonepe refund created", extra={"reference": reference, "phonepe_refund_id": answer.get("refundId")}
+        )
         return refund
 
     def fetch_refund(self, *, gateway_payment_id: str, gateway_refund_id: str, reference: str) -> GatewayRefund:

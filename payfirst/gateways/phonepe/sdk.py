@@ -142,8 +142,9 @@ class PhonePeApi:
             "client_secret": self._client_secret,
             "grant_type": "client_credentials",
         }
-        response = self._send("POST", f"{self._oauth_base}/v1/oauth/token", where, data=form,
-                              headers={"Accept": "application/json"})
+        response = self._send(
+            "POST", f"{self._oauth_base}/v1/oauth/token", where, data=form, headers={"Accept": "application/json"}
+        )
         if response.status_code in (400, 401, 403):
             # 400 INVALID_CLIENT is how PhonePe answers wrong client credentials.
             raise GatewayAuthError(f"PhonePe refused our client credentials ({self._describe(response)}).")

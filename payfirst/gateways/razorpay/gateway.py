@@ -20,7 +20,6 @@ from payfirst.gateways.base import (
     GatewayRefund,
     GatewayRejected,
     GatewayStatus,
-    SignatureInvalid,
 )
 from payfirst.gateways.razorpay import mapping, signature
 from payfirst.gateways.razorpay.sdk import RazorpayApi
@@ -150,7 +149,9 @@ class RazorpayGateway:
             if mapping.payment_status(current) is GatewayStatus.CAPTURED:
                 return current
             raise
-        logger.info("razorpay payment captured", extra={"gateway_order_id": gateway_order_id, "gateway_payment_id": pay_id})
+        logger.info(
+            "razorpay payment captured", extra={"gateway_order_id": gateway_order_id, "gateway_payment_id": pay_id}
+        )
         return captured
 
     def verify_client_signature(self, *, fields: Mapping[str, str]) -> None:
@@ -188,7 +189,11 @@ class RazorpayGateway:
         refund = mapping.refund_from(entity)
         logger.info(
             "razorpay refund created",
-            extra={"reference": reference, "gateway_payment_id": gateway_payment_id, "gateway_refund_id": refund.gateway_refund_id},
+            extra={
+                "reference": reference,
+                "gateway_payment_id": gateway_payment_id,
+                "gateway_refund_id": refund.gateway_refund_id,
+            },
         )
         return self._same_refund(refund, amount=amount, reference=reference)
 

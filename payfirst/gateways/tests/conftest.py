@@ -58,8 +58,16 @@ class StubServer:
     routes: dict[tuple[str, str], list[Reply]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
 
-    def add(self, method: str, path: str, *, status: int = 200, json_body: Any = None, raw: bytes | None = None,
-            content_type: str = "application/json") -> None:
+    def add(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int = 200,
+        json_body: Any = None,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         body = raw if raw is not None else json.dumps({} if json_body is None else json_body).encode()
         self.routes.setdefault((method, path), []).append(Reply(status, body, content_type))
 

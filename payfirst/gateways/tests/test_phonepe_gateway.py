@@ -53,8 +53,15 @@ class FakePhonePe:
             self.issued += 1
             token = f"token-{self.issued}"
         self.valid_tokens.add(token)
-        return httpx.Response(200, json={**fixture_json("phonepe/token.json"), "access_token": token,
-                                         "issued_at": self.now, "expires_at": self.now + self.lifetime})
+        return httpx.Response(
+            200,
+            json={
+                **fixture_json("phonepe/token.json"),
+                "access_token": token,
+                "issued_at": self.now,
+                "expires_at": self.now + self.lifetime,
+            },
+        )
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
@@ -77,8 +84,15 @@ class FakePhonePe:
 
 def _config(**overrides: Any) -> PhonePeConfig:
     values: dict[str, Any] = dict(
-        client_id="UNITCLIENT", client_secret=SECRET, client_version=1, api_base=API, oauth_base=OAUTH,
-        webhook_username="unituser", webhook_password="unitpass123", timeout_seconds=2.0, expiry_minutes=15,
+        client_id="UNITCLIENT",
+        client_secret=SECRET,
+        client_version=1,
+        api_base=API,
+        oauth_base=OAUTH,
+        webhook_username="unituser",
+        webhook_password="unitpass123",
+        timeout_seconds=2.0,
+        expiry_minutes=15,
     )
     return PhonePeConfig(**{**values, **overrides})
 
@@ -93,8 +107,9 @@ def make_gateway(phonepe):
     tokens = TokenCache(clock=lambda: phonepe.now)
 
     def make(**overrides: Any) -> PhonePeGateway:
-        return PhonePeGateway(_config(**overrides), http=httpx.Client(transport=httpx.MockTransport(phonepe)),
-                              tokens=tokens)
+        return PhonePeGateway(
+            _config(**overrides), http=httpx.Client(transport=httpx.MockTransport(phonepe)), tokens=tokens
+        )
 
     return make
 
@@ -114,13 +129,17 @@ def _status_path(moid: str = "PAY-7Q3K9X2M") -> tuple[str, str]:
 
 # Token -------------------------------------------------------------------------------------------------------------
 
+
 def test_token_request_is_a_client_credentials_form(gateway, phonepe):
     phonepe.handlers[_status_path()] = _json(fixture_json("phonepe/order_status_pending.json"))
     gateway.fetch_payment(gateway_order_id="PAY-7Q3K9X2M")
     [token_call] = phonepe.token_calls()
     assert token_call.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert parse_qs(token_call.content.decode()) == {
-        "client_id": ["UNITCLIENT"], "client_version": ["1"], "client_secret": [SECRET], "grant_type": ["client_credentials"],
+        "client_id": ["UNITCLIENT"],
+        "client_version": ["1"],
+        "client_secret": [SECRET],
+        "grant_type": ["client_credentials"],
     }
     [api_call] = phonepe.api_calls()
     assert api_call.headers["Authorization"] == "O-Bearer token-1"
@@ -153,7 +172,11 @@ def test_a_401_refreshes_the_token_once_and_retries_once(gateway, phonepe):
     payment = gateway.fetch_payment(gateway_order_id="PAY-7Q3K9X2M")
     assert payment.status is GatewayStatus.CAPTURED
     assert len(phonepe.token_calls()) == 2
-    assert [r.headers["Authorization"] for r in phonepe.api_calls()] == ["O-Bearer token-1", "O-Bearer token-1", "O-Bearer token-2"]
+    assert [r.headers["Authorization"] for r in phonepe.api_calls()] == [
+        "O-Bearer token-1",
+        "O-Bearer token-1",
+        "O-Bearer token-2",
+    ]
 
 
 def test_a_second_401_is_an_auth_error_without_a_third_try(gateway, phonepe):
@@ -172,8 +195,12 @@ def test_wrong_client_secret_is_an_auth_error_that_never_shows_the_secret(make_g
 
 @pytest.mark.parametrize(
     "token_body",
-    [{"access_token": "t"}, {"access_token": "t", "issued_at": "1", "expires_at": 2},
-     {"access_token": "", "issued_at": 1, "expires_at": 2}, {"access_token": "t", "issued_at": 5, "expires_at": 2}],
+    [
+        {"access_token": "t"},
+        {"access_token": "t", "issued_at": "1", "expires_at": 2},
+        {"access_token": "", "issued_at": 1, "expires_at": 2},
+        {"access_token": "t", "issued_at": 5, "expires_at": 2},
+    ],
 )
 def test_malformed_token_answers_are_rejected(make_gateway, phonepe, token_body):
     phonepe.issue_token = lambda request: httpx.Response(200, json=token_body)  # type: ignore[method-assign]
@@ -215,10 +242,16 @@ def test_concurrent_callers_fetch_one_token(make_gateway, phonepe):
 
 # Calls -------------------------------------------------------------------------------------------------------------
 
+
 def test_create_order_pays_with_our_reference_and_redirect(gateway, phonepe):
     phonepe.handlers[("POST", "/apis/pg/checkout/v2/pay")] = _json(fixture_json("phonepe/pay.json"))
-    order = gateway.create_order(reference="PAY-7Q3K9X2M", amount=Paise(50000), redirect_url="https://shop.test/back",
-                                 customer=CUSTOMER, description="2 items")
+    order = gateway.create_order(
+        reference="PAY-7Q3K9X2M",
+        amount=Paise(50000),
+        redirect_url="https://shop.test/back",
+        customer=CUSTOMER,
+        description="2 items",
+    )
     [call] = phonepe.api_calls()
     body = json.loads(call.content)
     assert body["merchantOrderId"] == "PAY-7Q3K9X2M" and body["amount"] == 50000
@@ -237,15 +270,22 @@ def test_expire_after_is_clamped_to_phonepes_range(minutes, seconds):
 
 def test_create_order_needs_a_redirect_url(gateway, phonepe):
     with pytest.raises(GatewayRejected):
-        gateway.create_order(reference="PAY-1", amount=Paise(50000), redirect_url=None, customer=CUSTOMER, description="")
+        gateway.create_order(
+            reference="PAY-1", amount=Paise(50000), redirect_url=None, customer=CUSTOMER, description=""
+        )
     assert not phonepe.seen
 
 
 def test_create_order_without_redirect_in_answer_is_rejected(gateway, phonepe):
     phonepe.handlers[("POST", "/apis/pg/checkout/v2/pay")] = _json({"orderId": "OMO1", "state": "PENDING"})
     with pytest.raises(GatewayRejected):
-        gateway.create_order(reference="PAY-1", amount=Paise(50000), redirect_url="https://shop.test/back",
-                             customer=CUSTOMER, description="")
+        gateway.create_order(
+            reference="PAY-1",
+            amount=Paise(50000),
+            redirect_url="https://shop.test/back",
+            customer=CUSTOMER,
+            description="",
+        )
 
 
 def test_fetch_payment_asks_for_details(gateway, phonepe):
@@ -258,35 +298,50 @@ def test_fetch_payment_asks_for_details(gateway, phonepe):
 
 def test_refund_uses_our_reference_as_merchant_refund_id(gateway, phonepe):
     phonepe.handlers[("POST", "/apis/pg/payments/v2/refund")] = _json(fixture_json("phonepe/refund.json"))
-    refund = gateway.refund(gateway_order_id="PAY-7Q3K9X2M", gateway_payment_id="OM2406121817537233671905",
-                            amount=Paise(20000), reference="RF-3F9A21C7")
+    refund = gateway.refund(
+        gateway_order_id="PAY-7Q3K9X2M",
+        gateway_payment_id="OM2406121817537233671905",
+        amount=Paise(20000),
+        reference="RF-3F9A21C7",
+    )
     [call] = phonepe.api_calls()
-    assert json.loads(call.content) == {"merchantRefundId": "RF-3F9A21C7", "amount": 20000,
-                                        "originalMerchantOrderId": "PAY-7Q3K9X2M"}
-    assert (refund.gateway_refund_id, refund.reference, refund.status) == ("RF-3F9A21C7", "RF-3F9A21C7", RefundStatus.PENDING)
+    assert json.loads(call.content) == {
+        "merchantRefundId": "RF-3F9A21C7",
+        "amount": 20000,
+        "originalMerchantOrderId": "PAY-7Q3K9X2M",
+    }
+    assert (refund.gateway_refund_id, refund.reference, refund.status) == (
+        "RF-3F9A21C7",
+        "RF-3F9A21C7",
+        RefundStatus.PENDING,
+    )
 
 
 def test_refund_repeat_refused_by_phonepe_returns_the_existing_refund(gateway, phonepe):
     phonepe.handlers[("POST", "/apis/pg/payments/v2/refund")] = _json(
-        {"code": "DUPLICATE_REQUEST", "message": "Refund already exists"}, status=409)
+        {"code": "DUPLICATE_REQUEST", "message": "Refund already exists"}, status=409
+    )
     phonepe.handlers[("GET", "/apis/pg/payments/v2/refund/RF-3F9A21C7/status")] = _json(
-        fixture_json("phonepe/refund_status_completed.json"))
-    refund = gateway.refund(gateway_order_id="PAY-7Q3K9X2M", gateway_payment_id="x", amount=Paise(20000),
-                            reference="RF-3F9A21C7")
+        fixture_json("phonepe/refund_status_completed.json")
+    )
+    refund = gateway.refund(
+        gateway_order_id="PAY-7Q3K9X2M", gateway_payment_id="x", amount=Paise(20000), reference="RF-3F9A21C7"
+    )
     assert refund.status is RefundStatus.PROCESSED and refund.amount == Paise(20000)
 
 
 def test_refund_refused_with_no_existing_refund_raises_the_refusal(gateway, phonepe):
     phonepe.handlers[("POST", "/apis/pg/payments/v2/refund")] = _json(
-        {"code": "BAD_REQUEST", "message": "Refund amount exceeds"}, status=400)
+        {"code": "BAD_REQUEST", "message": "Refund amount exceeds"}, status=400
+    )
     with pytest.raises(GatewayRejected, match="Refund amount exceeds"):
-        gateway.refund(gateway_order_id="PAY-7Q3K9X2M", gateway_payment_id="x", amount=Paise(90000),
-                       reference="RF-NEW")
+        gateway.refund(gateway_order_id="PAY-7Q3K9X2M", gateway_payment_id="x", amount=Paise(90000), reference="RF-NEW")
 
 
 def test_fetch_refund(gateway, phonepe):
     phonepe.handlers[("GET", "/apis/pg/payments/v2/refund/RF-3F9A21C7/status")] = _json(
-        {**fixture_json("phonepe/refund_status_completed.json"), "state": "CONFIRMED"})
+        {**fixture_json("phonepe/refund_status_completed.json"), "state": "CONFIRMED"}
+    )
     refund = gateway.fetch_refund(gateway_payment_id="", gateway_refund_id="RF-3F9A21C7", reference="RF-3F9A21C7")
     assert refund.status is RefundStatus.PENDING and refund.amount == Paise(20000)
 
@@ -320,6 +375,7 @@ def test_parse_webhook_unknown_event_is_other(gateway):
 
 
 # Errors ------------------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "status, payload, error",
@@ -357,6 +413,8 @@ def test_transport_errors_are_unavailable(make_gateway, phonepe):
         raise httpx.ReadTimeout("timed out", request=request)
 
     for broken in (refuse, stall):
-        gateway = PhonePeGateway(_config(), http=httpx.Client(transport=httpx.MockTransport(broken)), tokens=TokenCache())
+        gateway = PhonePeGateway(
+            _config(), http=httpx.Client(transport=httpx.MockTransport(broken)), tokens=TokenCache()
+        )
         with pytest.raises(GatewayUnavailable):
             gateway.fetch_payment(gateway_order_id="PAY-7Q3K9X2M")

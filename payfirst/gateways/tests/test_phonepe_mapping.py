@@ -1,4 +1,4 @@
-"""PhonePe payloads to gateway-neutral types: every order and refund state, unknown states refused, lenient callbacks."""
+"""PhonePe payloads to gateway-neutral types: every order and refund state, unknown ones refused, lenient callbacks."""
 
 from __future__ import annotations
 
@@ -46,15 +46,19 @@ def test_state_tables_cover_exactly_the_documented_states():
 @pytest.mark.parametrize("state", ["completed", "SUCCESS", "", None])
 def test_unknown_states_are_rejected(state):
     with pytest.raises(GatewayRejected):
-        mapping.payment_from({**fixture_json("phonepe/order_status_completed.json"), "state": state},
-                             merchant_order_id="PAY-7Q3K9X2M")
+        mapping.payment_from(
+            {**fixture_json("phonepe/order_status_completed.json"), "state": state}, merchant_order_id="PAY-7Q3K9X2M"
+        )
     with pytest.raises(GatewayRejected):
-        mapping.refund_from({**fixture_json("phonepe/refund_status_completed.json"), "state": state},
-                            merchant_refund_id="RF-3F9A21C7")
+        mapping.refund_from(
+            {**fixture_json("phonepe/refund_status_completed.json"), "state": state}, merchant_refund_id="RF-3F9A21C7"
+        )
 
 
 def test_completed_order_names_the_completed_attempt():
-    payment = mapping.payment_from(fixture_json("phonepe/order_status_completed.json"), merchant_order_id="PAY-7Q3K9X2M")
+    payment = mapping.payment_from(
+        fixture_json("phonepe/order_status_completed.json"), merchant_order_id="PAY-7Q3K9X2M"
+    )
     assert payment.gateway_order_id == "PAY-7Q3K9X2M"
     assert payment.gateway_payment_id == "OM2406121817537233671905"  # not the earlier failed attempt
     assert payment.amount == Paise(50000) and payment.currency == "INR"
@@ -80,8 +84,9 @@ def test_status_of_another_order_is_rejected():
 @pytest.mark.parametrize("amount", ["50000", 500.0, None])
 def test_non_integer_amount_is_rejected(amount):
     with pytest.raises(GatewayRejected):
-        mapping.payment_from({**fixture_json("phonepe/order_status_completed.json"), "amount": amount},
-                             merchant_order_id="PAY-7Q3K9X2M")
+        mapping.payment_from(
+            {**fixture_json("phonepe/order_status_completed.json"), "amount": amount}, merchant_order_id="PAY-7Q3K9X2M"
+        )
 
 
 def test_callback_order_completed():
@@ -124,8 +129,13 @@ def test_unknown_events_are_other_with_a_body_digest_id(name):
 
 @pytest.mark.parametrize(
     "document",
-    [[], {}, {"payload": {}}, {"event": "checkout.order.completed", "payload": {"state": "COMPLETED"}},
-     {"event": "pg.refund.completed", "payload": "nope"}],
+    [
+        [],
+        {},
+        {"payload": {}},
+        {"event": "checkout.order.completed", "payload": {"state": "COMPLETED"}},
+        {"event": "pg.refund.completed", "payload": "nope"},
+    ],
 )
 def test_callbacks_that_name_nothing_are_rejected(document):
     with pytest.raises(GatewayRejected):

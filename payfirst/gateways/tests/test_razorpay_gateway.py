@@ -37,16 +37,21 @@ def gateway(settings, stub_server) -> RazorpayGateway:
 
 
 def _create(gateway: RazorpayGateway, amount: int = 50000):
-    return gateway.create_order(reference="PAY-7Q3K9X2M", amount=Paise(amount), redirect_url=None,
-                                customer=CUSTOMER, description="2 items")
+    return gateway.create_order(
+        reference="PAY-7Q3K9X2M", amount=Paise(amount), redirect_url=None, customer=CUSTOMER, description="2 items"
+    )
 
 
 def test_create_order_sends_paise_receipt_and_basic_auth(gateway, stub_server):
     stub_server.add("POST", "/rzp/v1/orders", json_body=fixture_json("razorpay/order_created.json"))
     order = _create(gateway)
     [call] = stub_server.calls("POST", "/rzp/v1/orders")
-    assert call.json() == {"amount": 50000, "currency": "INR", "receipt": "PAY-7Q3K9X2M",
-                           "notes": {"reference": "PAY-7Q3K9X2M"}}
+    assert call.json() == {
+        "amount": 50000,
+        "currency": "INR",
+        "receipt": "PAY-7Q3K9X2M",
+        "notes": {"reference": "PAY-7Q3K9X2M"},
+    }
     assert call.headers["Authorization"] == "Basic " + base64.b64encode(b"rzp_test_unit:unit_key_secret").decode()
     assert order.gateway_order_id == ORDER_ID and order.amount == Paise(50000) and order.currency == "INR"
 
@@ -87,7 +92,9 @@ def test_create_order_bad_request_is_rejected_with_razorpays_description(gateway
 
 def test_fetch_payment_captured(gateway, stub_server):
     items = [fixture_json("razorpay/payment_failed.json"), fixture_json("razorpay/payment_captured.json")]
-    stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}/payments", json_body={"entity": "collection", "count": 2, "items": items})
+    stub_server.add(
+        "GET", f"/rzp/v1/orders/{ORDER_ID}/payments", json_body={"entity": "collection", "count": 2, "items": items}
+    )
     payment = gateway.fetch_payment(gateway_order_id=ORDER_ID)
     assert payment.status is GatewayStatus.CAPTURED and payment.gateway_payment_id == "pay_G8VQzjPLoAvm6D"
     assert payment.amount == Paise(50000) and payment.currency == "INR"
@@ -96,10 +103,21 @@ def test_fetch_payment_captured(gateway, stub_server):
 
 def test_fetch_payment_captures_an_authorized_attempt_with_its_exact_amount(gateway, stub_server):
     authorized = fixture_json("razorpay/payment_authorized.json")
-    stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}/payments", json_body={"entity": "collection", "count": 1, "items": [authorized]})
-    stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}", json_body={**fixture_json("razorpay/order_created.json"), "status": "attempted"})
-    stub_server.add("POST", f"/rzp/v1/payments/{authorized['id']}/capture",
-                    json_body={**authorized, "status": "captured", "captured": True})
+    stub_server.add(
+        "GET",
+        f"/rzp/v1/orders/{ORDER_ID}/payments",
+        json_body={"entity": "collection", "count": 1, "items": [authorized]},
+    )
+    stub_server.add(
+        "GET",
+        f"/rzp/v1/orders/{ORDER_ID}",
+        json_body={**fixture_json("razorpay/order_created.json"), "status": "attempted"},
+    )
+    stub_server.add(
+        "POST",
+        f"/rzp/v1/payments/{authorized['id']}/capture",
+        json_body={**authorized, "status": "captured", "captured": True},
+    )
     payment = gateway.fetch_payment(gateway_order_id=ORDER_ID)
     [capture] = stub_server.calls("POST", f"/rzp/v1/payments/{authorized['id']}/capture")
     assert capture.json() == {"amount": 50000, "currency": "INR"}
@@ -108,20 +126,36 @@ def test_fetch_payment_captures_an_authorized_attempt_with_its_exact_amount(gate
 
 def test_fetch_payment_tolerates_a_capture_race(gateway, stub_server):
     authorized = fixture_json("razorpay/payment_authorized.json")
-    stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}/payments", json_body={"entity": "collection", "count": 1, "items": [authorized]})
+    stub_server.add(
+        "GET",
+        f"/rzp/v1/orders/{ORDER_ID}/payments",
+        json_body={"entity": "collection", "count": 1, "items": [authorized]},
+    )
     stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}", json_body=fixture_json("razorpay/order_created.json"))
-    stub_server.add("POST", f"/rzp/v1/payments/{authorized['id']}/capture", status=400,
-                    json_body={"error": {"code": "BAD_REQUEST_ERROR", "description": "This payment has already been captured"}})
+    stub_server.add(
+        "POST",
+        f"/rzp/v1/payments/{authorized['id']}/capture",
+        status=400,
+        json_body={"error": {"code": "BAD_REQUEST_ERROR", "description": "This payment has already been captured"}},
+    )
     stub_server.add("GET", f"/rzp/v1/payments/{authorized['id']}", json_body={**authorized, "status": "captured"})
     assert gateway.fetch_payment(gateway_order_id=ORDER_ID).status is GatewayStatus.CAPTURED
 
 
 def test_fetch_payment_capture_refused_and_still_authorized_raises(gateway, stub_server):
     authorized = fixture_json("razorpay/payment_authorized.json")
-    stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}/payments", json_body={"entity": "collection", "count": 1, "items": [authorized]})
+    stub_server.add(
+        "GET",
+        f"/rzp/v1/orders/{ORDER_ID}/payments",
+        json_body={"entity": "collection", "count": 1, "items": [authorized]},
+    )
     stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}", json_body=fixture_json("razorpay/order_created.json"))
-    stub_server.add("POST", f"/rzp/v1/payments/{authorized['id']}/capture", status=400,
-                    json_body={"error": {"code": "BAD_REQUEST_ERROR", "description": "Capture amount must be equal"}})
+    stub_server.add(
+        "POST",
+        f"/rzp/v1/payments/{authorized['id']}/capture",
+        status=400,
+        json_body={"error": {"code": "BAD_REQUEST_ERROR", "description": "Capture amount must be equal"}},
+    )
     stub_server.add("GET", f"/rzp/v1/payments/{authorized['id']}", json_body=authorized)
     with pytest.raises(GatewayRejected, match="Capture amount"):
         gateway.fetch_payment(gateway_order_id=ORDER_ID)
@@ -129,7 +163,11 @@ def test_fetch_payment_capture_refused_and_still_authorized_raises(gateway, stub
 
 def test_fetch_payment_does_not_capture_an_amount_that_differs_from_the_order(gateway, stub_server):
     authorized = {**fixture_json("razorpay/payment_authorized.json"), "amount": 100}
-    stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}/payments", json_body={"entity": "collection", "count": 1, "items": [authorized]})
+    stub_server.add(
+        "GET",
+        f"/rzp/v1/orders/{ORDER_ID}/payments",
+        json_body={"entity": "collection", "count": 1, "items": [authorized]},
+    )
     stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}", json_body=fixture_json("razorpay/order_created.json"))
     payment = gateway.fetch_payment(gateway_order_id=ORDER_ID)
     assert payment.status is GatewayStatus.PENDING and payment.amount == Paise(100)
@@ -137,7 +175,9 @@ def test_fetch_payment_does_not_capture_an_amount_that_differs_from_the_order(ga
 
 
 def test_fetch_payment_without_attempts_is_pending_for_the_order_amount(gateway, stub_server):
-    stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}/payments", json_body={"entity": "collection", "count": 0, "items": []})
+    stub_server.add(
+        "GET", f"/rzp/v1/orders/{ORDER_ID}/payments", json_body={"entity": "collection", "count": 0, "items": []}
+    )
     stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}", json_body=fixture_json("razorpay/order_created.json"))
     payment = gateway.fetch_payment(gateway_order_id=ORDER_ID)
     assert payment.status is GatewayStatus.PENDING and payment.gateway_payment_id is None
@@ -145,26 +185,34 @@ def test_fetch_payment_without_attempts_is_pending_for_the_order_amount(gateway,
 
 
 def test_fetch_payment_failed(gateway, stub_server):
-    stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}/payments",
-                    json_body={"entity": "collection", "count": 1, "items": [fixture_json("razorpay/payment_failed.json")]})
+    stub_server.add(
+        "GET",
+        f"/rzp/v1/orders/{ORDER_ID}/payments",
+        json_body={"entity": "collection", "count": 1, "items": [fixture_json("razorpay/payment_failed.json")]},
+    )
     payment = gateway.fetch_payment(gateway_order_id=ORDER_ID)
     assert payment.status is GatewayStatus.FAILED and payment.error_description == "Payment failed"
 
 
 def test_verify_client_signature(gateway):
     sig = signature.checkout_signature(key_secret="unit_key_secret", order_id=ORDER_ID, payment_id="pay_1")
-    gateway.verify_client_signature(fields={"razorpay_order_id": ORDER_ID, "razorpay_payment_id": "pay_1",
-                                            "razorpay_signature": sig})
+    gateway.verify_client_signature(
+        fields={"razorpay_order_id": ORDER_ID, "razorpay_payment_id": "pay_1", "razorpay_signature": sig}
+    )
     with pytest.raises(SignatureInvalid):
-        gateway.verify_client_signature(fields={"razorpay_order_id": ORDER_ID, "razorpay_payment_id": "pay_2",
-                                                "razorpay_signature": sig})
+        gateway.verify_client_signature(
+            fields={"razorpay_order_id": ORDER_ID, "razorpay_payment_id": "pay_2", "razorpay_signature": sig}
+        )
     with pytest.raises(SignatureInvalid):
         gateway.verify_client_signature(fields={"razorpay_order_id": ORDER_ID, "razorpay_payment_id": "pay_1"})
 
 
 def _signed(body: bytes) -> dict[str, str]:
-    return {"X-Razorpay-Signature": signature.webhook_signature(webhook_secret="unit_webhook_secret", body=body),
-            "X-Razorpay-Event-Id": "Fz2t1nI2yQUf8a", "Content-Type": "application/json"}
+    return {
+        "X-Razorpay-Signature": signature.webhook_signature(webhook_secret="unit_webhook_secret", body=body),
+        "X-Razorpay-Event-Id": "Fz2t1nI2yQUf8a",
+        "Content-Type": "application/json",
+    }
 
 
 def test_parse_webhook_verifies_then_parses(gateway):
@@ -199,16 +247,27 @@ def test_parse_webhook_without_event_id_uses_the_body_digest(gateway):
     body = fixture_bytes("razorpay/webhook_payment_captured.json")
     headers = {"X-Razorpay-Signature": _signed(body)["X-Razorpay-Signature"]}
     first = gateway.parse_webhook(headers=headers, body=body)
-    assert first.event_id.startswith("sha256:") and first.event_id == gateway.parse_webhook(headers=headers, body=body).event_id
+    assert (
+        first.event_id.startswith("sha256:")
+        and first.event_id == gateway.parse_webhook(headers=headers, body=body).event_id
+    )
 
 
 def test_refund_sends_amount_receipt_speed_and_idempotency_header(gateway, stub_server):
     pay_id = "pay_G8VQzjPLoAvm6D"
-    stub_server.add("GET", f"/rzp/v1/payments/{pay_id}/refunds", json_body={"entity": "collection", "count": 0, "items": []})
-    stub_server.add("POST", f"/rzp/v1/payments/{pay_id}/refund", json_body=fixture_json("razorpay/refund_processed.json"))
-    refund = gateway.refund(gateway_order_id=ORDER_ID, gateway_payment_id=pay_id, amount=Paise(20000), reference="RF-3F9A21C7")
+    stub_server.add(
+        "GET", f"/rzp/v1/payments/{pay_id}/refunds", json_body={"entity": "collection", "count": 0, "items": []}
+    )
+    stub_server.add(
+        "POST", f"/rzp/v1/payments/{pay_id}/refund", json_body=fixture_json("razorpay/refund_processed.json")
+    )
+    refund = gateway.refund(
+        gateway_order_id=ORDER_ID, gateway_payment_id=pay_id, amount=Paise(20000), reference="RF-3F9A21C7"
+    )
     [call] = stub_server.calls("POST", f"/rzp/v1/payments/{pay_id}/refund")
-    assert call.json()["amount"] == 20000 and call.json()["receipt"] == "RF-3F9A21C7" and call.json()["speed"] == "normal"
+    assert (
+        call.json()["amount"] == 20000 and call.json()["receipt"] == "RF-3F9A21C7" and call.json()["speed"] == "normal"
+    )
     assert call.headers["X-Refund-Idempotency"] == "RF-3F9A21C7"
     assert refund.gateway_refund_id == "rfnd_JnzyQwYOOBNJJu" and refund.status is RefundStatus.PROCESSED
     assert refund.reference == "RF-3F9A21C7" and refund.amount == Paise(20000)
@@ -217,39 +276,72 @@ def test_refund_sends_amount_receipt_speed_and_idempotency_header(gateway, stub_
 def test_refund_retry_returns_the_existing_refund_without_refunding_twice(gateway, stub_server):
     pay_id = "pay_G8VQzjPLoAvm6D"
     other = {**fixture_json("razorpay/refund_processed.json"), "id": "rfnd_other", "receipt": "RF-OTHER"}
-    stub_server.add("GET", f"/rzp/v1/payments/{pay_id}/refunds",
-                    json_body={"entity": "collection", "count": 2, "items": [other, fixture_json("razorpay/refund_processed.json")]})
-    refund = gateway.refund(gateway_order_id=ORDER_ID, gateway_payment_id=pay_id, amount=Paise(20000), reference="RF-3F9A21C7")
+    stub_server.add(
+        "GET",
+        f"/rzp/v1/payments/{pay_id}/refunds",
+        json_body={
+            "entity": "collection",
+            "count": 2,
+            "items": [other, fixture_json("razorpay/refund_processed.json")],
+        },
+    )
+    refund = gateway.refund(
+        gateway_order_id=ORDER_ID, gateway_payment_id=pay_id, amount=Paise(20000), reference="RF-3F9A21C7"
+    )
     assert refund.gateway_refund_id == "rfnd_JnzyQwYOOBNJJu"
     assert not stub_server.calls("POST", f"/rzp/v1/payments/{pay_id}/refund")
 
 
 def test_refund_lookup_pages_through_all_refunds(gateway, stub_server):
     pay_id = "pay_G8VQzjPLoAvm6D"
-    filler = [{**fixture_json("razorpay/refund_processed.json"), "id": f"rfnd_{i}", "receipt": f"R{i}", "amount": 100}
-              for i in range(100)]
-    stub_server.add("GET", f"/rzp/v1/payments/{pay_id}/refunds", json_body={"entity": "collection", "count": 100, "items": filler})
-    stub_server.add("GET", f"/rzp/v1/payments/{pay_id}/refunds",
-                    json_body={"entity": "collection", "count": 1, "items": [fixture_json("razorpay/refund_processed.json")]})
-    refund = gateway.refund(gateway_order_id=ORDER_ID, gateway_payment_id=pay_id, amount=Paise(20000), reference="RF-3F9A21C7")
+    filler = [
+        {**fixture_json("razorpay/refund_processed.json"), "id": f"rfnd_{i}", "receipt": f"R{i}", "amount": 100}
+        for i in range(100)
+    ]
+    stub_server.add(
+        "GET", f"/rzp/v1/payments/{pay_id}/refunds", json_body={"entity": "collection", "count": 100, "items": filler}
+    )
+    stub_server.add(
+        "GET",
+        f"/rzp/v1/payments/{pay_id}/refunds",
+        json_body={"entity": "collection", "count": 1, "items": [fixture_json("razorpay/refund_processed.json")]},
+    )
+    refund = gateway.refund(
+        gateway_order_id=ORDER_ID, gateway_payment_id=pay_id, amount=Paise(20000), reference="RF-3F9A21C7"
+    )
     assert refund.gateway_refund_id == "rfnd_JnzyQwYOOBNJJu"
     assert [c.query["skip"] for c in stub_server.calls("GET", f"/rzp/v1/payments/{pay_id}/refunds")] == [["0"], ["100"]]
 
 
 def test_refund_existing_with_another_amount_is_rejected(gateway, stub_server):
     pay_id = "pay_G8VQzjPLoAvm6D"
-    stub_server.add("GET", f"/rzp/v1/payments/{pay_id}/refunds",
-                    json_body={"entity": "collection", "count": 1, "items": [fixture_json("razorpay/refund_processed.json")]})
+    stub_server.add(
+        "GET",
+        f"/rzp/v1/payments/{pay_id}/refunds",
+        json_body={"entity": "collection", "count": 1, "items": [fixture_json("razorpay/refund_processed.json")]},
+    )
     with pytest.raises(GatewayRejected):
-        gateway.refund(gateway_order_id=ORDER_ID, gateway_payment_id=pay_id, amount=Paise(30000), reference="RF-3F9A21C7")
+        gateway.refund(
+            gateway_order_id=ORDER_ID, gateway_payment_id=pay_id, amount=Paise(30000), reference="RF-3F9A21C7"
+        )
 
 
 def test_fetch_refund_by_id_and_by_receipt(gateway, stub_server):
     pay_id = "pay_G8VQzjPLoAvm6D"
-    stub_server.add("GET", "/rzp/v1/refunds/rfnd_JnzyQwYOOBNJJu", json_body={**fixture_json("razorpay/refund_processed.json"), "status": "pending"})
-    assert gateway.fetch_refund(gateway_payment_id=pay_id, gateway_refund_id="rfnd_JnzyQwYOOBNJJu",
-                                reference="RF-3F9A21C7").status is RefundStatus.PENDING
-    stub_server.add("GET", f"/rzp/v1/payments/{pay_id}/refunds", json_body={"entity": "collection", "count": 0, "items": []})
+    stub_server.add(
+        "GET",
+        "/rzp/v1/refunds/rfnd_JnzyQwYOOBNJJu",
+        json_body={**fixture_json("razorpay/refund_processed.json"), "status": "pending"},
+    )
+    assert (
+        gateway.fetch_refund(
+            gateway_payment_id=pay_id, gateway_refund_id="rfnd_JnzyQwYOOBNJJu", reference="RF-3F9A21C7"
+        ).status
+        is RefundStatus.PENDING
+    )
+    stub_server.add(
+        "GET", f"/rzp/v1/payments/{pay_id}/refunds", json_body={"entity": "collection", "count": 0, "items": []}
+    )
     with pytest.raises(GatewayRejected):
         gateway.fetch_refund(gateway_payment_id=pay_id, gateway_refund_id="", reference="RF-3F9A21C7")
 
@@ -257,16 +349,46 @@ def test_fetch_refund_by_id_and_by_receipt(gateway, stub_server):
 @pytest.mark.parametrize(
     "status, body, content_type, error",
     [
-        (500, b'{"error": {"code": "SERVER_ERROR", "description": "We are facing some trouble"}}', "application/json", GatewayUnavailable),
+        (
+            500,
+            b'{"error": {"code": "SERVER_ERROR", "description": "We are facing some trouble"}}',
+            "application/json",
+            GatewayUnavailable,
+        ),
         (502, b"<html>Bad Gateway</html>", "text/html", GatewayUnavailable),
         (503, b"", "text/plain", GatewayUnavailable),
-        (429, b'{"error": {"code": "BAD_REQUEST_ERROR", "description": "Too many requests"}}', "application/json", GatewayUnavailable),
-        (401, b'{"error": {"code": "BAD_REQUEST_ERROR", "description": "Authentication failed"}}', "application/json", GatewayAuthError),
+        (
+            429,
+            b'{"error": {"code": "BAD_REQUEST_ERROR", "description": "Too many requests"}}',
+            "application/json",
+            GatewayUnavailable,
+        ),
+        (
+            401,
+            b'{"error": {"code": "BAD_REQUEST_ERROR", "description": "Authentication failed"}}',
+            "application/json",
+            GatewayAuthError,
+        ),
         (401, b"Unauthorized", "text/plain", GatewayAuthError),
-        (403, b'{"error": {"code": "BAD_REQUEST_ERROR", "description": "Access forbidden"}}', "application/json", GatewayAuthError),
-        (400, b'{"error": {"code": "BAD_REQUEST_ERROR", "description": "The id provided does not exist"}}', "application/json", GatewayRejected),
+        (
+            403,
+            b'{"error": {"code": "BAD_REQUEST_ERROR", "description": "Access forbidden"}}',
+            "application/json",
+            GatewayAuthError,
+        ),
+        (
+            400,
+            b'{"error": {"code": "BAD_REQUEST_ERROR", "description": "The id provided does not exist"}}',
+            "application/json",
+            GatewayRejected,
+        ),
         (404, b"<html>Not Found</html>", "text/html", GatewayRejected),
-        (400, b'{"error": {"code": "GATEWAY_ERROR", "description": "Bank down"}}', "application/json", GatewayUnavailable),
+        (
+            400,
+            b'{"error": {"code": "GATEWAY_ERROR", "description": "Bank down"}}',
+            "application/json",
+            GatewayUnavailable,
+        ),
         (200, b"<html>captive portal</html>", "text/html", GatewayUnavailable),
         (200, b"[]", "application/json", GatewayRejected),
     ],

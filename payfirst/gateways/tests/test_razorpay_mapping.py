@@ -52,9 +52,7 @@ def test_unknown_refund_status_is_rejected():
         mapping.refund_from({**fixture_json("razorpay/refund_processed.json"), "status": "reversed"})
 
 
-@pytest.mark.parametrize(
-    "status, expected", [("created", GatewayStatus.PENDING), ("attempted", GatewayStatus.PENDING)]
-)
+@pytest.mark.parametrize("status, expected", [("created", GatewayStatus.PENDING), ("attempted", GatewayStatus.PENDING)])
 def test_unpaid_order_maps_order_status(status, expected):
     order = {**fixture_json("razorpay/order_created.json"), "status": status}
     payment = mapping.unpaid_order_from(order)
@@ -146,8 +144,14 @@ def test_event_from_unknown_event_is_other():
 
 @pytest.mark.parametrize(
     "envelope",
-    [[], "x", {}, {"event": 7}, {"event": "payment.captured", "payload": {}},
-     {"event": "refund.processed", "payload": {"payment": {"entity": {"id": "pay_1"}}}}],
+    [
+        [],
+        "x",
+        {},
+        {"event": 7},
+        {"event": "payment.captured", "payload": {}},
+        {"event": "refund.processed", "payload": {"payment": {"entity": {"id": "pay_1"}}}},
+    ],
 )
 def test_event_from_malformed_envelope_is_rejected(envelope):
     with pytest.raises(GatewayRejected):

@@ -1,4 +1,4 @@
-"""Razorpay signatures: GATEWAYS.md's byte-exact vector, the webhook HMAC on raw bytes, and every way a forgery fails."""
+"""Razorpay signatures: GATEWAYS.md's byte-exact vector, the webhook HMAC on raw bytes, every way a forgery fails."""
 
 from __future__ import annotations
 
@@ -16,13 +16,16 @@ SDK_VECTOR = "b2335e3b0801106b84a7faff035df56ecffde06918c9ddd1f0fafbb37a51cc89"
 
 
 def test_checkout_signature_matches_the_sdk_test_vector():
-    assert signature.checkout_signature(key_secret="key_secret", order_id="fake_order_id",
-                                        payment_id="fake_payment_id") == SDK_VECTOR
+    assert (
+        signature.checkout_signature(key_secret="key_secret", order_id="fake_order_id", payment_id="fake_payment_id")
+        == SDK_VECTOR
+    )
 
 
 def test_verify_checkout_signature_accepts_the_vector():
-    signature.verify_checkout_signature(key_secret="key_secret", order_id="fake_order_id",
-                                        payment_id="fake_payment_id", signature=SDK_VECTOR)
+    signature.verify_checkout_signature(
+        key_secret="key_secret", order_id="fake_order_id", payment_id="fake_payment_id", signature=SDK_VECTOR
+    )
 
 
 @pytest.mark.parametrize(
@@ -40,8 +43,9 @@ def test_verify_checkout_signature_accepts_the_vector():
 )
 def test_verify_checkout_signature_rejects(order_id, payment_id, sig):
     with pytest.raises(SignatureInvalid):
-        signature.verify_checkout_signature(key_secret="key_secret", order_id=order_id, payment_id=payment_id,
-                                            signature=sig)
+        signature.verify_checkout_signature(
+            key_secret="key_secret", order_id=order_id, payment_id=payment_id, signature=sig
+        )
 
 
 def test_checkout_signature_with_the_webhook_secret_is_rejected():
@@ -96,9 +100,13 @@ def test_webhook_signed_with_another_secret_is_rejected():
 
 def test_unconfigured_secrets_reject_everything():
     with pytest.raises(SignatureInvalid):
-        signature.verify_webhook_signature(webhook_secret="", body=b"{}",
-                                           signature=signature.webhook_signature(webhook_secret="", body=b"{}"))
+        signature.verify_webhook_signature(
+            webhook_secret="", body=b"{}", signature=signature.webhook_signature(webhook_secret="", body=b"{}")
+        )
     with pytest.raises(SignatureInvalid):
-        signature.verify_checkout_signature(key_secret="", order_id="o", payment_id="p",
-                                            signature=signature.checkout_signature(key_secret="", order_id="o",
-                                                                                   payment_id="p"))
+        signature.verify_checkout_signature(
+            key_secret="",
+            order_id="o",
+            payment_id="p",
+            signature=signature.checkout_signature(key_secret="", order_id="o", payment_id="p"),
+        )

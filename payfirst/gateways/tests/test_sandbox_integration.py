@@ -81,8 +81,13 @@ def _arm(base: str, *, gateway: str, fault: str, count: int = 1) -> None:
 
 
 def _razorpay_order(gateway: RazorpayGateway, reference: str, amount: int = 49900):
-    return gateway.create_order(reference=reference, amount=Paise(amount), redirect_url=None, customer=CUSTOMER,
-                                description="Brass Diya — Large x 1")
+    return gateway.create_order(
+        reference=reference,
+        amount=Paise(amount),
+        redirect_url=None,
+        customer=CUSTOMER,
+        description="Brass Diya — Large x 1",
+    )
 
 
 def _razorpay_pay(base: str, order_id: str, outcome: str) -> httpx.Response:
@@ -90,6 +95,7 @@ def _razorpay_pay(base: str, order_id: str, outcome: str) -> httpx.Response:
 
 
 # Razorpay ----------------------------------------------------------------------------------------------------------
+
 
 def test_razorpay_create_pay_and_fetch_captured(sandbox):
     gateway = get_gateway("razorpay")
@@ -125,7 +131,9 @@ def test_razorpay_failure_then_success_on_the_same_order(sandbox):
 def test_razorpay_authorized_payment_is_captured_by_fetch_payment(sandbox):
     gateway = RazorpayGateway.from_settings()
     # An order without auto-capture leaves the paid attempt authorized, as Razorpay does for such orders.
-    entity = gateway.api.create_order({"amount": 25000, "currency": "INR", "receipt": "PAY-IT-RZP-3", "payment_capture": 0})
+    entity = gateway.api.create_order(
+        {"amount": 25000, "currency": "INR", "receipt": "PAY-IT-RZP-3", "payment_capture": 0}
+    )
     assert _razorpay_pay(sandbox, entity["id"], "success").status_code == 200
     held = gateway.api.order_payments(entity["id"])["items"][0]
     assert held["status"] == "authorized"
@@ -141,18 +149,21 @@ def test_razorpay_refund_is_idempotent_per_reference_and_fetchable(sandbox):
     order = _razorpay_order(gateway, "PAY-IT-RZP-4")
     pay_id = _razorpay_pay(sandbox, order.gateway_order_id, "success").json()["razorpay_payment_id"]
 
-    refund = gateway.refund(gateway_order_id=order.gateway_order_id, gateway_payment_id=pay_id, amount=Paise(10000),
-                            reference="RF-IT-RZP-4")
+    refund = gateway.refund(
+        gateway_order_id=order.gateway_order_id, gateway_payment_id=pay_id, amount=Paise(10000), reference="RF-IT-RZP-4"
+    )
     assert refund.gateway_refund_id.startswith("rfnd_") and refund.amount == Paise(10000)
     assert refund.reference == "RF-IT-RZP-4" and refund.status in (RefundStatus.PENDING, RefundStatus.PROCESSED)
 
-    again = gateway.refund(gateway_order_id=order.gateway_order_id, gateway_payment_id=pay_id, amount=Paise(10000),
-                           reference="RF-IT-RZP-4")
+    again = gateway.refund(
+        gateway_order_id=order.gateway_order_id, gateway_payment_id=pay_id, amount=Paise(10000), reference="RF-IT-RZP-4"
+    )
     assert again.gateway_refund_id == refund.gateway_refund_id
     assert len(gateway.api.payment_refunds(pay_id, count=100, skip=0)["items"]) == 1
 
-    fetched = gateway.fetch_refund(gateway_payment_id=pay_id, gateway_refund_id=refund.gateway_refund_id,
-                                   reference="RF-IT-RZP-4")
+    fetched = gateway.fetch_refund(
+        gateway_payment_id=pay_id, gateway_refund_id=refund.gateway_refund_id, reference="RF-IT-RZP-4"
+    )
     assert fetched.gateway_refund_id == refund.gateway_refund_id and fetched.amount == Paise(10000)
     by_receipt = gateway.fetch_refund(gateway_payment_id=pay_id, gateway_refund_id="", reference="RF-IT-RZP-4")
     assert by_receipt.gateway_refund_id == refund.gateway_refund_id
@@ -163,8 +174,12 @@ def test_razorpay_refund_beyond_the_captured_amount_is_rejected(sandbox):
     order = _razorpay_order(gateway, "PAY-IT-RZP-5")
     pay_id = _razorpay_pay(sandbox, order.gateway_order_id, "success").json()["razorpay_payment_id"]
     with pytest.raises(GatewayRejected):
-        gateway.refund(gateway_order_id=order.gateway_order_id, gateway_payment_id=pay_id, amount=Paise(50000),
-                       reference="RF-IT-RZP-5")
+        gateway.refund(
+            gateway_order_id=order.gateway_order_id,
+            gateway_payment_id=pay_id,
+            amount=Paise(50000),
+            reference="RF-IT-RZP-5",
+        )
 
 
 def test_razorpay_unknown_order_is_rejected(sandbox):
@@ -197,9 +212,15 @@ def test_razorpay_wrong_key_is_an_auth_error(sandbox):
 
 # PhonePe -----------------------------------------------------------------------------------------------------------
 
+
 def _phonepe_order(gateway: PhonePeGateway, base: str, reference: str, amount: int = 49900):
-    return gateway.create_order(reference=reference, amount=Paise(amount), redirect_url=f"{base}/shop/return",
-                                customer=CUSTOMER, description="Satyanarayan Puja — Standard")
+    return gateway.create_order(
+        reference=reference,
+        amount=Paise(amount),
+        redirect_url=f"{base}/shop/return",
+        customer=CUSTOMER,
+        description="Satyanarayan Puja — Standard",
+    )
 
 
 def _phonepe_complete(base: str, reference: str, outcome: str) -> httpx.Response:
@@ -241,12 +262,14 @@ def test_phonepe_refund_is_idempotent_per_reference_and_fetchable(sandbox):
     _phonepe_complete(sandbox, "PAYITPP4", "success")
     pay_id = gateway.fetch_payment(gateway_order_id="PAYITPP4").gateway_payment_id or ""
 
-    refund = gateway.refund(gateway_order_id="PAYITPP4", gateway_payment_id=pay_id, amount=Paise(10000),
-                            reference="RFITPP4")
+    refund = gateway.refund(
+        gateway_order_id="PAYITPP4", gateway_payment_id=pay_id, amount=Paise(10000), reference="RFITPP4"
+    )
     assert refund.gateway_refund_id == "RFITPP4" and refund.amount == Paise(10000)
     assert refund.status in (RefundStatus.PENDING, RefundStatus.PROCESSED)
-    again = gateway.refund(gateway_order_id="PAYITPP4", gateway_payment_id=pay_id, amount=Paise(10000),
-                           reference="RFITPP4")
+    again = gateway.refund(
+        gateway_order_id="PAYITPP4", gateway_payment_id=pay_id, amount=Paise(10000), reference="RFITPP4"
+    )
     assert again.gateway_refund_id == "RFITPP4" and again.amount == Paise(10000)
 
     fetched = gateway.fetch_refund(gateway_payment_id=pay_id, gateway_refund_id="RFITPP4", reference="RFITPP4")
@@ -285,6 +308,7 @@ def test_phonepe_wrong_client_secret_is_an_auth_error(sandbox):
 
 # Webhooks the sandbox signs, read by the adapters ------------------------------------------------------------------
 
+
 def _deliveries(gateway: str) -> list[tuple[dict[str, str], bytes]]:
     """Every webhook the sandbox queued for `gateway`, as (headers, body) exactly as its worker would send them."""
     from payfirst.gateways.sandbox.models import WebhookDelivery
@@ -305,13 +329,20 @@ def test_razorpay_adapter_reads_every_webhook_the_sandbox_sends(sandbox):
     _razorpay_pay(sandbox, failed_order.gateway_order_id, "failure")
     order = _razorpay_order(gateway, "PAY-IT-RZP-10")
     pay_id = _razorpay_pay(sandbox, order.gateway_order_id, "success").json()["razorpay_payment_id"]
-    refund = gateway.refund(gateway_order_id=order.gateway_order_id, gateway_payment_id=pay_id, amount=Paise(5000),
-                            reference="RF-IT-RZP-10")
+    refund = gateway.refund(
+        gateway_order_id=order.gateway_order_id, gateway_payment_id=pay_id, amount=Paise(5000), reference="RF-IT-RZP-10"
+    )
     settle_razorpay_refund.call(refund_id=refund.gateway_refund_id)  # what the sandbox worker runs later
 
     events = [gateway.parse_webhook(headers=headers, body=body) for headers, body in _deliveries("razorpay")]
-    assert [e.name for e in events] == ["payment.failed", "payment.authorized", "payment.captured", "order.paid",
-                                        "refund.created", "refund.processed"]
+    assert [e.name for e in events] == [
+        "payment.failed",
+        "payment.authorized",
+        "payment.captured",
+        "order.paid",
+        "refund.created",
+        "refund.processed",
+    ]
     assert len({e.event_id for e in events}) == len(events)
     failed, *paid, created, processed = events
     assert failed.kind is EventKind.PAYMENT and failed.gateway_order_id == failed_order.gateway_order_id
@@ -351,10 +382,16 @@ def test_phonepe_adapter_reads_every_callback_the_sandbox_sends(sandbox):
     assert len({e.event_id for e in events}) == len(events)
     failed, completed, accepted, done = events
     assert (failed.kind, failed.gateway_order_id) == (EventKind.PAYMENT, "PAYITPP8")
-    assert (completed.kind, completed.gateway_order_id, completed.amount) == (EventKind.PAYMENT, "PAYITPP9", Paise(49900))
+    assert (completed.kind, completed.gateway_order_id, completed.amount) == (
+        EventKind.PAYMENT,
+        "PAYITPP9",
+        Paise(49900),
+    )
     assert completed.gateway_payment_id == gateway.fetch_payment(gateway_order_id="PAYITPP9").gateway_payment_id
     for event in (accepted, done):
         assert event.kind is EventKind.REFUND and event.gateway_refund_id == "RFITPP9"
         assert event.gateway_order_id == "PAYITPP9" and event.amount == Paise(5000)
-    assert gateway.fetch_refund(gateway_payment_id="", gateway_refund_id="RFITPP9",
-                                reference="RFITPP9").status is RefundStatus.PROCESSED
+    assert (
+        gateway.fetch_refund(gateway_payment_id="", gateway_refund_id="RFITPP9", reference="RFITPP9").status
+        is RefundStatus.PROCESSED
+    )

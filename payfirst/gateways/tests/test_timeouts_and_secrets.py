@@ -69,8 +69,12 @@ def test_registry_builds_each_adapter_from_current_settings(settings):
 
 def test_configs_and_adapters_never_show_secrets(secret_settings):
     text = " ".join(
-        [repr(RazorpayGateway.from_settings().config), str(RazorpayGateway.from_settings().config),
-         repr(PhonePeGateway.from_settings().config), str(PhonePeGateway.from_settings().config)]
+        [
+            repr(RazorpayGateway.from_settings().config),
+            str(RazorpayGateway.from_settings().config),
+            repr(PhonePeGateway.from_settings().config),
+            str(PhonePeGateway.from_settings().config),
+        ]
     )
     for value in SECRETS.values():
         assert value not in text
@@ -78,10 +82,18 @@ def test_configs_and_adapters_never_show_secrets(secret_settings):
 
 
 def test_errors_and_logs_never_show_secrets(secret_settings, stub_server, caplog):
-    stub_server.add("POST", "/v1/oauth/token", status=400,
-                    json_body={"code": "INVALID_CLIENT", "message": f"bad secret {SECRETS['PHONEPE_CLIENT_SECRET']}"})
-    stub_server.add("GET", "/v1/orders/order_1/payments", status=401,
-                    json_body={"error": {"code": "BAD_REQUEST_ERROR", "description": "Authentication failed"}})
+    stub_server.add(
+        "POST",
+        "/v1/oauth/token",
+        status=400,
+        json_body={"code": "INVALID_CLIENT", "message": f"bad secret {SECRETS['PHONEPE_CLIENT_SECRET']}"},
+    )
+    stub_server.add(
+        "GET",
+        "/v1/orders/order_1/payments",
+        status=401,
+        json_body={"error": {"code": "BAD_REQUEST_ERROR", "description": "Authentication failed"}},
+    )
     secret_settings.RAZORPAY_API_BASE = stub_server.url
     secret_settings.PHONEPE_API_BASE = secret_settings.PHONEPE_OAUTH_BASE = stub_server.url
     caught: list[BaseException] = []
@@ -93,7 +105,9 @@ def test_errors_and_logs_never_show_secrets(secret_settings, stub_server, caplog
             PhonePeGateway.from_settings().fetch_payment(gateway_order_id="PAY-1")
         caught.append(pp.value)
         for call in (
-            lambda: RazorpayGateway.from_settings().parse_webhook(headers={"X-Razorpay-Signature": "0" * 64}, body=b"{}"),
+            lambda: RazorpayGateway.from_settings().parse_webhook(
+                headers={"X-Razorpay-Signature": "0" * 64}, body=b"{}"
+            ),
             lambda: RazorpayGateway.from_settings().verify_client_signature(fields={"razorpay_order_id": "o"}),
             lambda: PhonePeGateway.from_settings().parse_webhook(headers={"Authorization": "x"}, body=b"{}"),
         ):
@@ -102,7 +116,6 @@ def test_errors_and_logs_never_show_secrets(secret_settings, stub_server, caplog
             caught.append(bad.value)
     # The body PhonePe sent echoed the secret; the adapter scrubs it before it reaches an error message.
     assert "***" in str(caught[1])
-    visible = " ".join([*(repr(e) + str(e) for e in caught), caplog.text,
-                        *(str(r.__dict__) for r in caplog.records)])
+    visible = " ".join([*(repr(e) + str(e) for e in caught), caplog.text, *(str(r.__dict__) for r in caplog.records)])
     for value in SECRETS.values():
         assert value not in visible
