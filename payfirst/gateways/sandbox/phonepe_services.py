@@ -220,6 +220,8 @@ def refund_order(*, data: Any) -> PhonePeRefund:
             order = PhonePeOrder.objects.select_for_update().filter(merchant_order_id=merchant_order_id).first()
             if order is None:
                 raise PhonePeApiError("No order found", status=404, code="ORDER_NOT_FOUND")
+            if PhonePeRefund.objects.filter(merchant_refund_id=merchant_refund_id).exists():
+                raise _duplicate_refund_id()
             if order.state != PhonePeOrder.State.COMPLETED:
                 raise _bad("Only a completed order can be refunded")
             if amount > order.amount - order.amount_refunded:
@@ -233,9 +235,13 @@ def refund_order(*, data: Any) -> PhonePeRefund:
             )
             _schedule_refund_step(refund)
     except IntegrityError:
-        raise PhonePeApiError("A refund with this merchantRefundId already exists", status=400,
-                              code="DUPLICATE_REFUND_ID") from None
+        # Two racing requests with one merchantRefundId: the unique constraint lets only one through.
+        raise _duplicate_refund_id() from None
     return refund
+
+
+def _duplicate_refund_id() -> PhonePeApiError:
+    return PhonePeApiError("A refund with this merchantRefundId already exists", status=400, code="DUPLICATE_REFUND_ID")
 
 
 def _schedule_refund_step(refund: PhonePeRefund) -> None:
