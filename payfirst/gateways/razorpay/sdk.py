@@ -26,7 +26,14 @@ class _TimeoutSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs["timeout"] = self.timeout_seconds
-        return super().request(method, url, *args, **kwargs)
+        # Translated here rather than after the SDK: the SDK print()s transport errors to stdout before re-raising
+        # them, and a GatewayError passes through it untouched.
+        try:
+            return super().request(method, url, *args, **kwargs)
+        except requests.exceptions.Timeout:
+            raise GatewayUnavailable("Razorpay did not answer within the timeout.") from None
+        except requests.exceptions.ConnectionError:
+            raise GatewayUnavailable("Could not connect to Razorpay.") from None
 
 
 def _error_text(response: requests.Response) -> tuple[str, str]:
