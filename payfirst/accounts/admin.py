@@ -41,7 +41,17 @@ class UserCreationForm(_EmailFormMixin, AdminUserCreationForm):
 class UserEditForm(_EmailFormMixin, UserChangeForm):
     class Meta:
         model = User
-        fields = "__all__"
+        fields = (
+            "email",
+            "password",
+            "full_name",
+            "phone",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "groups",
+            "user_permissions",
+        )
         field_classes: dict[str, Any] = {}
 
 
@@ -92,7 +102,18 @@ class UserAdmin(DjangoUserAdmin):
 class AddressAdminForm(forms.ModelForm):
     class Meta:
         model = Address
-        fields = "__all__"
+        fields = (
+            "user",
+            "full_name",
+            "phone",
+            "address_line_1",
+            "address_line_2",
+            "city",
+            "state",
+            "postal_code",
+            "country",
+            "is_default",
+        )
 
     def _get_validation_exclusions(self) -> set[str]:
         # Not checked here against the one-default index: saving through save_address clears the user's other

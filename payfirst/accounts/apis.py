@@ -58,7 +58,9 @@ class UserRegisterApi(_PublicApi, APIView):
 
     @extend_schema_serializer(component_name="Register")
     class InputSerializer(serializers.Serializer):
-        email = serializers.EmailField(max_length=254, help_text="unique, compared case-insensitively; stored lower-case")
+        email = serializers.EmailField(
+            max_length=254, help_text="unique, compared case-insensitively; stored lower-case"
+        )
         password = serializers.CharField(
             max_length=128,
             trim_whitespace=False,

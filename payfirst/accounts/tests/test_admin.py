@@ -36,7 +36,13 @@ def test_admin_adds_a_user_with_a_lower_cased_email_and_a_validated_password(adm
 def test_admin_refuses_a_weak_password_and_an_email_taken_in_another_case(admin_client, user):
     weak = admin_client.post(
         "/admin/accounts/user/add/",
-        {"email": "new@example.com", "full_name": "N", "usable_password": "true", "password1": "123", "password2": "123"},
+        {
+            "email": "new@example.com",
+            "full_name": "N",
+            "usable_password": "true",
+            "password1": "123",
+            "password2": "123",
+        },
     )
     assert weak.status_code == 200 and weak.context["adminform"].form.errors.get("password2")
 
@@ -89,7 +95,12 @@ def test_admin_address_pages_and_ticking_default_moves_it(admin_client, user):
 
     response = admin_client.post(
         "/admin/accounts/address/add/",
-        {"user": str(user.pk), "country": "India", "is_default": "on", **address_payload(city="Thrissur", postal_code="680001")},
+        {
+            "user": str(user.pk),
+            "country": "India",
+            "is_default": "on",
+            **address_payload(city="Thrissur", postal_code="680001"),
+        },
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     old.refresh_from_db()

@@ -49,7 +49,12 @@ def _invalid_fields(response: Any) -> dict[str, list[str]]:
 def test_register_creates_a_user_and_answers_201_with_the_user_shape(api_client):
     response = api_client.post(
         "/api/auth/register/",
-        {"email": "  Meera.Iyer@Example.COM ", "password": STRONG_PASSWORD, "full_name": "Meera Iyer", "phone": "9845012345"},
+        {
+            "email": "  Meera.Iyer@Example.COM ",
+            "password": STRONG_PASSWORD,
+            "full_name": "Meera Iyer",
+            "phone": "9845012345",
+        },
         format="json",
     )
     assert response.status_code == 201, response.content
@@ -155,7 +160,9 @@ def test_token_needs_email_and_password(api_client):
 
 
 def test_refresh_with_a_bad_token_is_401_and_without_one_is_400(api_client, user):
-    _error(api_client.post("/api/auth/token/refresh/", {"refresh": "garbage"}, format="json"), 401, "authentication_failed")
+    _error(
+        api_client.post("/api/auth/token/refresh/", {"refresh": "garbage"}, format="json"), 401, "authentication_failed"
+    )
     assert set(_invalid_fields(api_client.post("/api/auth/token/refresh/", {}, format="json"))) == {"refresh"}
 
 
@@ -163,7 +170,9 @@ def test_refresh_refuses_an_access_token(api_client, user):
     access = api_client.post(
         "/api/auth/token/", {"email": "asha@example.com", "password": "correct-horse-battery"}, format="json"
     ).json()["access"]
-    _error(api_client.post("/api/auth/token/refresh/", {"refresh": access}, format="json"), 401, "authentication_failed")
+    _error(
+        api_client.post("/api/auth/token/refresh/", {"refresh": access}, format="json"), 401, "authentication_failed"
+    )
 
 
 # --- check-email -------------------------------------------------------------------------------------------------
@@ -288,7 +297,9 @@ def test_address_detail_get_patch_delete(auth_client, user):
     got = auth_client.get(f"/api/auth/addresses/{address.pk}/")
     assert got.status_code == 200 and got.json()["id"] == address.pk and set(got.json()) == ADDRESS_FIELDS
 
-    patched = auth_client.patch(f"/api/auth/addresses/{address.pk}/", {"city": "Mysuru", "postal_code": "570001"}, format="json")
+    patched = auth_client.patch(
+        f"/api/auth/addresses/{address.pk}/", {"city": "Mysuru", "postal_code": "570001"}, format="json"
+    )
     assert patched.status_code == 200
     assert patched.json()["city"] == "Mysuru" and patched.json()["state"] == "Karnataka"
     address.refresh_from_db()
@@ -338,7 +349,11 @@ def test_an_address_id_beyond_the_column_range_is_404_not_500(auth_client, addre
 
 def test_address_put_is_not_allowed(auth_client, user):
     address = make_address(user=user)
-    _error(auth_client.put(f"/api/auth/addresses/{address.pk}/", address_payload(), format="json"), 405, "method_not_allowed")
+    _error(
+        auth_client.put(f"/api/auth/addresses/{address.pk}/", address_payload(), format="json"),
+        405,
+        "method_not_allowed",
+    )
 
 
 # --- signed out --------------------------------------------------------------------------------------------------

@@ -14,7 +14,10 @@ ALLOWED_ORIGIN = "https://shop.example.in"
 
 
 def _rates(**rates: str) -> dict[str, Any]:
-    return {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates}}
+    return {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
+    }
 
 
 def _register(client, n: int = 0, **extra: Any):

@@ -214,9 +214,7 @@ def test_an_app_error_keeps_its_code_status_and_message(api_client):
 @pytest.fixture
 def console_log() -> Iterator[io.StringIO]:
     """The JSON lines the console handler from settings.LOGGING writes (its formatter and request-id filter)."""
-    handler = next(
-        h for h in logging.getLogger().handlers if any(isinstance(f, RequestIdFilter) for f in h.filters)
-    )
+    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, RequestIdFilter) for f in h.filters))
     assert isinstance(handler, logging.StreamHandler)
     stream = io.StringIO()
     previous = handler.setStream(stream)

@@ -227,7 +227,9 @@ def test_user_and_address_shapes(schema):
     assert _always_present(_response(schema, "/api/auth/addresses/{id}/", "get", "200")) == ADDRESS
     assert _always_present(_response(schema, "/api/auth/addresses/", "post", "201")) == ADDRESS
     page = _response(schema, "/api/auth/addresses/", "get", "200")
-    assert _component(schema, page["properties"]["results"]["items"]["$ref"]) == schema["components"]["schemas"]["Address"]
+    assert (
+        _component(schema, page["properties"]["results"]["items"]["$ref"]) == schema["components"]["schemas"]["Address"]
+    )
 
 
 def test_register_token_and_refresh_bodies(schema):
