@@ -43,9 +43,21 @@ def server(live_server, settings):
     connection.settings_dict["CONN_MAX_AGE"] = max_age
 
 
-def api(base: str, user) -> httpx.Client:  # type: ignore[no-untyped-def]
-    token = str(RefreshToken.for_user(user).access_token)
-    return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+@pytest.fixture
+def api(server):  # type: ignore[no-untyped-def]
+    """Signed-in HTTP clients, closed when the test ends: a keep-alive socket left open would make the live server's
+    request thread close its (shared, on SQLite) database connection later, after the server has stopped."""
+    opened: list[httpx.Client] = []
+
+    def for_user(base: str, user) -> httpx.Client:  # type: ignore[no-untyped-def]
+        token = str(RefreshToken.for_user(user).access_token)
+        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        opened.append(client)
+        return client
+
+    yield for_user
+    for client in opened:
+        client.close()
 
 
 def fill_mixed_cart(client: httpx.Client, *, variant: Variant, slot: Slot, plan_code: str) -> dict:
@@ -84,7 +96,7 @@ def assert_fulfilled(payment: Payment, *, variant: Variant, slot: Slot) -> None:
     assert Cart.objects.get(pk=payment.cart_id).status == "CONVERTED"
 
 
-def test_razorpay_happy_path_through_the_sandbox(server, user, address, catalog):
+def test_razorpay_happy_path_through_the_sandbox(server, api, user, address, catalog):
     variant, slot, plan = catalog
     client = api(server, user)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
@@ -116,7 +128,7 @@ def test_razorpay_happy_path_through_the_sandbox(server, user, address, catalog)
     assert client.get("/api/cart/").json()["items_count"] == 0
 
 
-def test_razorpay_paid_without_confirm_is_captured_by_the_webhook_alone(server, user, address, catalog):
+def test_razorpay_paid_without_confirm_is_captured_by_the_webhook_alone(server, api, user, address, catalog):
     variant, slot, plan = catalog
     client = api(server, user)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
@@ -131,7 +143,9 @@ def test_razorpay_paid_without_confirm_is_captured_by_the_webhook_alone(server, 
     assert WebhookEvent.objects.filter(outcome="processed").exists()
 
 
-def test_razorpay_with_webhooks_dropped_and_duplicated_confirm_still_fulfils_once(server, user, address, catalog):
+def test_razorpay_with_webhooks_dropped_and_duplicated_confirm_still_fulfils_once(
+    server, api, user, address, catalog
+):
     variant, slot, plan = catalog
     client = api(server, user)
     assert httpx.post(f"{server}/sandbox/faults/", json={"gateway": "razorpay", "fault": "webhook_duplicate",
@@ -147,7 +161,9 @@ def test_razorpay_with_webhooks_dropped_and_duplicated_confirm_still_fulfils_onc
     assert_fulfilled(Payment.objects.get(pk=payment["id"]), variant=variant, slot=slot)
 
 
-def test_razorpay_gateway_error_on_create_leaves_nothing_reserved_and_retry_works(server, user, address, catalog):
+def test_razorpay_gateway_error_on_create_leaves_nothing_reserved_and_retry_works(
+    server, api, user, address, catalog
+):
     variant, slot, plan = catalog
     client = api(server, user)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
@@ -162,7 +178,7 @@ def test_razorpay_gateway_error_on_create_leaves_nothing_reserved_and_retry_work
     assert retry.status_code == 201, retry.text
 
 
-def test_razorpay_tampered_checkout_signature_is_400_through_the_sandbox(server, user, address, catalog):
+def test_razorpay_tampered_checkout_signature_is_400_through_the_sandbox(server, api, user, address, catalog):
     variant, slot, plan = catalog
     client = api(server, user)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
@@ -176,7 +192,7 @@ def test_razorpay_tampered_checkout_signature_is_400_through_the_sandbox(server,
     assert Payment.objects.get(pk=payment["id"]).status == S.PENDING
 
 
-def test_phonepe_happy_path_through_the_sandbox_and_the_redirect(server, user, address, catalog):
+def test_phonepe_happy_path_through_the_sandbox_and_the_redirect(server, api, user, address, catalog):
     variant, slot, plan = catalog
     client = api(server, user)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
@@ -209,7 +225,7 @@ def test_phonepe_happy_path_through_the_sandbox_and_the_redirect(server, user, a
     assert_fulfilled(Payment.objects.get(pk=payment["id"]), variant=variant, slot=slot)
 
 
-def test_phonepe_failed_payment_releases_everything(server, user, address, catalog):
+def test_phonepe_failed_payment_releases_everything(server, api, user, address, catalog):
     variant, slot, plan = catalog
     client = api(server, user)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
