@@ -60,13 +60,16 @@ def _scaled(value: int, *, largest: int, extent: int) -> int:
     return max(1, value * extent // largest)
 
 
-def column_chart(*, slug: str, title: str, description: str, points: Sequence[Point]) -> BarChart:
-    largest = max((p.value for p in points), default=0)
+def column_chart(
+    *, slug: str, title: str, description: str, points: Sequence[Point], scale_max: int | None = None
+) -> BarChart:
+    """Columns left to right; the tallest fills the plot, or `scale_max` does (1000 for per-mille rates)."""
+    largest = scale_max if scale_max is not None else max((p.value for p in points), default=0)
     baseline = MARGIN + PLOT_HEIGHT
     bars = []
     for n, point in enumerate(points):
         x = MARGIN + n * (COLUMN_WIDTH + COLUMN_GAP)
-        height = _scaled(point.value, largest=largest, extent=PLOT_HEIGHT)
+        height = _scaled(min(point.value, largest), largest=largest, extent=PLOT_HEIGHT)
         bars.append(
             Bar(
                 point=point, x=x, y=baseline - height, width=COLUMN_WIDTH, height=height,

@@ -50,6 +50,24 @@ def dashboard_window(*, now: datetime | None = None, days: int = WINDOW_DAYS) ->
     )
 
 
+def _success_permille(*, captured: int, outcomes: int) -> int | None:
+    """captured / outcomes in thousandths, rounded down (100.0% only when every one was captured); None if none."""
+    if not outcomes:
+        return None
+    return captured * 1000 // outcomes
+
+
+@dataclass(frozen=True)
+class DayOutcomes:
+    day: date  # the IST day the payments were created
+    outcomes: int
+    captured: int
+
+    @property
+    def success_permille(self) -> int | None:
+        return _success_permille(captured=self.captured, outcomes=self.outcomes)
+
+
 @dataclass(frozen=True)
 class PaymentOutcomes:
     """Payments created in the window, by their state now, and the capture success rate among them."""
@@ -58,31 +76,37 @@ class PaymentOutcomes:
     total: int
     outcomes: int  # reached an outcome: status not in NO_OUTCOME
     captured: int  # of those, captured at some point (captured_at is set), whatever refunds came later
+    by_day: list[DayOutcomes]  # every day of the window, oldest first
 
     @property
     def success_permille(self) -> int | None:
-        """captured / outcomes in thousandths, rounded down (100.0% only when every one was captured); None if none."""
-        if not self.outcomes:
-            return None
-        return self.captured * 1000 // self.outcomes
+        return _success_permille(captured=self.captured, outcomes=self.outcomes)
 
 
 def payment_outcomes(*, window: Window) -> PaymentOutcomes:
-    """One grouped query over the payments created in the window."""
+    """One query over the payments created in the window, grouped by IST day of creation and state."""
     rows = (
         Payment.objects.filter(created_at__gte=window.starts_at, created_at__lt=window.ends_at)
         .order_by()
-        .values_list("status")
+        .annotate(day=TruncDate("created_at", tzinfo=DASHBOARD_TZ))
+        .values_list("day", "status")
         .annotate(n=Count("id"), captured=Count("id", filter=Q(captured_at__isnull=False)))
     )
     by_state = dict.fromkeys(PaymentStatus.values, 0)
-    outcomes = captured = 0
-    for status, n, n_captured in rows:
-        by_state[status] = n
+    per_day = {day: [0, 0] for day in window.days}  # day -> [outcomes, captured]
+    for day, status, n, n_captured in rows:
+        by_state[status] += n
         if status not in NO_OUTCOME:
-            outcomes += n
-            captured += n_captured
-    return PaymentOutcomes(by_state=by_state, total=sum(by_state.values()), outcomes=outcomes, captured=captured)
+            per_day[day][0] += n
+            per_day[day][1] += n_captured
+    by_day = [DayOutcomes(day=day, outcomes=o, captured=c) for day, (o, c) in per_day.items()]
+    return PaymentOutcomes(
+        by_state=by_state,
+        total=sum(by_state.values()),
+        outcomes=sum(d.outcomes for d in by_day),
+        captured=sum(d.captured for d in by_day),
+        by_day=by_day,
+    )
 
 
 @dataclass(frozen=True)

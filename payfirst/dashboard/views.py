@@ -41,6 +41,18 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         description=f"{outcomes.total} payments created {period}, by their state now.",
         points=[Point(label=state, full_label=state, value=n, text=str(n)) for state, n in outcomes.by_state.items()],
     )
+    success_chart = column_chart(
+        slug="success",
+        title="Capture success rate per day",
+        description=f"Capture success rate of the payments created each day {period}; "
+        f"{percent_from_permille(outcomes.success_permille)} over the whole period.",
+        points=[
+            Point(label=str(day.day.day), full_label=f"{day.day:%a %d %b %Y}", value=day.success_permille or 0,
+                  text=f"{percent_from_permille(day.success_permille)} ({day.captured} of {day.outcomes})")
+            for day in outcomes.by_day
+        ],  # fmt: skip
+        scale_max=1000,
+    )
     total_net = sum(day.net for day in revenue)
     revenue_chart = column_chart(
         slug="revenue",
@@ -71,6 +83,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "net": rupees(total_net),
         },
         "states_chart": states_chart,
+        "success_chart": success_chart,
         "revenue_chart": revenue_chart,
     }
     return render(request, "dashboard/dashboard.html", context)

@@ -37,3 +37,10 @@ def test_row_chart_scales_widths_and_writes_values_after_the_bar():
     assert [bar.width for bar in chart.bars] == [ROW_BAR_MAX // 4, 0, ROW_BAR_MAX]
     assert all(bar.value_x > bar.x + bar.width for bar in chart.bars)
     assert chart.height > chart.bars[-1].y + chart.bars[-1].height
+
+
+def test_column_chart_on_a_fixed_scale():
+    chart = column_chart(slug="c", title="t", description="d", points=points(0, 250, 1000), scale_max=1000)
+    assert [bar.height for bar in chart.bars] == [0, PLOT_HEIGHT // 4, PLOT_HEIGHT]
+    tall = column_chart(slug="c", title="t", description="d", points=points(5), scale_max=1)
+    assert tall.bars[0].height == PLOT_HEIGHT  # never taller than the plot

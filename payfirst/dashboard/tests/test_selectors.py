@@ -73,3 +73,11 @@ def test_each_dashboard_query_is_one_query_whatever_the_data(seeded, user, djang
     with django_assert_num_queries(1):
         days = selectors.revenue_by_day(window=window)
     assert sum(d.refunded for d in days) == 70_000 + 20 * 1_000
+
+
+def test_payment_outcomes_per_ist_day_of_creation(seeded):
+    outcomes = selectors.payment_outcomes(window=selectors.dashboard_window())
+    assert len(outcomes.by_day) == 30
+    found = {(d.day.month, d.day.day): (d.captured, d.outcomes) for d in outcomes.by_day if d.outcomes}
+    assert found == {(2, 14): (0, 1), (3, 10): (3, 3), (3, 12): (1, 2), (3, 13): (0, 2), (3, 14): (0, 1)}
+    assert [d.success_permille for d in outcomes.by_day if d.outcomes] == [0, 1000, 500, 0, 0]

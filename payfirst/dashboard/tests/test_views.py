@@ -133,3 +133,17 @@ def test_page_query_count_does_not_grow_with_the_data(staff_browser, seeded, use
     # The session, the user, two grouped data queries, and the user's and groups' permissions for the admin's menu.
     assert len(small) == 6
     assert len([sql for sql in small if "payments_payment" in sql]) == 2
+
+
+def test_success_rate_chart_has_one_bar_per_day_on_a_fixed_scale(staff_browser, seeded):
+    drawn = dict(bars(svg(staff_browser.get(URL).content.decode(), "success-chart")))
+    assert len(drawn) == 30
+
+    def day(month: int, d: int) -> str:
+        return f"{date(2026, month, d):%a %d %b %Y}"
+
+    assert drawn[f"{day(3, 10)}: 100.0% (3 of 3)"] == PLOT_HEIGHT  # created late on the 10th IST counts there
+    assert drawn[f"{day(3, 12)}: 50.0% (1 of 2)"] == PLOT_HEIGHT // 2
+    assert drawn[f"{day(3, 14)}: 0.0% (0 of 1)"] == 0  # FLAGGED counts, SUPERSEDED does not
+    assert drawn[f"{day(2, 14)}: 0.0% (0 of 1)"] == 0
+    assert drawn[f"{day(3, 15)}: n/a (0 of 0)"] == 0  # only a PENDING payment so far
