@@ -84,8 +84,11 @@ class RazorpayGateway:
     def create_order(
         self, *, reference: str, amount: Paise, redirect_url: str | None, customer: Mapping[str, str], description: str
     ) -> GatewayOrder:
+        """Open (or find again) the Razorpay order for `reference`. Razorpay does not enforce unique receipts, so an
+        order already carrying our reference as its receipt, for this amount, is reused: a retry after a lost answer
+        never opens a second order."""
         # redirect_url is PhonePe's concern: Razorpay Checkout runs in the page and hands its result to the front end.
-        entity = self.api.create_order(
+        entity = self._order_by_receipt(reference, amount=amount) or self.api.create_order(
             {"amount": amount.value, "currency": CURRENCY, "receipt": reference, "notes": {"reference": reference}}
         )
         order_id = str(entity.get("id") or "")
@@ -112,6 +115,20 @@ class RazorpayGateway:
             )
         logger.info("razorpay order created", extra={"reference": reference, "gateway_order_id": order_id})
         return order
+
+    def _order_by_receipt(self, reference: str, *, amount: Paise) -> dict[str, Any] | None:
+        orders = self.api.orders_with_receipt(reference).get("items")
+        if not isinstance(orders, list):
+            raise GatewayRejected("Razorpay listed orders without an items list.")
+        for entity in orders:  # newest first
+            if (
+                isinstance(entity, dict)
+                and entity.get("receipt") == reference
+                and entity.get("amount") == amount.value
+                and entity.get("currency") == CURRENCY
+            ):
+                return entity
+        return None
 
     def fetch_payment(self, *, gateway_order_id: str) -> GatewayPayment:
         """The order's best attempt. An `authorized` attempt is captured here (we never leave money merely held),

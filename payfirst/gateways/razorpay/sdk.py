@@ -87,6 +87,9 @@ class RazorpayApi:
     def create_order(self, data: Mapping[str, Any]) -> dict[str, Any]:
         return _call(self._client.order.create, dict(data))
 
+    def orders_with_receipt(self, receipt: str) -> dict[str, Any]:
+        return _call(self._client.order.all, {"receipt": receipt, "count": 10})
+
     def fetch_order(self, order_id: str) -> dict[str, Any]:
         return _call(self._client.order.fetch, order_id, {})
 

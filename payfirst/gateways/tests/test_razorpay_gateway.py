@@ -24,6 +24,9 @@ ORDER_ID = "order_EKwxwAgItmmXdp"
 CUSTOMER = {"name": "Asha Rao", "email": "asha@example.com", "contact": "+919876543210"}
 
 
+NO_ORDERS = {"entity": "collection", "count": 0, "items": []}
+
+
 @pytest.fixture
 def gateway(settings, stub_server) -> RazorpayGateway:
     settings.RAZORPAY_API_BASE = f"{stub_server.url}/rzp"
@@ -33,6 +36,7 @@ def gateway(settings, stub_server) -> RazorpayGateway:
     settings.PAYFIRST_PUBLIC_BASE_URL = "http://shop.test"
     settings.PAYFIRST_GATEWAYS = "sandbox"
     settings.PAYFIRST_MERCHANT_NAME = "Diya & Co"
+    stub_server.add("GET", "/rzp/v1/orders", json_body=NO_ORDERS)  # no earlier order carries the receipt
     return RazorpayGateway.from_settings()
 
 
@@ -54,6 +58,34 @@ def test_create_order_sends_paise_receipt_and_basic_auth(gateway, stub_server):
     }
     assert call.headers["Authorization"] == "Basic " + base64.b64encode(b"rzp_test_unit:unit_key_secret").decode()
     assert order.gateway_order_id == ORDER_ID and order.amount == Paise(50000) and order.currency == "INR"
+
+
+def test_create_order_looks_for_an_order_with_our_receipt_first(gateway, stub_server):
+    stub_server.add("POST", "/rzp/v1/orders", json_body=fixture_json("razorpay/order_created.json"))
+    _create(gateway)
+    [lookup] = stub_server.calls("GET", "/rzp/v1/orders")
+    assert lookup.query["receipt"] == ["PAY-7Q3K9X2M"]
+
+
+def test_create_order_retry_reuses_the_order_with_our_receipt(gateway, stub_server):
+    other_amount = {**fixture_json("razorpay/order_created.json"), "id": "order_OtherAmount001", "amount": 100}
+    ours = {**fixture_json("razorpay/order_created.json"), "status": "attempted"}
+    stub_server.routes[("GET", "/rzp/v1/orders")] = []
+    stub_server.add(
+        "GET", "/rzp/v1/orders", json_body={"entity": "collection", "count": 2, "items": [other_amount, ours]}
+    )
+    order = _create(gateway)
+    assert order.gateway_order_id == ORDER_ID and order.checkout["order_id"] == ORDER_ID
+    assert not stub_server.calls("POST", "/rzp/v1/orders")
+
+
+def test_create_order_ignores_an_order_with_our_receipt_for_another_amount(gateway, stub_server):
+    other_amount = {**fixture_json("razorpay/order_created.json"), "id": "order_OtherAmount001", "amount": 100}
+    stub_server.routes[("GET", "/rzp/v1/orders")] = []
+    stub_server.add("GET", "/rzp/v1/orders", json_body={"entity": "collection", "count": 1, "items": [other_amount]})
+    stub_server.add("POST", "/rzp/v1/orders", json_body=fixture_json("razorpay/order_created.json"))
+    assert _create(gateway).gateway_order_id == ORDER_ID
+    assert len(stub_server.calls("POST", "/rzp/v1/orders")) == 1
 
 
 def test_create_order_checkout_block(gateway, stub_server):

@@ -117,6 +117,14 @@ def test_razorpay_create_pay_and_fetch_captured(sandbox):
     assert payment.gateway_payment_id == fields["razorpay_payment_id"]
 
 
+def test_razorpay_same_reference_never_opens_two_orders(sandbox):
+    gateway = get_gateway("razorpay")
+    first = _razorpay_order(gateway, "PAY-IT-RZP-11")
+    again = _razorpay_order(gateway, "PAY-IT-RZP-11")
+    assert again.gateway_order_id == first.gateway_order_id
+    assert len(gateway.api.orders_with_receipt("PAY-IT-RZP-11")["items"]) == 1
+
+
 def test_razorpay_failure_then_success_on_the_same_order(sandbox):
     gateway = get_gateway("razorpay")
     order = _razorpay_order(gateway, "PAY-IT-RZP-2")
