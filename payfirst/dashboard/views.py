@@ -72,6 +72,9 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "success_rate": percent_from_permille(outcomes.success_permille),
         "success_rate_definition": SUCCESS_RATE_DEFINITION,
         "revenue_definition": REVENUE_DEFINITION,
+        "success_rows": [
+            {"day": day, "rate": percent_from_permille(day.success_permille)} for day in outcomes.by_day
+        ],
         "revenue_rows": [
             {"day": day, "gross": rupees(day.gross), "refunded": rupees(day.refunded), "net": rupees(day.net)}
             for day in revenue

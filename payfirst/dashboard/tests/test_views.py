@@ -81,7 +81,8 @@ def test_staff_sees_payments_per_state_and_the_success_rate(staff_browser, seede
 
 def test_staff_sees_revenue_per_day_in_rupees(staff_browser, seeded):
     html = staff_browser.get(URL).content.decode()
-    row = re.search(r'<tr data-day="2026-03-11">(.*?)</tr>', html, re.S).group(1)
+    revenue_table = html[html.index('<table id="revenue-table">'):]
+    row = re.search(r'<tr data-day="2026-03-11">(.*?)</tr>', revenue_table, re.S).group(1)
     assert re.findall(r'<td class="num">([^<]*)</td>', row) == ["1", "₹2,000.00", "₹300.00", "₹1,700.00"]
     total = re.search(r'<tr id="revenue-total">(.*?)</tr>', html, re.S).group(1)
     # 12,345 + 150,050 + 200,000 + 40,000 captured; 30,000 + 40,000 refunded.
@@ -147,3 +148,11 @@ def test_success_rate_chart_has_one_bar_per_day_on_a_fixed_scale(staff_browser, 
     assert drawn[f"{day(3, 14)}: 0.0% (0 of 1)"] == 0  # FLAGGED counts, SUPERSEDED does not
     assert drawn[f"{day(2, 14)}: 0.0% (0 of 1)"] == 0
     assert drawn[f"{day(3, 15)}: n/a (0 of 0)"] == 0  # only a PENDING payment so far
+
+
+def test_success_rate_per_day_is_also_a_table(staff_browser, seeded):
+    html = staff_browser.get(URL).content.decode()
+    table = html[html.index('<table id="success-table">'):html.index('<section class="dashboard-section" id="payments')]
+    row = re.search(r'<tr data-day="2026-03-12">(.*?)</tr>', table, re.S).group(1)
+    assert re.findall(r'<td class="num">([^<]*)</td>', row) == ["1", "2", "50.0%"]
+    assert table.count("<tr data-day=") == 30
