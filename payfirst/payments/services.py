@@ -153,6 +153,11 @@ def _negated(amounts: Mapping[int, int]) -> dict[int, int]:
     return {pk: -amount for pk, amount in amounts.items()}
 
 
+def _net(taken: Mapping[int, int], given_back: Mapping[int, int]) -> dict[int, int]:
+    """Per row: what a new payment takes less what the payment it replaces gives back."""
+    return {pk: taken.get(pk, 0) - given_back.get(pk, 0) for pk in taken.keys() | given_back.keys()}
+
+
 def _contents_hash(*, priced: PricedCart, gateway: str, shipping: Any, billing: Any, redirect_url: str) -> str:
     """Everything that makes two checkouts "the same": an identical one may reuse the pending payment."""
     document = {
@@ -246,6 +251,8 @@ def _reserve_and_record(
         if not Cart.objects.select_for_update().filter(pk=cart.pk, status=CartStatus.ACTIVE).exists():
             raise CartEmpty("This cart has just been paid for; your new cart is empty.")
         pending = Payment.objects.select_for_update().filter(cart=cart, status=S.PENDING).first()
+        released_variants: dict[int, int] = {}
+        released_slots: dict[int, int] = {}
         if pending is not None:
             if pending.contents_hash == contents_hash and pending.expires_at > now:
                 pending.cart = cart
@@ -259,14 +266,20 @@ def _reserve_and_record(
                 if not claimed:
                     raise PaymentInProgress()
                 return pending, False
-            _release_and_move(
+            # Its holds are given back in the same single pass that takes the new ones (below), so this
+            # transaction locks catalog rows once, in pk order, like every other path.
+            if pending.reservation == ReservationState.HELD:
+                released_variants, released_slots = _holds_of_payment(pending.pk)
+            alive = pending.expires_at > now
+            transition(
                 payment=pending,
-                to=S.SUPERSEDED if pending.expires_at > now else S.EXPIRED,
-                source=EventSource.API if pending.expires_at > now else EventSource.EXPIRY,
+                to=S.SUPERSEDED if alive else S.EXPIRED,
+                source=EventSource.API if alive else EventSource.EXPIRY,
                 actor_id=user.pk,
                 detail="The cart changed; a new payment replaces this one."
-                if pending.expires_at > now
+                if alive
                 else "Expired before payment (found by a new checkout).",
+                fields={"reservation": ReservationState.RELEASED},
             )
         payment = Payment.objects.create(
             user=user,
@@ -304,7 +317,9 @@ def _reserve_and_record(
         )  # fmt: skip
         variants, slots = _holds_of_priced(priced)
         # Raises InsufficientStock / SlotFull (409) before the customer pays anything; rolls all of this back.
-        change_holds(variants=variants, slots=slots)
+        change_holds(
+            variants=_net(variants, released_variants), slots=_net(slots, released_slots)
+        )
     logger.info(
         "payment created",
         extra={"payment_id": payment.pk, "reference": payment.reference, "amount": payment.amount, "gateway": gateway},

@@ -103,6 +103,26 @@ def test_create_payment_for_a_changed_cart_supersedes_the_old_one_and_releases_i
     assert Payment.objects.filter(cart=mixed_cart, status=S.PENDING).count() == 1
 
 
+def test_create_payment_for_a_grown_cart_that_no_longer_fits_keeps_the_old_payment(
+    user, address, mixed_cart, variant, slot, fake_razorpay
+):
+    first = create(user, address).payment
+    mixed_cart.items.filter(kind="product").update(quantity=6)  # 6 > 5 on hand, even with its own 2 given back
+    with pytest.raises(InsufficientStock):
+        create(user, address)
+    first.refresh_from_db()
+    assert first.status == S.PENDING and first.reservation == ReservationState.HELD
+    assert counters(variant, slot) == (5, 2, 1) and Payment.objects.count() == 1
+
+
+def test_create_payment_for_a_grown_cart_reuses_its_own_reservation(user, address, mixed_cart, variant, slot,
+                                                                    fake_razorpay):
+    create(user, address)
+    mixed_cart.items.filter(kind="product").update(quantity=5)  # all 5 on hand: fits only by netting the old 2
+    second = create(user, address).payment
+    assert second.status == S.PENDING and counters(variant, slot) == (5, 5, 1)
+
+
 def test_create_payment_with_another_gateway_supersedes_the_pending_one(user, address, mixed_cart, fake_razorpay,
                                                                         fake_phonepe):
     first = create(user, address).payment
