@@ -75,6 +75,8 @@ class UserRegisterApi(_PublicApi, APIView):
         tags=TAGS,
         operation_id="auth_register",
         summary="Create an account",
+        description="An email already registered, in any letter case, is 400 `invalid_input` with `fields.email`. "
+        "The password goes through the password validators; their messages come back under `fields.password`.",
         auth=[],
         request=InputSerializer,
         responses={
@@ -96,6 +98,8 @@ class UserRegisterApi(_PublicApi, APIView):
         tags=TAGS,
         operation_id="auth_token_obtain",
         summary="Sign in: trade email and password for an access and a refresh token",
+        description="Send the access token as `Authorization: Bearer <access>`; when it expires, trade the refresh "
+        "token at /api/auth/token/refresh/. The email is matched in any letter case.",
         request=TokenObtainPairSerializer,
         responses={
             200: TokenObtainPairSerializer,
@@ -116,6 +120,7 @@ class TokenObtainApi(TokenObtainPairView):
         tags=TAGS,
         operation_id="auth_token_refresh",
         summary="Trade a refresh token for a new access token",
+        description="The refresh token stays valid until it expires; no new one is issued.",
         request=TokenRefreshSerializer,
         responses={
             200: TokenRefreshSerializer,
@@ -226,6 +231,8 @@ class AddressListApi(GenericAPIView):
         tags=TAGS,
         operation_id="auth_addresses_create",
         summary="Add an address",
+        description="Your first address becomes the default unless you send `is_default: false`; "
+        "`is_default: true` moves the default here from your other address.",
         request=AddressInputSerializer,
         responses={201: AddressOutput, 400: INVALID_INPUT, 401: NOT_AUTHENTICATED},
     )
@@ -240,6 +247,7 @@ class AddressDetailApi(APIView):
     @extend_schema(
         tags=TAGS,
         operation_id="auth_addresses_retrieve",
+        summary="One of your addresses",
         responses={200: AddressOutput, 401: NOT_AUTHENTICATED, 404: NOT_FOUND},
     )
     def get(self, request: Request, id: int) -> Response:  # noqa: A002 - API.md names the path parameter `id`
@@ -248,6 +256,8 @@ class AddressDetailApi(APIView):
     @extend_schema(
         tags=TAGS,
         operation_id="auth_addresses_update",
+        summary="Change some fields of one of your addresses",
+        description="`is_default: true` clears it on your other addresses. Another user's address is 404.",
         request=AddressInputSerializer,
         responses={200: AddressOutput, 400: INVALID_INPUT, 401: NOT_AUTHENTICATED, 404: NOT_FOUND},
     )
@@ -260,6 +270,8 @@ class AddressDetailApi(APIView):
     @extend_schema(
         tags=TAGS,
         operation_id="auth_addresses_destroy",
+        summary="Delete one of your addresses",
+        description="Deleting the default leaves you without one until you set another. Another user's address is 404.",
         responses={204: None, 401: NOT_AUTHENTICATED, 404: NOT_FOUND},
     )
     def delete(self, request: Request, id: int) -> Response:  # noqa: A002
