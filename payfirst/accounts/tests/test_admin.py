@@ -116,3 +116,22 @@ def test_admin_address_form_still_checks_the_pin(admin_client, user):
     assert response.status_code == 200
     assert "postal_code" in response.context["adminform"].form.errors
     assert not Address.objects.exists()
+
+
+def test_admin_sets_a_new_password_through_the_validators(admin_client, user):
+    page = admin_client.get(f"/admin/accounts/user/{user.pk}/password/")
+    assert page.status_code == 200
+    weak = admin_client.post(
+        f"/admin/accounts/user/{user.pk}/password/",
+        {"usable_password": "true", "password1": "12345678", "password2": "12345678"},
+    )
+    assert weak.status_code == 200
+    user.refresh_from_db()
+    assert user.check_password("correct-horse-battery")
+    response = admin_client.post(
+        f"/admin/accounts/user/{user.pk}/password/",
+        {"usable_password": "true", "password1": "monsoon-drift-7716", "password2": "monsoon-drift-7716"},
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("monsoon-drift-7716")
