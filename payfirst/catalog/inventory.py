@@ -114,9 +114,9 @@ def sell_without_hold(*, variants: Mapping[int, int], slots: Mapping[int, int]) 
     if variant_amounts:
         _lock_variants(list(variant_amounts))
         delta = _per_row(variant_amounts)
-        changed = Variant.objects.filter(
-            pk__in=list(variant_amounts), stock_on_hand__gte=F("reserved") + delta
-        ).update(stock_on_hand=F("stock_on_hand") - delta)
+        changed = Variant.objects.filter(pk__in=list(variant_amounts), stock_on_hand__gte=F("reserved") + delta).update(
+            stock_on_hand=F("stock_on_hand") - delta
+        )
         if changed != len(variant_amounts):
             raise InsufficientStock("The stock held for this payment has been sold in the meantime.")
     if slot_amounts:

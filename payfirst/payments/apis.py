@@ -49,8 +49,9 @@ def _error(name: str, codes: list[str], description: str) -> OpenApiResponse:
                     fields={
                         "code": serializers.ChoiceField(choices=codes),
                         "message": serializers.CharField(),
-                        "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
-                                                        required=False),
+                        "fields": serializers.DictField(
+                            child=serializers.ListField(child=serializers.CharField()), required=False
+                        ),
                     },
                 )
             },
@@ -111,8 +112,13 @@ class PaymentCreateApi(APIView):
             200: PaymentOutput,
             400: _error(
                 "PaymentCreateInvalid",
-                ["invalid_input", "cart_empty", "shipping_address_required", "invalid_redirect_url",
-                 "amount_not_payable"],
+                [
+                    "invalid_input",
+                    "cart_empty",
+                    "shipping_address_required",
+                    "invalid_redirect_url",
+                    "amount_not_payable",
+                ],
                 "The request or the cart cannot be paid as it is.",
             ),
             401: UNAUTHORIZED,
@@ -183,8 +189,12 @@ class PaymentConfirmRazorpayApi(APIView):
         if payment is None or payment.user_id != request.user.pk:
             raise NotFound("Payment not found.")
         try:
-            services.sync_payment(payment=payment, source=EventSource.CONFIRM, actor_id=request.user.pk,
-                                  payload={"checkout": {"razorpay_payment_id": fields["razorpay_payment_id"]}})
+            services.sync_payment(
+                payment=payment,
+                source=EventSource.CONFIRM,
+                actor_id=request.user.pk,
+                payload={"checkout": {"razorpay_payment_id": fields["razorpay_payment_id"]}},
+            )
         except GatewayError as error:
             logger.warning("confirm could not reach the gateway", extra={"payment_id": payment.pk, "error": str(error)})
             raise GatewayFailed() from None
@@ -429,4 +439,3 @@ class PhonePeWebhookApi(_WebhookApi):
     )
     def post(self, request: Request) -> Response:
         return super().post(request)
-

@@ -57,9 +57,7 @@ class Payment(TimestampedModel):
         max_length=64, help_text="fingerprint of the priced cart; an identical cart reuses this pending payment"
     )
     items_count = models.PositiveIntegerField(default=0)
-    reservation = models.CharField(
-        max_length=10, choices=ReservationState.choices, default=ReservationState.HELD
-    )
+    reservation = models.CharField(max_length=10, choices=ReservationState.choices, default=ReservationState.HELD)
     gateway_order_id = models.CharField(max_length=64, blank=True, default="")
     gateway_payment_id = models.CharField(max_length=64, blank=True, default="")
     checkout = models.JSONField(default=dict, blank=True, help_text="what the front end needs to pay; no secrets")
@@ -132,8 +130,14 @@ class PaymentLine(models.Model):
             models.CheckConstraint(
                 condition=(
                     Q(kind="product", variant__isnull=False, slot__isnull=True, plan__isnull=True)
-                    | Q(kind="service", package__isnull=False, slot__isnull=False, variant__isnull=True,
-                        plan__isnull=True, quantity=1)
+                    | Q(
+                        kind="service",
+                        package__isnull=False,
+                        slot__isnull=False,
+                        variant__isnull=True,
+                        plan__isnull=True,
+                        quantity=1,
+                    )
                     | Q(kind="plan", plan__isnull=False, variant__isnull=True, slot__isnull=True, quantity=1)
                 ),
                 name="payment_line_kind_fields",
@@ -173,6 +177,9 @@ class PaymentEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.from_status or '∅'} → {self.to_status} ({self.source})"
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise PermissionError("Payment events are append-only.")
@@ -180,9 +187,6 @@ class PaymentEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("Payment events are append-only.")
-
-    def __str__(self) -> str:
-        return f"{self.from_status or '∅'} → {self.to_status} ({self.source})"
 
 
 class RefundStatus(models.TextChoices):
@@ -239,9 +243,7 @@ class WebhookEvent(models.Model):
     event_id = models.CharField(max_length=128, blank=True, default="")
     event_name = models.CharField(max_length=64, blank=True, default="")
     gateway_order_id = models.CharField(max_length=64, blank=True, default="")
-    payment = models.ForeignKey(
-        Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="webhook_events"
-    )
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="webhook_events")
     outcome = models.CharField(max_length=20, choices=WebhookOutcome.choices, default=WebhookOutcome.RECEIVED)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -13,7 +13,8 @@ from django.utils import timezone
 from django_tasks import task
 
 from payfirst.core.money import Paise
-from payfirst.gateways.base import GatewayError, RefundStatus as GatewayRefundStatus
+from payfirst.gateways.base import GatewayError
+from payfirst.gateways.base import RefundStatus as GatewayRefundStatus
 from payfirst.gateways.registry import get_gateway
 from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundStatus
 from payfirst.payments.states import EventSource, PaymentStatus, transition

@@ -38,9 +38,11 @@ def get_payment(*, user: Any, payment_id: int) -> Payment:
 
 def own_payment(*, user: Any, payment_id: int) -> Payment:
     """One of the user's own payments (for actions such as cancel: staff act through the admin)."""
-    payment = Payment.objects.select_related("cart").filter(pk=payment_id, user=user).first() if (
-        0 < payment_id <= MAX_ID
-    ) else None
+    payment = (
+        Payment.objects.select_related("cart").filter(pk=payment_id, user=user).first()
+        if (0 < payment_id <= MAX_ID)
+        else None
+    )
     if payment is None:
         raise NotFound(f"Payment {payment_id} was not found.")
     return payment

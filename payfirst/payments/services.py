@@ -164,8 +164,16 @@ def _contents_hash(*, priced: PricedCart, gateway: str, shipping: Any, billing: 
         "gateway": gateway,
         "currency": CURRENCY,
         "lines": [
-            [line.kind, line.variant_id, line.package_id, line.slot_id, line.plan_code, line.quantity,
-             line.unit_price, line.discount]
+            [
+                line.kind,
+                line.variant_id,
+                line.package_id,
+                line.slot_id,
+                line.plan_code,
+                line.quantity,
+                line.unit_price,
+                line.discount,
+            ]
             for line in priced.lines
         ],  # fmt: skip
         "subtotal": priced.subtotal,
@@ -302,11 +310,21 @@ def _reserve_and_record(
         PaymentLine.objects.bulk_create(
             [
                 PaymentLine(
-                    payment=payment, kind=line.kind, variant_id=line.variant_id, package_id=line.package_id,
-                    slot_id=line.slot_id, plan_id=plan_ids.get(line.plan_code) if line.plan_code else None,
-                    name=line.name[:255], sku=line.sku or "", selected_date=line.selected_date,
-                    selected_time=line.selected_time, quantity=line.quantity, unit_price=line.unit_price,
-                    line_total=line.line_total, discount=line.discount, total=line.total,
+                    payment=payment,
+                    kind=line.kind,
+                    variant_id=line.variant_id,
+                    package_id=line.package_id,
+                    slot_id=line.slot_id,
+                    plan_id=plan_ids.get(line.plan_code) if line.plan_code else None,
+                    name=line.name[:255],
+                    sku=line.sku or "",
+                    selected_date=line.selected_date,
+                    selected_time=line.selected_time,
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    line_total=line.line_total,
+                    discount=line.discount,
+                    total=line.total,
                 )  # fmt: skip
                 for line in priced.lines
             ]
@@ -317,9 +335,7 @@ def _reserve_and_record(
         )  # fmt: skip
         variants, slots = _holds_of_priced(priced)
         # Raises InsufficientStock / SlotFull (409) before the customer pays anything; rolls all of this back.
-        change_holds(
-            variants=_net(variants, released_variants), slots=_net(slots, released_slots)
-        )
+        change_holds(variants=_net(variants, released_variants), slots=_net(slots, released_slots))
     logger.info(
         "payment created",
         extra={"payment_id": payment.pk, "reference": payment.reference, "amount": payment.amount, "gateway": gateway},
@@ -333,9 +349,9 @@ def _open_gateway_order(*, payment: Payment, user: User) -> Payment:
         order = get_gateway(payment.gateway).create_order(
             reference=payment.reference,
             amount=Paise(payment.amount),
-            redirect_url=phonepe_return_url(payment_id=payment.pk) if payment.gateway == "phonepe" else (
-                payment.redirect_url or None
-            ),
+            redirect_url=phonepe_return_url(payment_id=payment.pk)
+            if payment.gateway == "phonepe"
+            else (payment.redirect_url or None),
             customer={"name": user.full_name, "email": user.email, "contact": user.phone},
             description=f"{settings.PAYFIRST_MERCHANT_NAME} — {payment.items_count} item(s), {payment.reference}",
         )
@@ -377,8 +393,14 @@ def _fail_unopened(*, payment_id: int, detail: str) -> None:
 
 
 def _release_and_move(
-    *, payment: Payment, to: str, source: str, detail: str, actor_id: int | None = None,
-    payload: Mapping[str, Any] | None = None, fields: Mapping[str, Any] | None = None,
+    *,
+    payment: Payment,
+    to: str,
+    source: str,
+    detail: str,
+    actor_id: int | None = None,
+    payload: Mapping[str, Any] | None = None,
+    fields: Mapping[str, Any] | None = None,
 ) -> None:
     """Give back what the (locked) payment holds and move it to `to`, in the caller's transaction."""
     fields = dict(fields or {})
@@ -523,7 +545,12 @@ def record_capture(
 
 
 def _record_late_capture(
-    *, payment: Payment, source: str, actor_id: int | None, payload: Mapping[str, Any], money: Mapping[str, Any],
+    *,
+    payment: Payment,
+    source: str,
+    actor_id: int | None,
+    payload: Mapping[str, Any],
+    money: Mapping[str, Any],
     now: Any,
 ) -> str:
     """Money for a payment we stopped waiting for (expired, cancelled, superseded, failed). Take its stock and
@@ -559,8 +586,15 @@ def _record_late_capture(
 
 
 def _capture_and_fulfil(
-    *, payment: Payment, source: str, actor_id: int | None, payload: Mapping[str, Any], money: Mapping[str, Any],
-    now: Any, detail: str, consume: bool,
+    *,
+    payment: Payment,
+    source: str,
+    actor_id: int | None,
+    payload: Mapping[str, Any],
+    money: Mapping[str, Any],
+    now: Any,
+    detail: str,
+    consume: bool,
 ) -> None:
     """The one atomic step (inside record_capture's transaction, cart and payment rows locked)."""
     transition(

@@ -111,8 +111,10 @@ def _process(*, record: WebhookEvent, event: GatewayEvent) -> str:
     payment = payment_for_gateway_order(gateway=record.gateway, gateway_order_id=event.gateway_order_id)
     if payment is None:
         _finish(record, WebhookOutcome.IGNORED, error=f"No payment has gateway order {event.gateway_order_id!r}.")
-        logger.warning("webhook for an unknown gateway order; ignored",
-                       extra={"webhook_event_id": record.pk, "gateway_order_id": event.gateway_order_id})
+        logger.warning(
+            "webhook for an unknown gateway order; ignored",
+            extra={"webhook_event_id": record.pk, "gateway_order_id": event.gateway_order_id},
+        )
         return WebhookOutcome.IGNORED
     WebhookEvent.objects.filter(pk=record.pk).update(payment=payment, attempts=record.attempts + 1)
     try:
@@ -123,8 +125,10 @@ def _process(*, record: WebhookEvent, event: GatewayEvent) -> str:
         )  # fmt: skip
     except GatewayError as error:
         _finish(record, WebhookOutcome.ERROR, error=f"{type(error).__name__}: {error}")
-        logger.error("webhook processing failed; the gateway will deliver it again",
-                     extra={"webhook_event_id": record.pk, "payment_id": payment.pk, "error": str(error)})
+        logger.error(
+            "webhook processing failed; the gateway will deliver it again",
+            extra={"webhook_event_id": record.pk, "payment_id": payment.pk, "error": str(error)},
+        )
         raise WebhookProcessingFailed(record, error) from error
     except Exception as error:
         # Not swallowed: noted on the delivery, then re-raised (a 500), so the gateway delivers it again.

@@ -2,214 +2,512 @@
 
 import django.db.models.deletion
 import django.db.models.expressions
-import payfirst.payments.models
 from django.conf import settings
 from django.db import migrations, models
 
+import payfirst.payments.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('cart', '0002_cart_notices'),
-        ('catalog', '0001_initial'),
+        ("cart", "0002_cart_notices"),
+        ("catalog", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('reference', models.CharField(default=payfirst.payments.models.new_payment_reference, max_length=40, unique=True)),
-                ('status', models.CharField(choices=[('PENDING', 'Pending'), ('CAPTURED', 'Captured'), ('FAILED', 'Failed'), ('EXPIRED', 'Expired'), ('CANCELLED', 'Cancelled'), ('SUPERSEDED', 'Superseded'), ('FLAGGED', 'Flagged'), ('PARTIALLY_REFUNDED', 'Partially Refunded'), ('REFUNDED', 'Refunded')], default='PENDING', max_length=20)),
-                ('gateway', models.CharField(choices=[('razorpay', 'Razorpay'), ('phonepe', 'PhonePe')], max_length=16)),
-                ('amount', models.PositiveBigIntegerField(help_text='paise; subtotal - discount, priced from the database')),
-                ('currency', models.CharField(default='INR', max_length=3)),
-                ('subtotal', models.PositiveBigIntegerField(help_text='paise')),
-                ('discount', models.PositiveBigIntegerField(default=0, help_text='paise')),
-                ('shipping_address', models.JSONField(blank=True, help_text='snapshot in the Address API shape', null=True)),
-                ('billing_address', models.JSONField(blank=True, help_text='snapshot in the Address API shape', null=True)),
-                ('redirect_url', models.CharField(blank=True, help_text='where the browser returns after paying', max_length=2000)),
-                ('contents_hash', models.CharField(help_text='fingerprint of the priced cart; an identical cart reuses this pending payment', max_length=64)),
-                ('items_count', models.PositiveIntegerField(default=0)),
-                ('reservation', models.CharField(choices=[('HELD', 'Held'), ('CONSUMED', 'Consumed'), ('RELEASED', 'Released')], default='HELD', max_length=10)),
-                ('gateway_order_id', models.CharField(blank=True, default='', max_length=64)),
-                ('gateway_payment_id', models.CharField(blank=True, default='', max_length=64)),
-                ('checkout', models.JSONField(blank=True, default=dict, help_text='what the front end needs to pay; no secrets')),
-                ('gateway_amount', models.PositiveBigIntegerField(blank=True, help_text='paise the gateway reported', null=True)),
-                ('gateway_currency', models.CharField(blank=True, default='', max_length=3)),
-                ('refunded_amount', models.PositiveBigIntegerField(default=0, help_text='paise refunded (processed refunds)')),
-                ('expires_at', models.DateTimeField()),
-                ('captured_at', models.DateTimeField(blank=True, null=True)),
-                ('cart', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='cart.cart')),
-                ('promo', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='cart.promocode')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "reference",
+                    models.CharField(
+                        default=payfirst.payments.models.new_payment_reference, max_length=40, unique=True
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("PENDING", "Pending"),
+                            ("CAPTURED", "Captured"),
+                            ("FAILED", "Failed"),
+                            ("EXPIRED", "Expired"),
+                            ("CANCELLED", "Cancelled"),
+                            ("SUPERSEDED", "Superseded"),
+                            ("FLAGGED", "Flagged"),
+                            ("PARTIALLY_REFUNDED", "Partially Refunded"),
+                            ("REFUNDED", "Refunded"),
+                        ],
+                        default="PENDING",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "gateway",
+                    models.CharField(choices=[("razorpay", "Razorpay"), ("phonepe", "PhonePe")], max_length=16),
+                ),
+                (
+                    "amount",
+                    models.PositiveBigIntegerField(help_text="paise; subtotal - discount, priced from the database"),
+                ),
+                ("currency", models.CharField(default="INR", max_length=3)),
+                ("subtotal", models.PositiveBigIntegerField(help_text="paise")),
+                ("discount", models.PositiveBigIntegerField(default=0, help_text="paise")),
+                (
+                    "shipping_address",
+                    models.JSONField(blank=True, help_text="snapshot in the Address API shape", null=True),
+                ),
+                (
+                    "billing_address",
+                    models.JSONField(blank=True, help_text="snapshot in the Address API shape", null=True),
+                ),
+                (
+                    "redirect_url",
+                    models.CharField(blank=True, help_text="where the browser returns after paying", max_length=2000),
+                ),
+                (
+                    "contents_hash",
+                    models.CharField(
+                        help_text="fingerprint of the priced cart; an identical cart reuses this pending payment",
+                        max_length=64,
+                    ),
+                ),
+                ("items_count", models.PositiveIntegerField(default=0)),
+                (
+                    "reservation",
+                    models.CharField(
+                        choices=[("HELD", "Held"), ("CONSUMED", "Consumed"), ("RELEASED", "Released")],
+                        default="HELD",
+                        max_length=10,
+                    ),
+                ),
+                ("gateway_order_id", models.CharField(blank=True, default="", max_length=64)),
+                ("gateway_payment_id", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "checkout",
+                    models.JSONField(blank=True, default=dict, help_text="what the front end needs to pay; no secrets"),
+                ),
+                (
+                    "gateway_amount",
+                    models.PositiveBigIntegerField(blank=True, help_text="paise the gateway reported", null=True),
+                ),
+                ("gateway_currency", models.CharField(blank=True, default="", max_length=3)),
+                (
+                    "refunded_amount",
+                    models.PositiveBigIntegerField(default=0, help_text="paise refunded (processed refunds)"),
+                ),
+                ("expires_at", models.DateTimeField()),
+                ("captured_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "cart",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="payments", to="cart.cart"
+                    ),
+                ),
+                (
+                    "promo",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments",
+                        to="cart.promocode",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PaymentEvent',
+            name="PaymentEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(blank=True, help_text='blank for the creation event', max_length=20)),
-                ('to_status', models.CharField(max_length=20)),
-                ('source', models.CharField(choices=[('api', 'Api'), ('confirm', 'Confirm'), ('webhook', 'Webhook'), ('redirect', 'Redirect'), ('reconcile', 'Reconcile'), ('admin', 'Admin'), ('expiry', 'Expiry')], max_length=12)),
-                ('detail', models.TextField(blank=True)),
-                ('payload', models.JSONField(blank=True, default=dict, help_text="the gateway's answer or webhook that caused it")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('payment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='events', to='payments.payment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("from_status", models.CharField(blank=True, help_text="blank for the creation event", max_length=20)),
+                ("to_status", models.CharField(max_length=20)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("api", "Api"),
+                            ("confirm", "Confirm"),
+                            ("webhook", "Webhook"),
+                            ("redirect", "Redirect"),
+                            ("reconcile", "Reconcile"),
+                            ("admin", "Admin"),
+                            ("expiry", "Expiry"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("detail", models.TextField(blank=True)),
+                (
+                    "payload",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="the gateway's answer or webhook that caused it"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="events", to="payments.payment"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='PaymentLine',
+            name="PaymentLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=8)),
-                ('name', models.CharField(max_length=255)),
-                ('sku', models.CharField(blank=True, max_length=64)),
-                ('selected_date', models.DateField(blank=True, null=True)),
-                ('selected_time', models.TimeField(blank=True, null=True)),
-                ('quantity', models.PositiveIntegerField()),
-                ('unit_price', models.PositiveBigIntegerField(help_text='paise')),
-                ('line_total', models.PositiveBigIntegerField(help_text='paise')),
-                ('discount', models.PositiveBigIntegerField(default=0, help_text="paise; this line's share of the cart discount")),
-                ('total', models.PositiveBigIntegerField(help_text='paise; line_total - discount')),
-                ('package', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.servicepackage')),
-                ('payment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lines', to='payments.payment')),
-                ('plan', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.plan')),
-                ('slot', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.slot')),
-                ('variant', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='catalog.variant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=8)),
+                ("name", models.CharField(max_length=255)),
+                ("sku", models.CharField(blank=True, max_length=64)),
+                ("selected_date", models.DateField(blank=True, null=True)),
+                ("selected_time", models.TimeField(blank=True, null=True)),
+                ("quantity", models.PositiveIntegerField()),
+                ("unit_price", models.PositiveBigIntegerField(help_text="paise")),
+                ("line_total", models.PositiveBigIntegerField(help_text="paise")),
+                (
+                    "discount",
+                    models.PositiveBigIntegerField(
+                        default=0, help_text="paise; this line's share of the cart discount"
+                    ),
+                ),
+                ("total", models.PositiveBigIntegerField(help_text="paise; line_total - discount")),
+                (
+                    "package",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.servicepackage",
+                    ),
+                ),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="lines", to="payments.payment"
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.plan",
+                    ),
+                ),
+                (
+                    "slot",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.slot",
+                    ),
+                ),
+                (
+                    "variant",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="catalog.variant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Refund',
+            name="Refund",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('reference', models.CharField(default=payfirst.payments.models.new_refund_reference, max_length=40, unique=True)),
-                ('amount', models.PositiveBigIntegerField(help_text='paise')),
-                ('status', models.CharField(choices=[('PENDING', 'Pending'), ('PROCESSED', 'Processed'), ('FAILED', 'Failed')], default='PENDING', max_length=10)),
-                ('reason', models.TextField()),
-                ('is_automatic', models.BooleanField(default=False, help_text='started by payfirst itself, e.g. a late capture')),
-                ('gateway_refund_id', models.CharField(blank=True, default='', max_length=64)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('payment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='payments.payment')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "reference",
+                    models.CharField(default=payfirst.payments.models.new_refund_reference, max_length=40, unique=True),
+                ),
+                ("amount", models.PositiveBigIntegerField(help_text="paise")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("PENDING", "Pending"), ("PROCESSED", "Processed"), ("FAILED", "Failed")],
+                        default="PENDING",
+                        max_length=10,
+                    ),
+                ),
+                ("reason", models.TextField()),
+                (
+                    "is_automatic",
+                    models.BooleanField(default=False, help_text="started by payfirst itself, e.g. a late capture"),
+                ),
+                ("gateway_refund_id", models.CharField(blank=True, default="", max_length=64)),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="refunds", to="payments.payment"
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookEvent',
+            name="WebhookEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('gateway', models.CharField(choices=[('razorpay', 'Razorpay'), ('phonepe', 'PhonePe')], max_length=16)),
-                ('headers', models.JSONField(default=dict)),
-                ('body', models.TextField()),
-                ('received_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('is_verified', models.BooleanField(default=False)),
-                ('is_claimed', models.BooleanField(default=False, help_text='the first verified delivery of its event id; duplicates stay unclaimed')),
-                ('event_id', models.CharField(blank=True, default='', max_length=128)),
-                ('event_name', models.CharField(blank=True, default='', max_length=64)),
-                ('gateway_order_id', models.CharField(blank=True, default='', max_length=64)),
-                ('outcome', models.CharField(choices=[('received', 'Received'), ('processed', 'Processed'), ('duplicate', 'Duplicate'), ('ignored', 'Ignored'), ('invalid_signature', 'Invalid Signature'), ('error', 'Error')], default='received', max_length=20)),
-                ('error', models.TextField(blank=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('payment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='webhook_events', to='payments.payment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "gateway",
+                    models.CharField(choices=[("razorpay", "Razorpay"), ("phonepe", "PhonePe")], max_length=16),
+                ),
+                ("headers", models.JSONField(default=dict)),
+                ("body", models.TextField()),
+                ("received_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("is_verified", models.BooleanField(default=False)),
+                (
+                    "is_claimed",
+                    models.BooleanField(
+                        default=False,
+                        help_text="the first verified delivery of its event id; duplicates stay unclaimed",
+                    ),
+                ),
+                ("event_id", models.CharField(blank=True, default="", max_length=128)),
+                ("event_name", models.CharField(blank=True, default="", max_length=64)),
+                ("gateway_order_id", models.CharField(blank=True, default="", max_length=64)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("received", "Received"),
+                            ("processed", "Processed"),
+                            ("duplicate", "Duplicate"),
+                            ("ignored", "Ignored"),
+                            ("invalid_signature", "Invalid Signature"),
+                            ("error", "Error"),
+                        ],
+                        default="received",
+                        max_length=20,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="webhook_events",
+                        to="payments.payment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('fingerprint', models.CharField(help_text='sha256 of method, path and the canonical body', max_length=64)),
-                ('state', models.CharField(choices=[('in_progress', 'In Progress'), ('done', 'Done')], default='in_progress', max_length=12)),
-                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('body', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=255)),
+                (
+                    "fingerprint",
+                    models.CharField(help_text="sha256 of method, path and the canonical body", max_length=64),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("in_progress", "In Progress"), ("done", "Done")], default="in_progress", max_length=12
+                    ),
+                ),
+                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("body", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('user', 'key'), name='idempotency_key_once_per_user')],
+                "constraints": [models.UniqueConstraint(fields=("user", "key"), name="idempotency_key_once_per_user")],
             },
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['status', 'expires_at'], name='payment_status_expiry_idx'),
+            model_name="payment",
+            index=models.Index(fields=["status", "expires_at"], name="payment_status_expiry_idx"),
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['user', '-created_at'], name='payment_user_recent_idx'),
+            model_name="payment",
+            index=models.Index(fields=["user", "-created_at"], name="payment_user_recent_idx"),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='payment_amount_positive'),
+            model_name="payment",
+            constraint=models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="payment_amount_positive"),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', django.db.models.expressions.CombinedExpression(models.F('subtotal'), '-', models.F('discount')))), name='payment_amount_is_subtotal_less_discount'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "amount",
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("subtotal"), "-", models.F("discount")
+                        ),
+                    )
+                ),
+                name="payment_amount_is_subtotal_less_discount",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('refunded_amount__lte', models.F('amount'))), name='payment_refund_within_amount'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("refunded_amount__lte", models.F("amount"))), name="payment_refund_within_amount"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.UniqueConstraint(condition=models.Q(('gateway_order_id', ''), _negated=True), fields=('gateway', 'gateway_order_id'), name='payment_gateway_order_unique'),
+            model_name="payment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("gateway_order_id", ""), _negated=True),
+                fields=("gateway", "gateway_order_id"),
+                name="payment_gateway_order_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'PENDING')), fields=('cart',), name='payment_one_pending_per_cart'),
+            model_name="payment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "PENDING")), fields=("cart",), name="payment_one_pending_per_cart"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='paymentline',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gte', 1)), name='payment_line_quantity_positive'),
+            model_name="paymentline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gte", 1)), name="payment_line_quantity_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='paymentline',
-            constraint=models.CheckConstraint(condition=models.Q(('line_total', django.db.models.expressions.CombinedExpression(models.F('unit_price'), '*', models.F('quantity')))), name='payment_line_total_is_price_times_qty'),
+            model_name="paymentline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "line_total",
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("unit_price"), "*", models.F("quantity")
+                        ),
+                    )
+                ),
+                name="payment_line_total_is_price_times_qty",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='paymentline',
-            constraint=models.CheckConstraint(condition=models.Q(('total', django.db.models.expressions.CombinedExpression(models.F('line_total'), '-', models.F('discount')))), name='payment_line_total_less_discount'),
+            model_name="paymentline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "total",
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("line_total"), "-", models.F("discount")
+                        ),
+                    )
+                ),
+                name="payment_line_total_less_discount",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='paymentline',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'product'), ('plan__isnull', True), ('slot__isnull', True), ('variant__isnull', False)), models.Q(('kind', 'service'), ('package__isnull', False), ('plan__isnull', True), ('quantity', 1), ('slot__isnull', False), ('variant__isnull', True)), models.Q(('kind', 'plan'), ('plan__isnull', False), ('quantity', 1), ('slot__isnull', True), ('variant__isnull', True)), _connector='OR'), name='payment_line_kind_fields'),
+            model_name="paymentline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("kind", "product"), ("plan__isnull", True), ("slot__isnull", True), ("variant__isnull", False)
+                    ),
+                    models.Q(
+                        ("kind", "service"),
+                        ("package__isnull", False),
+                        ("plan__isnull", True),
+                        ("quantity", 1),
+                        ("slot__isnull", False),
+                        ("variant__isnull", True),
+                    ),
+                    models.Q(
+                        ("kind", "plan"),
+                        ("plan__isnull", False),
+                        ("quantity", 1),
+                        ("slot__isnull", True),
+                        ("variant__isnull", True),
+                    ),
+                    _connector="OR",
+                ),
+                name="payment_line_kind_fields",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refund',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='refund_amount_positive'),
+            model_name="refund",
+            constraint=models.CheckConstraint(condition=models.Q(("amount__gt", 0)), name="refund_amount_positive"),
         ),
         migrations.AddIndex(
-            model_name='webhookevent',
-            index=models.Index(fields=['outcome', 'received_at'], name='webhook_outcome_idx'),
+            model_name="webhookevent",
+            index=models.Index(fields=["outcome", "received_at"], name="webhook_outcome_idx"),
         ),
         migrations.AddConstraint(
-            model_name='webhookevent',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_claimed', True)), fields=('gateway', 'event_id'), name='webhook_event_once_per_gateway'),
+            model_name="webhookevent",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_claimed", True)),
+                fields=("gateway", "event_id"),
+                name="webhook_event_once_per_gateway",
+            ),
         ),
     ]

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payments', '0001_initial'),
+        ("payments", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='payment',
-            name='order_requested_at',
-            field=models.DateTimeField(blank=True, help_text='when a request last started opening the gateway order (a short lease)', null=True),
+            model_name="payment",
+            name="order_requested_at",
+            field=models.DateTimeField(
+                blank=True, help_text="when a request last started opening the gateway order (a short lease)", null=True
+            ),
         ),
     ]

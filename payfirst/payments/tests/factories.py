@@ -59,7 +59,11 @@ def add_plan(cart: Cart, plan: Plan) -> CartItem:
 
 
 def make_bare_payment(  # type: ignore[no-untyped-def]
-    *, user, status: str = PaymentStatus.PENDING, amount: int = 49900, gateway: str = "razorpay",
+    *,
+    user,
+    status: str = PaymentStatus.PENDING,
+    amount: int = 49900,
+    gateway: str = "razorpay",
     gateway_order_id: str = "",
 ) -> Payment:
     """A payment row without lines or reservations, for state-table and serializer tests."""

@@ -69,8 +69,9 @@ def test_admin_sync_action_captures_a_paid_payment(admin_client, payment, fake_r
 
 
 def test_webhook_inbox_renders(admin_client, payment, fake_razorpay):
-    headers, body = fake_razorpay.webhook(event_id="evt_a", name="payment.captured",
-                                          gateway_order_id=payment.gateway_order_id)
+    headers, body = fake_razorpay.webhook(
+        event_id="evt_a", name="payment.captured", gateway_order_id=payment.gateway_order_id
+    )
     receive_webhook(gateway="razorpay", headers=headers, body=body)
     record = WebhookEvent.objects.get()
     assert admin_client.get("/admin/payments/webhookevent/").status_code == 200

@@ -88,8 +88,9 @@ def test_create_from_cart_of_an_empty_cart(auth_client, fake_razorpay):
     assert_error(auth_client.post(CREATE, {"gateway": "razorpay"}, format="json"), 400, "cart_empty")
 
 
-def test_create_from_cart_with_too_little_stock_is_409_before_paying(auth_client, user, address, variant,
-                                                                     fake_razorpay):
+def test_create_from_cart_with_too_little_stock_is_409_before_paying(
+    auth_client, user, address, variant, fake_razorpay
+):
     factories.add_product(factories.active_cart(user), variant, 5)
     Variant.objects.filter(pk=variant.pk).update(stock_on_hand=4)
     response = auth_client.post(CREATE, {"gateway": "razorpay", "shipping_address_id": address.pk}, format="json")
@@ -97,15 +98,15 @@ def test_create_from_cart_with_too_little_stock_is_409_before_paying(auth_client
     assert fake_razorpay.calls["create_order"] == 0
 
 
-def test_create_from_cart_with_another_users_address_is_404(other_client, other_user, address, variant,
-                                                            fake_razorpay):
+def test_create_from_cart_with_another_users_address_is_404(other_client, other_user, address, variant, fake_razorpay):
     factories.add_product(factories.active_cart(other_user), variant, 1)
     response = other_client.post(CREATE, {"gateway": "razorpay", "shipping_address_id": address.pk}, format="json")
     assert_error(response, 404, "not_found")
 
 
-def test_create_from_cart_gateway_error_is_502_and_leaves_nothing_reserved(auth_client, address, mixed_cart, variant,
-                                                                           fake_razorpay):
+def test_create_from_cart_gateway_error_is_502_and_leaves_nothing_reserved(
+    auth_client, address, mixed_cart, variant, fake_razorpay
+):
     fake_razorpay.fail_next("create_order", GatewayUnavailable("timeout"))
     body = {"gateway": "razorpay", "shipping_address_id": address.pk}
     assert_error(auth_client.post(CREATE, body, format="json"), 502, "gateway_error")
@@ -125,18 +126,21 @@ def test_idempotency_key_replays_the_first_response(auth_client, address, mixed_
     body = {"gateway": "razorpay", "shipping_address_id": address.pk}
     first = auth_client.post(CREATE, body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     mixed_cart.items.filter(kind="product").update(quantity=1)  # would supersede, were it not a replay
-    replay = auth_client.post(CREATE, {"shipping_address_id": address.pk, "gateway": "razorpay"}, format="json",
-                              HTTP_IDEMPOTENCY_KEY="k-1")
+    replay = auth_client.post(
+        CREATE, {"shipping_address_id": address.pk, "gateway": "razorpay"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+    )
     assert (replay.status_code, replay.json()) == (first.status_code, first.json()) == (201, first.json())
     assert replay["Idempotent-Replayed"] == "true"
     assert Payment.objects.count() == 1 and fake_razorpay.calls["create_order"] == 1
 
 
 def test_idempotency_key_with_another_body_is_422(auth_client, address, mixed_cart, fake_razorpay):
-    auth_client.post(CREATE, {"gateway": "razorpay", "shipping_address_id": address.pk}, format="json",
-                     HTTP_IDEMPOTENCY_KEY="k-2")
-    other = auth_client.post(CREATE, {"gateway": "phonepe", "shipping_address_id": address.pk}, format="json",
-                             HTTP_IDEMPOTENCY_KEY="k-2")
+    auth_client.post(
+        CREATE, {"gateway": "razorpay", "shipping_address_id": address.pk}, format="json", HTTP_IDEMPOTENCY_KEY="k-2"
+    )
+    other = auth_client.post(
+        CREATE, {"gateway": "phonepe", "shipping_address_id": address.pk}, format="json", HTTP_IDEMPOTENCY_KEY="k-2"
+    )
     assert_error(other, 422, "idempotency_key_reused")
 
 
@@ -144,15 +148,16 @@ def test_idempotency_key_while_the_first_request_runs_is_409(auth_client, user, 
     body = {"gateway": "razorpay", "shipping_address_id": address.pk}
     running = SimpleNamespace(method="POST", path=CREATE, data=body)
     IdempotencyRecord.objects.create(user=user, key="k-3", fingerprint=request_fingerprint(running))
-    assert_error(auth_client.post(CREATE, body, format="json", HTTP_IDEMPOTENCY_KEY="k-3"), 409,
-                 "idempotency_key_in_use")
+    assert_error(
+        auth_client.post(CREATE, body, format="json", HTTP_IDEMPOTENCY_KEY="k-3"), 409, "idempotency_key_in_use"
+    )
     assert not Payment.objects.exists()
 
 
-def test_idempotency_key_is_per_user(auth_client, other_client, other_user, address, mixed_cart, plan,
-                                     fake_razorpay):
-    auth_client.post(CREATE, {"gateway": "razorpay", "shipping_address_id": address.pk}, format="json",
-                     HTTP_IDEMPOTENCY_KEY="shared")
+def test_idempotency_key_is_per_user(auth_client, other_client, other_user, address, mixed_cart, plan, fake_razorpay):
+    auth_client.post(
+        CREATE, {"gateway": "razorpay", "shipping_address_id": address.pk}, format="json", HTTP_IDEMPOTENCY_KEY="shared"
+    )
     factories.add_plan(factories.active_cart(other_user), plan)
     # Another user's "shared" key is their own: a fresh request, not a reuse with another body.
     theirs = other_client.post(CREATE, {"gateway": "razorpay"}, format="json", HTTP_IDEMPOTENCY_KEY="shared")
@@ -191,16 +196,18 @@ def test_confirm_razorpay_with_a_valid_signature_captures_and_fulfils(auth_clien
 def test_confirm_razorpay_with_a_tampered_signature_is_400_and_changes_nothing(auth_client, created, fake_razorpay):
     fake_razorpay.settle(created["gateway_order_id"])
     fields = fake_razorpay.checkout_fields(created["gateway_order_id"])
-    fields["razorpay_signature"] = fields["razorpay_signature"][:-1] + ("0" if fields["razorpay_signature"][-1] != "0"
-                                                                        else "1")
+    fields["razorpay_signature"] = fields["razorpay_signature"][:-1] + (
+        "0" if fields["razorpay_signature"][-1] != "0" else "1"
+    )
     assert_error(auth_client.post(CONFIRM, fields, format="json"), 400, "invalid_signature")
     fields = fake_razorpay.checkout_fields(created["gateway_order_id"]) | {"razorpay_payment_id": "fpay_other"}
     assert_error(auth_client.post(CONFIRM, fields, format="json"), 400, "invalid_signature")
     assert Payment.objects.get().status == S.PENDING and fake_razorpay.calls["fetch_payment"] == 0
 
 
-def test_confirm_razorpay_before_the_money_arrives_is_pending_and_after_a_failure_failed(auth_client, created,
-                                                                                        fake_razorpay):
+def test_confirm_razorpay_before_the_money_arrives_is_pending_and_after_a_failure_failed(
+    auth_client, created, fake_razorpay
+):
     fake_razorpay.settle(created["gateway_order_id"], GatewayStatus.PENDING)  # authorized, not captured yet
     fields = fake_razorpay.checkout_fields(created["gateway_order_id"])
     assert auth_client.post(CONFIRM, fields, format="json").json()["status"] == "pending"
@@ -276,7 +283,10 @@ def test_cancel_payment_then_again_is_409_and_others_404(auth_client, other_clie
 def test_check_booking_before_and_after_capture(auth_client, other_client, created, fake_razorpay):
     url = f"/api/payments/{created['id']}/check-booking/"
     assert auth_client.get(url).json() == {
-        "success": True, "payment_status": "PENDING", "booking_created": False, "booking": None
+        "success": True,
+        "payment_status": "PENDING",
+        "booking_created": False,
+        "booking": None,
     }
     fake_razorpay.settle(created["gateway_order_id"])
     auth_client.post(CONFIRM, fake_razorpay.checkout_fields(created["gateway_order_id"]), format="json")
@@ -322,8 +332,9 @@ def test_cart_status_without_a_payment_is_not_started(auth_client, user):
 def test_phonepe_redirect_asks_phonepe_then_redirects_with_the_status(user, package, slot, fake_phonepe):
     factories.add_service(factories.active_cart(user), package, slot)
     client = client_for(user)
-    payment = client.post(CREATE, {"gateway": "phonepe", "redirect_url": "http://localhost:3000/confirm?from=pp"},
-                          format="json").json()
+    payment = client.post(
+        CREATE, {"gateway": "phonepe", "redirect_url": "http://localhost:3000/confirm?from=pp"}, format="json"
+    ).json()
     fake_phonepe.settle(payment["gateway_order_id"])
     response = APIClient().get(f"/api/payments/redirect/phonepe/?payment_id={payment['id']}")  # public
     assert response.status_code == 302
@@ -354,11 +365,18 @@ def test_schema_describes_the_payments_endpoints(api_client):
     response = api_client.get("/api/schema/?format=json")
     assert response.status_code == 200
     paths = response.json()["paths"]
-    for path in ("/api/payments/create-from-cart/", "/api/payments/confirm-razorpay/", "/api/payments/",
-                 "/api/payments/{payment_id}/", "/api/payments/{payment_id}/cancel/",
-                 "/api/payments/{payment_id}/check-booking/", "/api/payments/cart/status/{cart_id}/",
-                 "/api/payments/redirect/phonepe/", "/api/payments/webhook/razorpay/",
-                 "/api/payments/webhook/phonepe/"):
+    for path in (
+        "/api/payments/create-from-cart/",
+        "/api/payments/confirm-razorpay/",
+        "/api/payments/",
+        "/api/payments/{payment_id}/",
+        "/api/payments/{payment_id}/cancel/",
+        "/api/payments/{payment_id}/check-booking/",
+        "/api/payments/cart/status/{cart_id}/",
+        "/api/payments/redirect/phonepe/",
+        "/api/payments/webhook/razorpay/",
+        "/api/payments/webhook/phonepe/",
+    ):
         assert path in paths, path
     create = paths["/api/payments/create-from-cart/"]["post"]
     assert {"201", "200", "400", "409", "422", "502"} <= set(create["responses"])

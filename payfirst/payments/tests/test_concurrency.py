@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -55,6 +56,10 @@ def run_concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
+def webhook_outcome(headers: dict[str, str], body: bytes) -> str:
+    return receive_webhook(gateway="razorpay", headers=headers, body=body).outcome
+
+
 def new_address(user) -> Address:  # type: ignore[no-untyped-def]
     return Address.objects.create(
         user=user, full_name="R", phone="9876543210", address_line_1="x", city="y", state="z", postal_code="560001"
@@ -75,18 +80,20 @@ def test_capture_is_exactly_once_under_concurrent_confirm_webhooks_redirect_and_
             user=buyer, gateway="razorpay", shipping_address_id=new_address(buyer).pk
         ).payment
         fake_razorpay.settle(payment.gateway_order_id)
-        duplicate = fake_razorpay.webhook(event_id=f"evt_{payment.pk}", name="payment.captured",
-                                          gateway_order_id=payment.gateway_order_id)
-        other = fake_razorpay.webhook(event_id=f"evt_{payment.pk}_paid", name="order.paid",
-                                      gateway_order_id=payment.gateway_order_id)
+        duplicate = fake_razorpay.webhook(
+            event_id=f"evt_{payment.pk}", name="payment.captured", gateway_order_id=payment.gateway_order_id
+        )
+        other = fake_razorpay.webhook(
+            event_id=f"evt_{payment.pk}_paid", name="order.paid", gateway_order_id=payment.gateway_order_id
+        )
         calls: list[Callable[[], Any]] = [
-            lambda: services.sync_payment(payment=payment, source=EventSource.CONFIRM),
-            lambda: services.sync_payment(payment=payment, source=EventSource.REDIRECT),
-            lambda: services.sync_payment(payment=payment, source=EventSource.RECONCILE),
-            lambda: receive_webhook(gateway="razorpay", headers=duplicate[0], body=duplicate[1]).outcome,
-            lambda: receive_webhook(gateway="razorpay", headers=duplicate[0], body=duplicate[1]).outcome,
-            lambda: receive_webhook(gateway="razorpay", headers=duplicate[0], body=duplicate[1]).outcome,
-            lambda: receive_webhook(gateway="razorpay", headers=other[0], body=other[1]).outcome,
+            partial(services.sync_payment, payment=payment, source=EventSource.CONFIRM),
+            partial(services.sync_payment, payment=payment, source=EventSource.REDIRECT),
+            partial(services.sync_payment, payment=payment, source=EventSource.RECONCILE),
+            partial(webhook_outcome, *duplicate),
+            partial(webhook_outcome, *duplicate),
+            partial(webhook_outcome, *duplicate),
+            partial(webhook_outcome, *other),
         ]
         results = run_concurrently(calls)
         assert not [r for r in results if isinstance(r, Exception)], results
@@ -125,7 +132,7 @@ def test_buyers_racing_for_the_last_unit_or_place_never_oversell(make_user, fake
             for buyer, address in buyers
         ])  # fmt: skip
         winners = [r for r in results if isinstance(r, services.CreatedPayment)]
-        losers = [r for r in results if isinstance(r, (InsufficientStock, SlotFull))]
+        losers = [r for r in results if isinstance(r, InsufficientStock | SlotFull)]
         assert len(winners) == 1 and len(losers) == buyers_per_round - 1, results
         # Losers were refused before paying: exactly one gateway order was opened.
         assert fake_razorpay.calls["create_order"] - orders_before == 1
@@ -150,7 +157,7 @@ def test_double_submitted_checkout_of_one_cart_makes_one_payment(make_user, fake
         package = factories.make_package()
         factories.add_service(factories.active_cart(buyer), package, factories.make_slot(package=package, capacity=5))
         results = run_concurrently([
-            lambda: services.create_payment_for_cart(user=buyer, gateway="razorpay") for _ in range(4)
+            partial(services.create_payment_for_cart, user=buyer, gateway="razorpay") for _ in range(4)
         ])  # fmt: skip
         payments = {r.payment.pk for r in results if isinstance(r, services.CreatedPayment)}
         unexpected = [r for r in results if isinstance(r, Exception) and not isinstance(r, PaymentInProgress)]
@@ -163,44 +170,56 @@ def test_double_submitted_checkout_of_one_cart_makes_one_payment(make_user, fake
 
 def test_idempotency_key_while_the_first_request_is_at_the_gateway_is_409(make_user, fake_razorpay):
     for round_number in range(ROUNDS):
-        buyer = make_user()
-        factories.add_plan(factories.active_cart(buyer), factories.make_plan())
-        at_gateway, release = threading.Event(), threading.Event()
+        _idempotency_key_in_flight_round(make_user, fake_razorpay, key=f"key-{round_number}")
 
-        def hold(operation: str) -> None:
-            if operation == "create_order":
-                at_gateway.set()
-                release.wait(timeout=10)
 
-        fake_razorpay.on_call = hold
-        key = f"key-{round_number}"
-        results: list[Any] = []
+def _idempotency_key_in_flight_round(make_user, fake_razorpay, *, key: str) -> None:  # type: ignore[no-untyped-def]
+    buyer = make_user()
+    factories.add_plan(factories.active_cart(buyer), factories.make_plan())
+    at_gateway, release = threading.Event(), threading.Event()
 
-        def first() -> None:
-            try:
-                results.append(client_for(buyer).post("/api/payments/create-from-cart/", {"gateway": "razorpay"},
-                                                      format="json", HTTP_IDEMPOTENCY_KEY=key))
-            finally:
-                connection.close()
+    def hold(operation: str) -> None:
+        if operation == "create_order":
+            at_gateway.set()
+            release.wait(timeout=10)
 
-        thread = threading.Thread(target=first)
-        thread.start()
-        assert at_gateway.wait(timeout=10)
+    fake_razorpay.on_call = hold
+    results: list[Any] = []
+
+    def first() -> None:
         try:
-            second = client_for(buyer).post("/api/payments/create-from-cart/", {"gateway": "razorpay"},
-                                            format="json", HTTP_IDEMPOTENCY_KEY=key)
-            changed = client_for(buyer).post("/api/payments/create-from-cart/", {"gateway": "phonepe"},
-                                             format="json", HTTP_IDEMPOTENCY_KEY=key)
+            results.append(
+                client_for(buyer).post(
+                    "/api/payments/create-from-cart/",
+                    {"gateway": "razorpay"},
+                    format="json",
+                    HTTP_IDEMPOTENCY_KEY=key,
+                )
+            )
         finally:
-            release.set()
-            thread.join(timeout=20)
-            fake_razorpay.on_call = None
-        assert second.status_code == 409 and second.json()["error"]["code"] == "idempotency_key_in_use"
-        assert changed.status_code == 422
-        assert results[0].status_code == 201
-        replay = client_for(buyer).post("/api/payments/create-from-cart/", {"gateway": "razorpay"}, format="json",
-                                        HTTP_IDEMPOTENCY_KEY=key)
-        assert (replay.status_code, replay.json()) == (201, results[0].json())
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert at_gateway.wait(timeout=10)
+    try:
+        second = client_for(buyer).post(
+            "/api/payments/create-from-cart/", {"gateway": "razorpay"}, format="json", HTTP_IDEMPOTENCY_KEY=key
+        )
+        changed = client_for(buyer).post(
+            "/api/payments/create-from-cart/", {"gateway": "phonepe"}, format="json", HTTP_IDEMPOTENCY_KEY=key
+        )
+    finally:
+        release.set()
+        thread.join(timeout=20)
+        fake_razorpay.on_call = None
+    assert second.status_code == 409 and second.json()["error"]["code"] == "idempotency_key_in_use"
+    assert changed.status_code == 422
+    assert results[0].status_code == 201
+    replay = client_for(buyer).post(
+        "/api/payments/create-from-cart/", {"gateway": "razorpay"}, format="json", HTTP_IDEMPOTENCY_KEY=key
+    )
+    assert (replay.status_code, replay.json()) == (201, results[0].json())
 
 
 def test_expiry_racing_a_capture_never_loses_the_money_or_doubles_the_fulfilment(make_user, fake_razorpay):
@@ -213,9 +232,9 @@ def test_expiry_racing_a_capture_never_loses_the_money_or_doubles_the_fulfilment
         Payment.objects.filter(pk=payment.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
         fake_razorpay.settle(payment.gateway_order_id)
         results = run_concurrently([
-            lambda: services.expire_payment(payment_id=payment.pk),
-            lambda: services.sync_payment(payment=payment, source=EventSource.WEBHOOK),
-            lambda: services.expire_stale_payments(),
+            partial(services.expire_payment, payment_id=payment.pk),
+            partial(services.sync_payment, payment=payment, source=EventSource.WEBHOOK),
+            services.expire_stale_payments,
         ])  # fmt: skip
         assert not [r for r in results if isinstance(r, Exception)], results
         payment.refresh_from_db()
@@ -238,8 +257,8 @@ def test_cancel_racing_a_capture_ends_consistent(make_user, fake_razorpay):
         ).payment
         fake_razorpay.settle(payment.gateway_order_id)
         results = run_concurrently([
-            lambda: services.cancel_payment(payment_id=payment.pk, actor=buyer),
-            lambda: services.sync_payment(payment=payment, source=EventSource.CONFIRM),
+            partial(services.cancel_payment, payment_id=payment.pk, actor=buyer),
+            partial(services.sync_payment, payment=payment, source=EventSource.CONFIRM),
         ])  # fmt: skip
         assert not [r for r in results if isinstance(r, Exception) and not isinstance(r, AppError)], results
         payment.refresh_from_db()

@@ -115,16 +115,18 @@ def test_create_payment_for_a_grown_cart_that_no_longer_fits_keeps_the_old_payme
     assert counters(variant, slot) == (5, 2, 1) and Payment.objects.count() == 1
 
 
-def test_create_payment_for_a_grown_cart_reuses_its_own_reservation(user, address, mixed_cart, variant, slot,
-                                                                    fake_razorpay):
+def test_create_payment_for_a_grown_cart_reuses_its_own_reservation(
+    user, address, mixed_cart, variant, slot, fake_razorpay
+):
     create(user, address)
     mixed_cart.items.filter(kind="product").update(quantity=5)  # all 5 on hand: fits only by netting the old 2
     second = create(user, address).payment
     assert second.status == S.PENDING and counters(variant, slot) == (5, 5, 1)
 
 
-def test_create_payment_with_another_gateway_supersedes_the_pending_one(user, address, mixed_cart, fake_razorpay,
-                                                                        fake_phonepe):
+def test_create_payment_with_another_gateway_supersedes_the_pending_one(
+    user, address, mixed_cart, fake_razorpay, fake_phonepe
+):
     first = create(user, address).payment
     second = create(user, address, gateway="phonepe").payment
     first.refresh_from_db()
@@ -230,8 +232,9 @@ def test_create_payment_phonepe_sends_payfirsts_own_redirect_handler(user, packa
     assert payment.checkout == {"redirect_url": f"https://fake-gateway.invalid/pay/{payment.gateway_order_id}/"}
 
 
-def test_create_payment_expired_pending_payment_is_expired_not_reused(user, address, mixed_cart, variant, slot,
-                                                                      fake_razorpay):
+def test_create_payment_expired_pending_payment_is_expired_not_reused(
+    user, address, mixed_cart, variant, slot, fake_razorpay
+):
     first = create(user, address).payment
     Payment.objects.filter(pk=first.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     second = create(user, address)
@@ -315,8 +318,9 @@ def test_record_capture_fulfils_once_under_replays(user, address, mixed_cart, va
     assert list(payment.events.values_list("to_status", "source")) == [(S.PENDING, "api"), (S.CAPTURED, "confirm")]
 
 
-def test_record_capture_with_a_different_amount_flags_and_never_fulfils(user, address, mixed_cart, variant, slot,
-                                                                       fake_razorpay):
+def test_record_capture_with_a_different_amount_flags_and_never_fulfils(
+    user, address, mixed_cart, variant, slot, fake_razorpay
+):
     payment = create(user, address).payment
     fake_razorpay.settle(payment.gateway_order_id, amount=payment.amount - 1)
     assert services.sync_payment(payment=payment, source=EventSource.WEBHOOK) == SyncOutcome.FLAGGED
@@ -340,8 +344,9 @@ def test_record_capture_with_a_different_currency_flags(user, address, mixed_car
     assert not Booking.objects.exists()
 
 
-def test_record_failure_releases_and_a_failure_after_capture_changes_nothing(user, address, mixed_cart, variant,
-                                                                             slot, fake_razorpay):
+def test_record_failure_releases_and_a_failure_after_capture_changes_nothing(
+    user, address, mixed_cart, variant, slot, fake_razorpay
+):
     payment = create(user, address).payment
     fake_razorpay.settle(payment.gateway_order_id, GatewayStatus.CAPTURED)
     services.sync_payment(payment=payment, source=EventSource.WEBHOOK)
@@ -351,8 +356,9 @@ def test_record_failure_releases_and_a_failure_after_capture_changes_nothing(use
     assert counters(variant, slot) == (3, 0, 1)
 
 
-def test_record_failure_of_a_pending_payment_releases_its_reservations(user, address, mixed_cart, variant, slot,
-                                                                       fake_razorpay):
+def test_record_failure_of_a_pending_payment_releases_its_reservations(
+    user, address, mixed_cart, variant, slot, fake_razorpay
+):
     payment = create(user, address).payment
     fake_razorpay.settle(payment.gateway_order_id, GatewayStatus.FAILED, error_code="BAD_REQUEST_ERROR")
     assert services.sync_payment(payment=payment, source=EventSource.WEBHOOK) == SyncOutcome.FAILED
@@ -361,8 +367,9 @@ def test_record_failure_of_a_pending_payment_releases_its_reservations(user, add
     assert payment.events.last().detail == "BAD_REQUEST_ERROR"
 
 
-def test_capture_after_failure_takes_the_stock_again_and_fulfils(user, address, mixed_cart, variant, slot,
-                                                                 fake_razorpay):
+def test_capture_after_failure_takes_the_stock_again_and_fulfils(
+    user, address, mixed_cart, variant, slot, fake_razorpay
+):
     payment = create(user, address).payment
     fake_razorpay.settle(payment.gateway_order_id, GatewayStatus.FAILED)
     services.sync_payment(payment=payment, source=EventSource.WEBHOOK)
@@ -374,8 +381,9 @@ def test_capture_after_failure_takes_the_stock_again_and_fulfils(user, address, 
     assert Booking.objects.filter(payment=payment).count() == 1 and not Refund.objects.exists()
 
 
-def test_late_capture_after_expiry_with_the_slot_resold_is_refunded_not_booked(user, other_user, address, package,
-                                                                               fake_razorpay):
+def test_late_capture_after_expiry_with_the_slot_resold_is_refunded_not_booked(
+    user, other_user, address, package, fake_razorpay
+):
     last_place = factories.make_slot(package=package, capacity=1)
     factories.add_service(factories.active_cart(user), package, last_place)
     payment = create(user).payment
@@ -431,8 +439,9 @@ def test_cancel_payment_releases_and_only_while_pending(user, address, mixed_car
     assert payment.events.filter(to_status=S.CANCELLED, source="api", actor=user).count() == 1
 
 
-def test_expire_stale_payments_captures_the_paid_and_expires_the_unpaid(user, other_user, make_user, address, variant,
-                                                                        package, slot, fake_razorpay):
+def test_expire_stale_payments_captures_the_paid_and_expires_the_unpaid(
+    user, other_user, make_user, address, variant, package, slot, fake_razorpay
+):
     factories.add_product(factories.active_cart(user), variant, 1)
     paid = create(user, address).payment
     factories.add_service(factories.active_cart(other_user), package, slot)

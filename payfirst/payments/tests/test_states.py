@@ -14,12 +14,25 @@ from payfirst.payments.tests.factories import make_bare_payment
 S = PaymentStatus
 
 EXPECTED_ALLOWED = {
-    (S.PENDING, S.CAPTURED), (S.PENDING, S.FAILED), (S.PENDING, S.EXPIRED), (S.PENDING, S.CANCELLED),
-    (S.PENDING, S.SUPERSEDED), (S.PENDING, S.FLAGGED),
-    (S.FAILED, S.CAPTURED), (S.EXPIRED, S.CAPTURED), (S.CANCELLED, S.CAPTURED), (S.SUPERSEDED, S.CAPTURED),
-    (S.FAILED, S.FLAGGED), (S.EXPIRED, S.FLAGGED), (S.CANCELLED, S.FLAGGED), (S.SUPERSEDED, S.FLAGGED),
-    (S.CAPTURED, S.PARTIALLY_REFUNDED), (S.CAPTURED, S.REFUNDED), (S.PARTIALLY_REFUNDED, S.REFUNDED),
-    (S.FLAGGED, S.PARTIALLY_REFUNDED), (S.FLAGGED, S.REFUNDED),
+    (S.PENDING, S.CAPTURED),
+    (S.PENDING, S.FAILED),
+    (S.PENDING, S.EXPIRED),
+    (S.PENDING, S.CANCELLED),
+    (S.PENDING, S.SUPERSEDED),
+    (S.PENDING, S.FLAGGED),
+    (S.FAILED, S.CAPTURED),
+    (S.EXPIRED, S.CAPTURED),
+    (S.CANCELLED, S.CAPTURED),
+    (S.SUPERSEDED, S.CAPTURED),
+    (S.FAILED, S.FLAGGED),
+    (S.EXPIRED, S.FLAGGED),
+    (S.CANCELLED, S.FLAGGED),
+    (S.SUPERSEDED, S.FLAGGED),
+    (S.CAPTURED, S.PARTIALLY_REFUNDED),
+    (S.CAPTURED, S.REFUNDED),
+    (S.PARTIALLY_REFUNDED, S.REFUNDED),
+    (S.FLAGGED, S.PARTIALLY_REFUNDED),
+    (S.FLAGGED, S.REFUNDED),
 }
 
 
@@ -44,7 +57,10 @@ def test_transition_every_pair_is_allowed_or_refused_as_the_table_says(user, fro
         assert Payment.objects.get(pk=payment.pk).status == to_status
         event = PaymentEvent.objects.get(payment=payment)
         assert (event.from_status, event.to_status, event.source, event.detail) == (
-            from_status, to_status, "webhook", "why"
+            from_status,
+            to_status,
+            "webhook",
+            "why",
         )
     else:
         with pytest.raises(InvalidState):

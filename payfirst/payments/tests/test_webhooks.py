@@ -35,14 +35,19 @@ def deliver(headers: dict[str, str], body: bytes):  # type: ignore[no-untyped-de
 
 def test_webhook_for_a_captured_payment_is_processed_and_fulfils(pending, fake_razorpay):
     fake_razorpay.settle(pending.gateway_order_id)
-    response = deliver(*fake_razorpay.webhook(event_id="evt_1", name="payment.captured",
-                                              gateway_order_id=pending.gateway_order_id))
+    response = deliver(
+        *fake_razorpay.webhook(event_id="evt_1", name="payment.captured", gateway_order_id=pending.gateway_order_id)
+    )
     assert (response.status_code, response.json()) == (200, {"status": "processed"})
     pending.refresh_from_db()
     assert pending.status == S.CAPTURED and Booking.objects.filter(payment=pending).count() == 1
     record = WebhookEvent.objects.get()
     assert (record.is_verified, record.is_claimed, record.event_id, record.outcome, record.payment_id) == (
-        True, True, "evt_1", WebhookOutcome.PROCESSED, pending.pk
+        True,
+        True,
+        "evt_1",
+        WebhookOutcome.PROCESSED,
+        pending.pk,
     )
     assert record.processed_at is not None and '"payment.captured"' in record.body
     assert pending.events.last().source == "webhook"
@@ -50,8 +55,9 @@ def test_webhook_for_a_captured_payment_is_processed_and_fulfils(pending, fake_r
 
 def test_duplicate_webhook_answers_duplicate_and_changes_nothing(pending, fake_razorpay):
     fake_razorpay.settle(pending.gateway_order_id)
-    delivery = fake_razorpay.webhook(event_id="evt_dup", name="payment.captured",
-                                     gateway_order_id=pending.gateway_order_id)
+    delivery = fake_razorpay.webhook(
+        event_id="evt_dup", name="payment.captured", gateway_order_id=pending.gateway_order_id
+    )
     assert deliver(*delivery).json() == {"status": "processed"}
     fetches = fake_razorpay.calls["fetch_payment"]
     events = PaymentEvent.objects.count()
@@ -59,15 +65,19 @@ def test_duplicate_webhook_answers_duplicate_and_changes_nothing(pending, fake_r
         assert deliver(*delivery).json() == {"status": "duplicate"}
     assert fake_razorpay.calls["fetch_payment"] == fetches and PaymentEvent.objects.count() == events
     assert list(WebhookEvent.objects.order_by("pk").values_list("outcome", flat=True)) == [
-        "processed", "duplicate", "duplicate", "duplicate"
+        "processed",
+        "duplicate",
+        "duplicate",
+        "duplicate",
     ]
     assert Booking.objects.count() == 1
 
 
 def test_forged_webhook_is_400_and_changes_nothing(pending, fake_razorpay):
     fake_razorpay.settle(pending.gateway_order_id)
-    headers, body = fake_razorpay.webhook(event_id="evt_f", name="payment.captured",
-                                          gateway_order_id=pending.gateway_order_id)
+    headers, body = fake_razorpay.webhook(
+        event_id="evt_f", name="payment.captured", gateway_order_id=pending.gateway_order_id
+    )
     forged = dict(headers, **{"X-Fake-Signature": "0" * 64})
     response = deliver(forged, body)
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_signature"
@@ -85,16 +95,18 @@ def test_forged_webhook_is_400_and_changes_nothing(pending, fake_razorpay):
 
 def test_a_forged_delivery_does_not_block_the_genuine_one_with_the_same_event_id(pending, fake_razorpay):
     fake_razorpay.settle(pending.gateway_order_id)
-    headers, body = fake_razorpay.webhook(event_id="evt_same", name="payment.captured",
-                                          gateway_order_id=pending.gateway_order_id)
+    headers, body = fake_razorpay.webhook(
+        event_id="evt_same", name="payment.captured", gateway_order_id=pending.gateway_order_id
+    )
     assert deliver(dict(headers, **{"X-Fake-Signature": "f" * 64}), body).status_code == 400
     assert deliver(headers, body).json() == {"status": "processed"}
 
 
 def test_unknown_and_refund_events_are_stored_and_ignored(pending, fake_razorpay):
     other = fake_razorpay.webhook(event_id="evt_o", name="settlement.processed", kind=EventKind.OTHER)
-    refund = fake_razorpay.webhook(event_id="evt_r", name="refund.processed", kind=EventKind.REFUND,
-                                   gateway_order_id=pending.gateway_order_id)
+    refund = fake_razorpay.webhook(
+        event_id="evt_r", name="refund.processed", kind=EventKind.REFUND, gateway_order_id=pending.gateway_order_id
+    )
     unknown_order = fake_razorpay.webhook(event_id="evt_u", name="payment.captured", gateway_order_id="order_nope")
     for delivery in (other, refund, unknown_order):
         assert deliver(*delivery).json() == {"status": "ignored"}
@@ -118,8 +130,9 @@ def test_failed_after_captured_changes_nothing_and_captured_after_failed_is_a_ca
 
 def test_processing_error_answers_502_and_the_redelivery_is_processed_not_duplicate(pending, fake_razorpay):
     fake_razorpay.settle(pending.gateway_order_id)
-    delivery = fake_razorpay.webhook(event_id="evt_err", name="payment.captured",
-                                     gateway_order_id=pending.gateway_order_id)
+    delivery = fake_razorpay.webhook(
+        event_id="evt_err", name="payment.captured", gateway_order_id=pending.gateway_order_id
+    )
     fake_razorpay.fail_next("fetch_payment", GatewayUnavailable("status API down"))
     response = deliver(*delivery)
     assert response.status_code == 502 and response.json()["error"]["code"] == "gateway_error"
@@ -135,8 +148,9 @@ def test_processing_error_answers_502_and_the_redelivery_is_processed_not_duplic
 
 
 def test_redrive_processes_a_stored_delivery_again(pending, fake_razorpay):
-    delivery = fake_razorpay.webhook(event_id="evt_rd", name="payment.captured",
-                                     gateway_order_id=pending.gateway_order_id)
+    delivery = fake_razorpay.webhook(
+        event_id="evt_rd", name="payment.captured", gateway_order_id=pending.gateway_order_id
+    )
     fake_razorpay.fail_next("fetch_payment", GatewayUnavailable("down"))
     assert deliver(*delivery).status_code == 502
     fake_razorpay.settle(pending.gateway_order_id)
@@ -145,8 +159,9 @@ def test_redrive_processes_a_stored_delivery_again(pending, fake_razorpay):
 
 
 def test_credential_headers_are_not_stored(pending, fake_razorpay):
-    headers, body = fake_razorpay.webhook(event_id="evt_h", name="payment.captured",
-                                          gateway_order_id=pending.gateway_order_id)
+    headers, body = fake_razorpay.webhook(
+        event_id="evt_h", name="payment.captured", gateway_order_id=pending.gateway_order_id
+    )
     deliver(dict(headers, Authorization="static-credential"), body)
     stored = WebhookEvent.objects.get().headers
     assert stored["Authorization"] == "<redacted>" and "static-credential" not in str(stored)
