@@ -219,7 +219,7 @@ class WebhookDelivery(models.Model):
     event = models.CharField(max_length=64)
     event_id = models.CharField(max_length=64, db_index=True)  # X-Razorpay-Event-Id; for PhonePe our own tracking id
     subject = models.CharField(max_length=64, db_index=True)  # the order, payment or refund id it is about
-    url = models.URLField(max_length=500)
+    url = models.CharField(max_length=500)  # the receiving endpoint, from PAYFIRST_PUBLIC_BASE_URL
     body = models.TextField()  # the exact JSON text; signed and sent as its UTF-8 bytes
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
