@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -52,9 +53,9 @@ def respond_idempotently(*, request: Request, view: object, handler: Callable[[]
         return replay
     try:
         response = handler()
-    except AppError as error:
+    except (AppError, APIException) as error:
         rendered = exception_handler(error, {"request": request, "view": view})
-        if rendered is None:  # exception_handler renders every AppError; kept for the type checker
+        if rendered is None:  # exception_handler renders every AppError and APIException; for the type checker
             raise
         response = rendered
     except BaseException:

@@ -173,6 +173,13 @@ def test_idempotency_key_after_a_gateway_error_runs_again(auth_client, address, 
     assert IdempotencyRecord.objects.get(key="k-4").state == IdempotencyState.DONE
 
 
+def test_idempotency_key_replays_a_validation_error_too(auth_client, mixed_cart, fake_razorpay):
+    first = auth_client.post(CREATE, {"gateway": "paypal"}, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
+    again = auth_client.post(CREATE, {"gateway": "paypal"}, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
+    assert first.status_code == again.status_code == 400 and first.json() == again.json()
+    assert again["Idempotent-Replayed"] == "true"
+
+
 def test_idempotency_key_of_more_than_255_characters_is_invalid(auth_client, mixed_cart, fake_razorpay):
     response = auth_client.post(CREATE, {"gateway": "razorpay"}, format="json", HTTP_IDEMPOTENCY_KEY="x" * 256)
     assert_error(response, 400, "invalid_input")
