@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/payfirst
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/payfirst_bench
 
 export PAYFIRST_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
@@ -57,7 +58,7 @@ test-postgres: venv
 	DATABASE_URL=$(PG_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: venv
-	DATABASE_URL=$(PG_URL) $(PY) -m benchmarks.run
+	DATABASE_URL=$(PG_BENCH_URL) $(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data
