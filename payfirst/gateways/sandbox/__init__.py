@@ -1,1 +1,3 @@
-"""Gateway sandbox: Razorpay and PhonePe imitated closely enough for their official SDKs; mounted only in sandbox mode."""
+"""Gateway sandbox: Razorpay and PhonePe imitated closely enough for their official SDKs.
+
+Mounted only in sandbox mode."""

@@ -50,8 +50,17 @@ class WebhookAttemptInline(ReadOnlyInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "gateway", "event", "subject", "state", "attempts", "is_duplicate", "created_at",
-                    "delivered_at"]
+    list_display = [
+        "id",
+        "gateway",
+        "event",
+        "subject",
+        "state",
+        "attempts",
+        "is_duplicate",
+        "created_at",
+        "delivered_at",
+    ]
     list_filter = ["gateway", "state", "event"]
     search_fields = ["subject", "event_id"]
     inlines = [WebhookAttemptInline]

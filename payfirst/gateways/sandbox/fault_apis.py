@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from payfirst.core.api import PagePagination
-from payfirst.gateways.sandbox.faults import armed_faults, arm_fault, clear_faults
+from payfirst.gateways.sandbox.faults import arm_fault, armed_faults, clear_faults
 from payfirst.gateways.sandbox.models import Fault
 
 
@@ -43,33 +43,54 @@ class FaultsApi(APIView):
     class FilterSerializer(serializers.Serializer):
         gateway = serializers.ChoiceField(choices=Fault.Gateway.values, required=False)
 
-    @extend_schema(operation_id="sandbox_faults_arm", tags=["sandbox"], request=SandboxFaultArmSerializer,
-                   responses={201: SandboxFaultSerializer, 400: OpenApiResponse(description="invalid_input")})
+    @extend_schema(
+        operation_id="sandbox_faults_arm",
+        tags=["sandbox"],
+        request=SandboxFaultArmSerializer,
+        responses={201: SandboxFaultSerializer, 400: OpenApiResponse(description="invalid_input")},
+    )
     def post(self, request: Request) -> Response:
         data = self.SandboxFaultArmSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        fault = arm_fault(gateway=data.validated_data["gateway"], kind=data.validated_data["fault"],
-                          count=data.validated_data["count"], delay_seconds=data.validated_data.get("delay_seconds"))
+        fault = arm_fault(
+            gateway=data.validated_data["gateway"],
+            kind=data.validated_data["fault"],
+            count=data.validated_data["count"],
+            delay_seconds=data.validated_data.get("delay_seconds"),
+        )
         return Response(SandboxFaultSerializer(fault).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(operation_id="sandbox_faults_list", tags=["sandbox"],
-                   parameters=[OpenApiParameter("gateway", str, enum=Fault.Gateway.values)],
-                   responses={200: inline_serializer("SandboxFaultPage", {
-                       "count": serializers.IntegerField(),
-                       "next": serializers.URLField(allow_null=True),
-                       "previous": serializers.URLField(allow_null=True),
-                       "results": SandboxFaultSerializer(many=True),
-                   })})
+    @extend_schema(
+        operation_id="sandbox_faults_list",
+        tags=["sandbox"],
+        parameters=[OpenApiParameter("gateway", str, enum=Fault.Gateway.values)],
+        responses={
+            200: inline_serializer(
+                "SandboxFaultPage",
+                {
+                    "count": serializers.IntegerField(),
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                    "results": SandboxFaultSerializer(many=True),
+                },
+            )
+        },
+    )
     def get(self, request: Request) -> Response:
         query = self.FilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         paginator = PagePagination()
-        page = paginator.paginate_queryset(armed_faults(gateway=query.validated_data.get("gateway")), request, view=self)
+        page = paginator.paginate_queryset(
+            armed_faults(gateway=query.validated_data.get("gateway")), request, view=self
+        )
         return paginator.get_paginated_response(SandboxFaultSerializer(page, many=True).data)
 
-    @extend_schema(operation_id="sandbox_faults_clear", tags=["sandbox"],
-                   parameters=[OpenApiParameter("gateway", str, enum=Fault.Gateway.values)],
-                   responses={204: None})
+    @extend_schema(
+        operation_id="sandbox_faults_clear",
+        tags=["sandbox"],
+        parameters=[OpenApiParameter("gateway", str, enum=Fault.Gateway.values)],
+        responses={204: None},
+    )
     def delete(self, request: Request) -> Response:
         query = self.FilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -18,7 +18,8 @@ class RazorpayOrder(models.Model):
     amount = models.PositiveBigIntegerField(help_text="paise")
     amount_paid = models.PositiveBigIntegerField(default=0, help_text="paise")
     currency = models.CharField(max_length=3)
-    receipt = models.CharField(max_length=40, null=True, blank=True)
+    # Razorpay renders a missing receipt as null, distinct from "".
+    receipt = models.CharField(max_length=40, null=True, blank=True)  # noqa: DJ001
     notes = models.JSONField(default=dict, blank=True)
     # Razorpay's legacy `payment_capture` flag: a successful payment is captured at once unless it is off.
     auto_capture = models.BooleanField(default=True)
@@ -32,6 +33,9 @@ class RazorpayOrder(models.Model):
             models.CheckConstraint(condition=Q(amount__gte=100), name="sandbox_rzp_order_amount_min"),
             models.CheckConstraint(condition=Q(amount_paid__lte=F("amount")), name="sandbox_rzp_order_paid_le_amount"),
         ]
+
+    def __str__(self) -> str:
+        return self.id
 
 
 class RazorpayPayment(models.Model):
@@ -69,6 +73,9 @@ class RazorpayPayment(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return self.id
+
 
 class RazorpayRefund(models.Model):
     class Status(models.TextChoices):
@@ -80,7 +87,8 @@ class RazorpayRefund(models.Model):
     payment = models.ForeignKey(RazorpayPayment, on_delete=models.PROTECT, related_name="refunds")
     amount = models.PositiveBigIntegerField(help_text="paise")
     currency = models.CharField(max_length=3)
-    receipt = models.CharField(max_length=40, null=True, blank=True)
+    # null (no receipt) is never a duplicate under the unique constraint below; "" would be.
+    receipt = models.CharField(max_length=40, null=True, blank=True)  # noqa: DJ001
     notes = models.JSONField(default=dict, blank=True)
     speed_requested = models.CharField(max_length=16, default="normal")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -92,10 +100,15 @@ class RazorpayRefund(models.Model):
         constraints = [
             # One refund per receipt and payment: a retried refund request finds the first instead of refunding twice.
             models.UniqueConstraint(
-                fields=["payment", "receipt"], condition=Q(receipt__isnull=False), name="sandbox_rzp_refund_receipt_once"
+                fields=["payment", "receipt"],
+                condition=Q(receipt__isnull=False),
+                name="sandbox_rzp_refund_receipt_once",
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="sandbox_rzp_refund_amount_positive"),
         ]
+
+    def __str__(self) -> str:
+        return self.id
 
 
 class PhonePeToken(models.Model):
@@ -105,6 +118,9 @@ class PhonePeToken(models.Model):
     client_id = models.CharField(max_length=128)
     issued_at = models.DateTimeField()
     expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"token for {self.client_id} until {self.expires_at:%Y-%m-%d %H:%M}"
 
 
 class PhonePeOrder(models.Model):
@@ -131,6 +147,9 @@ class PhonePeOrder(models.Model):
             models.CheckConstraint(condition=Q(amount__gte=100), name="sandbox_pp_order_amount_min"),
             models.CheckConstraint(condition=Q(amount_refunded__lte=F("amount")), name="sandbox_pp_refunds_le_amount"),
         ]
+
+    def __str__(self) -> str:
+        return self.merchant_order_id
 
 
 class PhonePeTransaction(models.Model):
@@ -160,6 +179,9 @@ class PhonePeTransaction(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return self.transaction_id
+
 
 class PhonePeRefund(models.Model):
     class State(models.TextChoices):
@@ -178,6 +200,9 @@ class PhonePeRefund(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="sandbox_pp_refund_amount_positive")]
+
+    def __str__(self) -> str:
+        return self.merchant_refund_id
 
 
 class Fault(models.Model):
@@ -205,6 +230,9 @@ class Fault(models.Model):
         ordering = ["armed_at", "pk"]
         indexes = [models.Index(fields=["gateway", "kind", "remaining"], name="sandbox_fault_lookup")]
 
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.kind} x{self.remaining}"
+
 
 class WebhookDelivery(models.Model):
     """One webhook in the outbox: the exact bytes to send and where. Delivered by a task on the "webhooks" queue."""
@@ -231,6 +259,9 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["created_at", "pk"]
 
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.event} #{self.pk}"
+
 
 class WebhookAttempt(models.Model):
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
@@ -243,3 +274,6 @@ class WebhookAttempt(models.Model):
     class Meta:
         ordering = ["delivery", "number"]
         constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="sandbox_webhook_attempt_once")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of delivery {self.delivery_id}"

@@ -63,21 +63,27 @@ class PhonePeTokenApi(PhonePeApi):
         operation_id="sandbox_phonepe_oauth_token",
         tags=["sandbox: phonepe"],
         request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="access_token, issued_at, expires_at "
-                                        "(epoch seconds), token_type O-Bearer"),
-                   400: OpenApiResponse(OpenApiTypes.OBJECT, description="INVALID_CLIENT")},
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="access_token, issued_at, expires_at (epoch seconds), token_type O-Bearer",
+            ),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="INVALID_CLIENT"),
+        },
     )
     def post(self, request: Request) -> Response:
         issued = services.issue_token(form=request.data)
-        return Response({
-            "access_token": issued.access_token,
-            "encrypted_access_token": issued.access_token,
-            "expires_in": issued.expires_at - issued.issued_at,
-            "issued_at": issued.issued_at,
-            "expires_at": issued.expires_at,
-            "session_expires_at": issued.expires_at,
-            "token_type": "O-Bearer",
-        })
+        return Response(
+            {
+                "access_token": issued.access_token,
+                "encrypted_access_token": issued.access_token,
+                "expires_in": issued.expires_at - issued.issued_at,
+                "issued_at": issued.issued_at,
+                "expires_at": issued.expires_at,
+                "session_expires_at": issued.expires_at,
+                "token_type": "O-Bearer",
+            }
+        )
 
 
 class PhonePePayApi(PhonePeApi):
@@ -87,8 +93,14 @@ class PhonePePayApi(PhonePeApi):
         page = request.build_absolute_uri(
             reverse("sandbox:phonepe-pay-page", kwargs={"merchant_order_id": order.merchant_order_id})
         )
-        return Response({"orderId": order.order_id, "state": order.state,
-                         "expireAt": selectors.epoch_ms(order.expire_at), "redirectUrl": page})
+        return Response(
+            {
+                "orderId": order.order_id,
+                "state": order.state,
+                "expireAt": selectors.epoch_ms(order.expire_at),
+                "redirectUrl": page,
+            }
+        )
 
 
 class PhonePeOrderStatusApi(PhonePeApi):
@@ -124,6 +136,7 @@ class PhonePeRefundStatusApi(PhonePeApi):
 
 
 # Hosted pay page -------------------------------------------------------------------------------------------------
+
 
 class PhonePePayCompleteApi(PhonePeApi):
     """The JSON endpoint behind the hosted page's buttons: public (it runs in the customer's browser), no faults."""

@@ -61,8 +61,12 @@ def attempt_detail(transaction: PhonePeTransaction) -> dict[str, Any]:
         "payableAmount": transaction.amount,
         "feeAmount": 0,
         "state": transaction.state,
-        "rail": {"type": "UPI", "utr": transaction.utr or None, "upiTransactionId": transaction.utr or None,
-                 "vpa": "sa****@ybl"},
+        "rail": {
+            "type": "UPI",
+            "utr": transaction.utr or None,
+            "upiTransactionId": transaction.utr or None,
+            "vpa": "sa****@ybl",
+        },
         "instrument": {"type": "ACCOUNT", "maskedAccountNumber": "XXXXXXX20000", "accountType": "SAVINGS"},
         "splitInstruments": [
             {"amount": transaction.amount, "rail": {"type": "UPI"}, "instrument": {"type": "ACCOUNT"}}

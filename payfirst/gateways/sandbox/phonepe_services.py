@@ -50,6 +50,7 @@ def _bad(message: str) -> PhonePeApiError:
 
 # OAuth ---------------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class IssuedToken:
     access_token: str
@@ -69,13 +70,18 @@ def issue_token(*, form: Mapping[str, Any]) -> IssuedToken:
     version_ok = client_version == str(settings.PHONEPE_CLIENT_VERSION)
     if not (id_ok and secret_ok and version_ok and grant_type == "client_credentials" and expected_secret):
         raise PhonePeApiError(
-            f"Bad Request: Invalid Client, trackingId: {ids.base62(16)}", status=400, code="INVALID_CLIENT",
-            errorCode="OIM000", context={"error_description": "Client authentication failure"},
+            f"Bad Request: Invalid Client, trackingId: {ids.base62(16)}",
+            status=400,
+            code="INVALID_CLIENT",
+            errorCode="OIM000",
+            context={"error_description": "Client authentication failure"},
         )
     token = secrets.token_urlsafe(32)
     now = timezone.now().replace(microsecond=0)
     expires = now + TOKEN_LIFETIME
-    PhonePeToken.objects.create(token_digest=token_digest(token), client_id=client_id, issued_at=now, expires_at=expires)
+    PhonePeToken.objects.create(
+        token_digest=token_digest(token), client_id=client_id, issued_at=now, expires_at=expires
+    )
     return IssuedToken(access_token=token, issued_at=int(now.timestamp()), expires_at=int(expires.timestamp()))
 
 
@@ -84,6 +90,7 @@ def token_is_valid(*, token: str) -> bool:
 
 
 # Orders --------------------------------------------------------------------------------------------------------
+
 
 def _object(value: Any, name: str) -> Mapping[str, Any] | None:
     """An optional JSON object: null and absent are the same."""
@@ -143,8 +150,10 @@ def create_order(*, data: Any) -> PhonePeOrder:
     expire_after = body.get("expireAfter")
     if expire_after is None:
         expire_after = EXPIRE_AFTER_DEFAULT
-    elif isinstance(expire_after, bool) or not isinstance(expire_after, int) or not (
-        EXPIRE_AFTER_RANGE[0] <= expire_after <= EXPIRE_AFTER_RANGE[1]
+    elif (
+        isinstance(expire_after, bool)
+        or not isinstance(expire_after, int)
+        or not (EXPIRE_AFTER_RANGE[0] <= expire_after <= EXPIRE_AFTER_RANGE[1])
     ):
         raise _bad("expireAfter must be an integer from 300 to 3600 seconds")
     meta_info = _meta_info(body.get("metaInfo"))
@@ -166,13 +175,19 @@ def create_order(*, data: Any) -> PhonePeOrder:
     try:
         with transaction.atomic():
             order = PhonePeOrder.objects.create(
-                merchant_order_id=merchant_order_id, order_id=ids.phonepe_id("OMO"), amount=amount,
-                meta_info=meta_info, message=message or "", redirect_url=redirect_url, created_at=now,
+                merchant_order_id=merchant_order_id,
+                order_id=ids.phonepe_id("OMO"),
+                amount=amount,
+                meta_info=meta_info,
+                message=message or "",
+                redirect_url=redirect_url,
+                created_at=now,
                 expire_at=now + timedelta(seconds=expire_after),
             )
     except IntegrityError:
-        raise PhonePeApiError("An order with this merchantOrderId already exists", status=400,
-                              code="ORDER_ALREADY_EXISTS") from None
+        raise PhonePeApiError(
+            "An order with this merchantOrderId already exists", status=400, code="ORDER_ALREADY_EXISTS"
+        ) from None
     return order
 
 
@@ -194,19 +209,30 @@ def complete_order(*, merchant_order_id: str, outcome: str) -> PhonePeOrder:
         if not PhonePeOrder.objects.filter(pk=order.pk, state=PhonePeOrder.State.PENDING).update(state=state, **errors):
             raise PhonePeApiError("This order can no longer be paid", status=409, code="INVALID_ORDER_STATE")
         PhonePeTransaction.objects.create(
-            transaction_id=ids.phonepe_id("OM"), order=order, amount=order.amount, state=state,
-            utr=f"{secrets.randbelow(10**12):012d}" if success else "", **errors,
+            transaction_id=ids.phonepe_id("OM"),
+            order=order,
+            amount=order.amount,
+            state=state,
+            utr=f"{secrets.randbelow(10**12):012d}" if success else "",
+            **errors,
         )
         order.refresh_from_db()
         event, callback_type = ORDER_CALLBACKS[state]
-        emit(gateway=GATEWAY, events=[OutgoingEvent(
-            name=event, subject=order.merchant_order_id,
-            document={"event": event, "type": callback_type, "payload": order_status(order, details=True)},
-        )])
+        emit(
+            gateway=GATEWAY,
+            events=[
+                OutgoingEvent(
+                    name=event,
+                    subject=order.merchant_order_id,
+                    document={"event": event, "type": callback_type, "payload": order_status(order, details=True)},
+                )
+            ],
+        )
     return order
 
 
 # Refunds -------------------------------------------------------------------------------------------------------
+
 
 def refund_order(*, data: Any) -> PhonePeRefund:
     """POST /payments/v2/refund: only on a COMPLETED order, and the refunds of an order never add up to more than
@@ -272,10 +298,16 @@ def advance_phonepe_refund(*, merchant_refund_id: str) -> str:
             return "moved elsewhere"
         refund.refresh_from_db()
         event, callback_type = REFUND_CALLBACKS[target]
-        emit(gateway=GATEWAY, events=[OutgoingEvent(
-            name=event, subject=refund.merchant_refund_id,
-            document={"event": event, "type": callback_type, "payload": refund_status(refund)},
-        )])
+        emit(
+            gateway=GATEWAY,
+            events=[
+                OutgoingEvent(
+                    name=event,
+                    subject=refund.merchant_refund_id,
+                    document={"event": event, "type": callback_type, "payload": refund_status(refund)},
+                )
+            ],
+        )
         if target in _NEXT_REFUND_STATE:
             _schedule_refund_step(refund)
     return str(target)

@@ -31,7 +31,9 @@ _RAZORPAY_SCHEMA = {
     "request": OpenApiTypes.OBJECT,
     "responses": {
         200: OpenApiResponse(OpenApiTypes.OBJECT, description="The Razorpay entity, exactly as Razorpay renders it."),
-        400: OpenApiResponse(OpenApiTypes.OBJECT, description='Razorpay\'s error: {"error": {"code", "description", ...}}'),
+        400: OpenApiResponse(
+            OpenApiTypes.OBJECT, description='Razorpay\'s error: {"error": {"code", "description", ...}}'
+        ),
         401: OpenApiResponse(OpenApiTypes.OBJECT, description="Authentication failed (HTTP Basic key_id:key_secret)."),
     },
 }
@@ -153,6 +155,7 @@ class RazorpayUnknownPathApi(RazorpayApi):
 
 # Hosted checkout -------------------------------------------------------------------------------------------------
 
+
 class RazorpayCheckoutPayApi(RazorpayApi):
     """The JSON endpoint behind the hosted page's buttons. Public, like Checkout itself; not subject to API faults."""
 
@@ -171,11 +174,17 @@ class RazorpayCheckoutPayApi(RazorpayApi):
         responses={
             200: inline_serializer(
                 "SandboxRazorpayCheckoutSuccess",
-                {"razorpay_payment_id": serializers.CharField(), "razorpay_order_id": serializers.CharField(),
-                 "razorpay_signature": serializers.CharField()},
+                {
+                    "razorpay_payment_id": serializers.CharField(),
+                    "razorpay_order_id": serializers.CharField(),
+                    "razorpay_signature": serializers.CharField(),
+                },
             ),
-            400: OpenApiResponse(OpenApiTypes.OBJECT, description="Razorpay's error shape: the payment failed, the "
-                                 "order is unknown or already paid, or the outcome is invalid."),
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="Razorpay's error shape: the payment failed, the "
+                "order is unknown or already paid, or the outcome is invalid.",
+            ),
         },
     )
     def post(self, request: Request, order_id: str) -> Response:
@@ -184,13 +193,21 @@ class RazorpayCheckoutPayApi(RazorpayApi):
         payment = result.payment
         if payment.status == RazorpayPayment.Status.FAILED:
             error = RazorpayApiError(
-                payment.error_description, code=payment.error_code, source=payment.error_source,
-                step=payment.error_step, reason=payment.error_reason,
+                payment.error_description,
+                code=payment.error_code,
+                source=payment.error_source,
+                step=payment.error_step,
+                reason=payment.error_reason,
                 metadata={"payment_id": payment.id, "order_id": payment.order_id},
             )
             return Response(error.body(), status=error.status)
-        return Response({"razorpay_payment_id": payment.id, "razorpay_order_id": payment.order_id,
-                         "razorpay_signature": result.signature})
+        return Response(
+            {
+                "razorpay_payment_id": payment.id,
+                "razorpay_order_id": payment.order_id,
+                "razorpay_signature": result.signature,
+            }
+        )
 
 
 def razorpay_checkout_page(request: HttpRequest, order_id: str) -> HttpResponse:
@@ -201,9 +218,12 @@ def razorpay_checkout_page(request: HttpRequest, order_id: str) -> HttpResponse:
         return render(request, "sandbox/page_error.html", {"message": "No such Razorpay order."}, status=404)
     callback_url = request.GET.get("callback_url", "")
     if callback_url and not is_safe_return_url(callback_url, request=request):
-        return render(request, "sandbox/page_error.html",
-                      {"message": "callback_url must be under the front end, an allowed origin, or this server."},
-                      status=400)
+        return render(
+            request,
+            "sandbox/page_error.html",
+            {"message": "callback_url must be under the front end, an allowed origin, or this server."},
+            status=400,
+        )
     context = {
         "order": order,
         "amount": str(Paise(order.amount)),

@@ -144,10 +144,13 @@ def _int_param(params: Any, name: str, *, default: int, low: int, high: int) -> 
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise RazorpayApiError(f"The {name} must be an integer.", field=name, reason="input_validation_failed") from None
+        raise RazorpayApiError(
+            f"The {name} must be an integer.", field=name, reason="input_validation_failed"
+        ) from None
     if not low <= value <= high:
-        raise RazorpayApiError(f"The {name} must be between {low} and {high}.", field=name,
-                               reason="input_validation_failed")
+        raise RazorpayApiError(
+            f"The {name} must be between {low} and {high}.", field=name, reason="input_validation_failed"
+        )
     return value
 
 

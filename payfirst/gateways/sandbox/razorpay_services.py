@@ -27,8 +27,9 @@ logger = logging.getLogger(__name__)
 
 GATEWAY = "razorpay"
 CURRENCIES = frozenset({"INR"})
-ORDER_FIELDS = frozenset({"amount", "currency", "receipt", "notes", "partial_payment", "first_payment_min_amount",
-                          "payment_capture"})
+ORDER_FIELDS = frozenset(
+    {"amount", "currency", "receipt", "notes", "partial_payment", "first_payment_min_amount", "payment_capture"}
+)
 CAPTURE_FIELDS = frozenset({"amount", "currency"})
 REFUND_FIELDS = frozenset({"amount", "speed", "notes", "receipt"})
 MIN_AMOUNT = 100  # paise: "The amount must be at least INR 1.00"
@@ -36,6 +37,7 @@ DEFAULT_REFUND_SETTLE_SECONDS = 5
 
 
 # Validation, in Razorpay's words ---------------------------------------------------------------------------------
+
 
 def _object(data: Any) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
@@ -92,6 +94,7 @@ def _auto_capture(value: Any) -> bool:
 
 # Orders --------------------------------------------------------------------------------------------------------
 
+
 def create_order(*, data: Any) -> RazorpayOrder:
     data = _object(data)
     _reject_extra(data, ORDER_FIELDS)
@@ -140,16 +143,27 @@ def pay_order(*, order_id: str, outcome: str) -> CheckoutResult:
         now = timezone.now()
         if outcome == "failure":
             payment = RazorpayPayment.objects.create(
-                id=ids.razorpay_id("pay"), order=order, amount=order.amount, currency=order.currency,
-                status=RazorpayPayment.Status.FAILED, created_at=now,
-                error_code="BAD_REQUEST_ERROR", error_description="Payment failed", error_source="bank",
-                error_step="payment_authorization", error_reason="payment_failed",
+                id=ids.razorpay_id("pay"),
+                order=order,
+                amount=order.amount,
+                currency=order.currency,
+                status=RazorpayPayment.Status.FAILED,
+                created_at=now,
+                error_code="BAD_REQUEST_ERROR",
+                error_description="Payment failed",
+                error_source="bank",
+                error_step="payment_authorization",
+                error_reason="payment_failed",
             )
             emit(gateway=GATEWAY, events=[_payment_event("payment.failed", payment)])
             return CheckoutResult(payment=payment, signature=None)
         payment = RazorpayPayment.objects.create(
-            id=ids.razorpay_id("pay"), order=order, amount=order.amount, currency=order.currency,
-            status=RazorpayPayment.Status.AUTHORIZED, created_at=now,
+            id=ids.razorpay_id("pay"),
+            order=order,
+            amount=order.amount,
+            currency=order.currency,
+            status=RazorpayPayment.Status.AUTHORIZED,
+            created_at=now,
         )
         events = [_payment_event("payment.authorized", payment)]
         if order.auto_capture:
@@ -158,8 +172,10 @@ def pay_order(*, order_id: str, outcome: str) -> CheckoutResult:
     signature = razorpay_checkout_signature(
         key_secret=settings.RAZORPAY_KEY_SECRET, order_id=order.id, payment_id=payment.id
     )
-    logger.info("sandbox razorpay payment", extra={"gateway_order_id": order.id, "gateway_payment_id": payment.id,
-                                                  "status": payment.status})
+    logger.info(
+        "sandbox razorpay payment",
+        extra={"gateway_order_id": order.id, "gateway_payment_id": payment.id, "status": payment.status},
+    )
     return CheckoutResult(payment=payment, signature=signature)
 
 
@@ -175,16 +191,21 @@ def _capture(*, payment: RazorpayPayment, order: RazorpayOrder) -> list[Outgoing
         status=RazorpayPayment.Status.CAPTURED, is_captured=True, captured_at=now
     ):
         raise RazorpayApiError("This payment has already been captured", field="payment_id")
-    if not RazorpayOrder.objects.filter(pk=order.pk, amount_paid=0).exclude(status=RazorpayOrder.Status.PAID).update(
-        status=RazorpayOrder.Status.PAID, amount_paid=payment.amount
+    if (
+        not RazorpayOrder.objects.filter(pk=order.pk, amount_paid=0)
+        .exclude(status=RazorpayOrder.Status.PAID)
+        .update(status=RazorpayOrder.Status.PAID, amount_paid=payment.amount)
     ):
         raise RazorpayApiError("This order has already been paid.", field="order_id")
     payment.refresh_from_db()
     order.refresh_from_db()
     return [
         _payment_event("payment.captured", payment),
-        OutgoingEvent(name="order.paid", subject=order.id,
-                      document=envelope("order.paid", {"payment": payment_entity(payment), "order": order_entity(order)})),
+        OutgoingEvent(
+            name="order.paid",
+            subject=order.id,
+            document=envelope("order.paid", {"payment": payment_entity(payment), "order": order_entity(order)}),
+        ),
     ]
 
 
@@ -214,6 +235,7 @@ def capture_payment(*, payment_id: str, data: Any) -> RazorpayPayment:
 
 
 # Refunds -------------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RefundResult:
@@ -267,8 +289,9 @@ def _refund_with_receipt(*, payment: RazorpayPayment, receipt: str | None, amoun
     return existing
 
 
-def _new_refund(*, payment: RazorpayPayment, amount: int | None, receipt: str | None, notes: dict[str, Any],
-                speed: str) -> RazorpayRefund:
+def _new_refund(
+    *, payment: RazorpayPayment, amount: int | None, receipt: str | None, notes: dict[str, Any], speed: str
+) -> RazorpayRefund:
     if not payment.is_captured:
         raise RazorpayApiError("Only captured payments can be refunded", field="payment_id")
     left = payment.amount - payment.amount_refunded
@@ -286,8 +309,13 @@ def _new_refund(*, payment: RazorpayPayment, amount: int | None, receipt: str | 
     ):
         raise RazorpayApiError("The payment changed while refunding; retry.", status=409)
     refund = RazorpayRefund.objects.create(
-        id=ids.razorpay_id("rfnd"), payment=payment, amount=amount, currency=payment.currency, receipt=receipt,
-        notes=notes, speed_requested=speed,
+        id=ids.razorpay_id("rfnd"),
+        payment=payment,
+        amount=amount,
+        currency=payment.currency,
+        receipt=receipt,
+        notes=notes,
+        speed_requested=speed,
     )
     payment.refresh_from_db()
     emit(gateway=GATEWAY, events=[_refund_event("refund.created", refund, payment)])
@@ -299,8 +327,11 @@ def _new_refund(*, payment: RazorpayPayment, amount: int | None, receipt: str | 
 
 
 def _refund_event(name: str, refund: RazorpayRefund, payment: RazorpayPayment) -> OutgoingEvent:
-    return OutgoingEvent(name=name, subject=refund.id,
-                         document=envelope(name, {"refund": refund_entity(refund), "payment": payment_entity(payment)}))
+    return OutgoingEvent(
+        name=name,
+        subject=refund.id,
+        document=envelope(name, {"refund": refund_entity(refund), "payment": payment_entity(payment)}),
+    )
 
 
 @task()

@@ -53,7 +53,9 @@ def max_attempts() -> int:
 
 def retry_delay(attempt: int) -> timedelta:
     """Wait after failed attempt number `attempt` (1-based): base, 2 x base, 4 x base, ..."""
-    return timedelta(seconds=_setting("SANDBOX_WEBHOOK_RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE_SECONDS) * 2 ** (attempt - 1))
+    return timedelta(
+        seconds=_setting("SANDBOX_WEBHOOK_RETRY_BASE_SECONDS", DEFAULT_RETRY_BASE_SECONDS) * 2 ** (attempt - 1)
+    )
 
 
 def webhook_url(gateway: str) -> str:
@@ -75,8 +77,14 @@ def emit(*, gateway: str, events: Sequence[OutgoingEvent]) -> list[WebhookDelive
     with transaction.atomic():
         for event in batch:
             body = json.dumps(event.document, separators=(",", ":"), ensure_ascii=False)
-            common = {"gateway": gateway, "event": event.name, "event_id": ids.razorpay_event_id(),
-                      "subject": event.subject, "url": url, "body": body}
+            common = {
+                "gateway": gateway,
+                "event": event.name,
+                "event_id": ids.razorpay_event_id(),
+                "subject": event.subject,
+                "url": url,
+                "body": body,
+            }
             if take_fault(gateway=gateway, kind=Fault.Kind.WEBHOOK_DROP):
                 deliveries.append(WebhookDelivery.objects.create(**common, state=WebhookDelivery.State.DROPPED))
                 logger.info("sandbox webhook dropped by fault", extra={"gateway": gateway, "webhook_event": event.name})
@@ -128,8 +136,13 @@ def deliver_webhook(*, delivery_id: int, attempt: int) -> str:
     status_code: int | None = None
     error = ""
     try:
-        response = httpx.post(delivery.url, content=body, headers=signed_headers(delivery, body),
-                              timeout=delivery_timeout(), follow_redirects=False)
+        response = httpx.post(
+            delivery.url,
+            content=body,
+            headers=signed_headers(delivery, body),
+            timeout=delivery_timeout(),
+            follow_redirects=False,
+        )
         status_code = response.status_code
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
@@ -139,8 +152,14 @@ def deliver_webhook(*, delivery_id: int, attempt: int) -> str:
         error = f"connection failed ({type(exc).__name__})"
     duration_ms = int((time.monotonic() - began) * 1000)
     with transaction.atomic():
-        WebhookAttempt.objects.create(delivery=delivery, number=attempt, started_at=started_at,
-                                      duration_ms=duration_ms, status_code=status_code, error=error)
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=attempt,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            status_code=status_code,
+            error=error,
+        )
         if not error:
             WebhookDelivery.objects.filter(pk=delivery.pk).update(
                 state=WebhookDelivery.State.DELIVERED, delivered_at=timezone.now()
@@ -156,7 +175,14 @@ def deliver_webhook(*, delivery_id: int, attempt: int) -> str:
             outcome = "retrying"
     logger.info(
         "sandbox webhook attempt",
-        extra={"gateway": delivery.gateway, "webhook_event": delivery.event, "delivery_id": delivery.pk,
-               "attempt": attempt, "status_code": status_code, "outcome": outcome, "error": error},
+        extra={
+            "gateway": delivery.gateway,
+            "webhook_event": delivery.event,
+            "delivery_id": delivery.pk,
+            "attempt": attempt,
+            "status_code": status_code,
+            "outcome": outcome,
+            "error": error,
+        },
     )
     return outcome

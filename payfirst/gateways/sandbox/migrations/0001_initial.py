@@ -6,207 +6,350 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='PhonePeToken',
+            name="PhonePeToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token_digest', models.CharField(max_length=64, unique=True)),
-                ('client_id', models.CharField(max_length=128)),
-                ('issued_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField(db_index=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("token_digest", models.CharField(max_length=64, unique=True)),
+                ("client_id", models.CharField(max_length=128)),
+                ("issued_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField(db_index=True)),
             ],
         ),
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name="WebhookDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('gateway', models.CharField(max_length=16)),
-                ('event', models.CharField(max_length=64)),
-                ('event_id', models.CharField(db_index=True, max_length=64)),
-                ('subject', models.CharField(db_index=True, max_length=64)),
-                ('url', models.URLField(max_length=500)),
-                ('body', models.TextField()),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('delivered', 'Delivered'), ('failed', 'Failed'), ('dropped', 'Dropped')], default='pending', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('is_duplicate', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("gateway", models.CharField(max_length=16)),
+                ("event", models.CharField(max_length=64)),
+                ("event_id", models.CharField(db_index=True, max_length=64)),
+                ("subject", models.CharField(db_index=True, max_length=64)),
+                ("url", models.URLField(max_length=500)),
+                ("body", models.TextField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("delivered", "Delivered"),
+                            ("failed", "Failed"),
+                            ("dropped", "Dropped"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("is_duplicate", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Fault',
+            name="Fault",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('gateway', models.CharField(choices=[('razorpay', 'Razorpay'), ('phonepe', 'Phonepe')], max_length=16)),
-                ('kind', models.CharField(choices=[('api_error', 'Api Error'), ('api_timeout', 'Api Timeout'), ('webhook_drop', 'Webhook Drop'), ('webhook_duplicate', 'Webhook Duplicate'), ('webhook_delay', 'Webhook Delay'), ('webhook_reorder', 'Webhook Reorder')], max_length=32)),
-                ('remaining', models.PositiveIntegerField()),
-                ('delay_seconds', models.PositiveIntegerField(blank=True, null=True)),
-                ('armed_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "gateway",
+                    models.CharField(choices=[("razorpay", "Razorpay"), ("phonepe", "Phonepe")], max_length=16),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("api_error", "Api Error"),
+                            ("api_timeout", "Api Timeout"),
+                            ("webhook_drop", "Webhook Drop"),
+                            ("webhook_duplicate", "Webhook Duplicate"),
+                            ("webhook_delay", "Webhook Delay"),
+                            ("webhook_reorder", "Webhook Reorder"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("remaining", models.PositiveIntegerField()),
+                ("delay_seconds", models.PositiveIntegerField(blank=True, null=True)),
+                ("armed_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['armed_at', 'pk'],
-                'indexes': [models.Index(fields=['gateway', 'kind', 'remaining'], name='sandbox_fault_lookup')],
+                "ordering": ["armed_at", "pk"],
+                "indexes": [models.Index(fields=["gateway", "kind", "remaining"], name="sandbox_fault_lookup")],
             },
         ),
         migrations.CreateModel(
-            name='PhonePeOrder',
+            name="PhonePeOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('merchant_order_id', models.CharField(max_length=63, unique=True)),
-                ('order_id', models.CharField(max_length=40, unique=True)),
-                ('amount', models.PositiveBigIntegerField(help_text='paise')),
-                ('amount_refunded', models.PositiveBigIntegerField(default=0, help_text='paise')),
-                ('meta_info', models.JSONField(blank=True, null=True)),
-                ('message', models.CharField(blank=True, max_length=256)),
-                ('redirect_url', models.TextField()),
-                ('state', models.CharField(choices=[('PENDING', 'Pending'), ('COMPLETED', 'Completed'), ('FAILED', 'Failed')], default='PENDING', max_length=16)),
-                ('error_code', models.CharField(blank=True, max_length=32)),
-                ('detailed_error_code', models.CharField(blank=True, max_length=32)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('expire_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("merchant_order_id", models.CharField(max_length=63, unique=True)),
+                ("order_id", models.CharField(max_length=40, unique=True)),
+                ("amount", models.PositiveBigIntegerField(help_text="paise")),
+                ("amount_refunded", models.PositiveBigIntegerField(default=0, help_text="paise")),
+                ("meta_info", models.JSONField(blank=True, null=True)),
+                ("message", models.CharField(blank=True, max_length=256)),
+                ("redirect_url", models.TextField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("PENDING", "Pending"), ("COMPLETED", "Completed"), ("FAILED", "Failed")],
+                        default="PENDING",
+                        max_length=16,
+                    ),
+                ),
+                ("error_code", models.CharField(blank=True, max_length=32)),
+                ("detailed_error_code", models.CharField(blank=True, max_length=32)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("expire_at", models.DateTimeField()),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('amount__gte', 100)), name='sandbox_pp_order_amount_min'), models.CheckConstraint(condition=models.Q(('amount_refunded__lte', models.F('amount'))), name='sandbox_pp_refunds_le_amount')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount__gte", 100)), name="sandbox_pp_order_amount_min"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("amount_refunded__lte", models.F("amount"))),
+                        name="sandbox_pp_refunds_le_amount",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RazorpayOrder',
+            name="RazorpayOrder",
             fields=[
-                ('id', models.CharField(max_length=32, primary_key=True, serialize=False)),
-                ('amount', models.PositiveBigIntegerField(help_text='paise')),
-                ('amount_paid', models.PositiveBigIntegerField(default=0, help_text='paise')),
-                ('currency', models.CharField(max_length=3)),
-                ('receipt', models.CharField(blank=True, max_length=40, null=True)),
-                ('notes', models.JSONField(blank=True, default=dict)),
-                ('auto_capture', models.BooleanField(default=True)),
-                ('status', models.CharField(choices=[('created', 'Created'), ('attempted', 'Attempted'), ('paid', 'Paid')], default='created', max_length=16)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("id", models.CharField(max_length=32, primary_key=True, serialize=False)),
+                ("amount", models.PositiveBigIntegerField(help_text="paise")),
+                ("amount_paid", models.PositiveBigIntegerField(default=0, help_text="paise")),
+                ("currency", models.CharField(max_length=3)),
+                ("receipt", models.CharField(blank=True, max_length=40, null=True)),
+                ("notes", models.JSONField(blank=True, default=dict)),
+                ("auto_capture", models.BooleanField(default=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("created", "Created"), ("attempted", "Attempted"), ("paid", "Paid")],
+                        default="created",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('amount__gte', 100)), name='sandbox_rzp_order_amount_min'), models.CheckConstraint(condition=models.Q(('amount_paid__lte', models.F('amount'))), name='sandbox_rzp_order_paid_le_amount')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount__gte", 100)), name="sandbox_rzp_order_amount_min"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("amount_paid__lte", models.F("amount"))),
+                        name="sandbox_rzp_order_paid_le_amount",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RazorpayPayment',
+            name="RazorpayPayment",
             fields=[
-                ('id', models.CharField(max_length=32, primary_key=True, serialize=False)),
-                ('amount', models.PositiveBigIntegerField(help_text='paise')),
-                ('currency', models.CharField(max_length=3)),
-                ('status', models.CharField(choices=[('created', 'Created'), ('authorized', 'Authorized'), ('captured', 'Captured'), ('refunded', 'Refunded'), ('failed', 'Failed')], max_length=16)),
-                ('is_captured', models.BooleanField(default=False)),
-                ('amount_refunded', models.PositiveBigIntegerField(default=0, help_text='paise')),
-                ('method', models.CharField(default='upi', max_length=16)),
-                ('vpa', models.CharField(default='success@razorpay', max_length=64)),
-                ('email', models.CharField(default='customer@example.com', max_length=254)),
-                ('contact', models.CharField(default='+919999999999', max_length=20)),
-                ('error_code', models.CharField(blank=True, max_length=32)),
-                ('error_description', models.CharField(blank=True, max_length=255)),
-                ('error_source', models.CharField(blank=True, max_length=32)),
-                ('error_step', models.CharField(blank=True, max_length=64)),
-                ('error_reason', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('captured_at', models.DateTimeField(blank=True, null=True)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='sandbox.razorpayorder')),
+                ("id", models.CharField(max_length=32, primary_key=True, serialize=False)),
+                ("amount", models.PositiveBigIntegerField(help_text="paise")),
+                ("currency", models.CharField(max_length=3)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("created", "Created"),
+                            ("authorized", "Authorized"),
+                            ("captured", "Captured"),
+                            ("refunded", "Refunded"),
+                            ("failed", "Failed"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("is_captured", models.BooleanField(default=False)),
+                ("amount_refunded", models.PositiveBigIntegerField(default=0, help_text="paise")),
+                ("method", models.CharField(default="upi", max_length=16)),
+                ("vpa", models.CharField(default="success@razorpay", max_length=64)),
+                ("email", models.CharField(default="customer@example.com", max_length=254)),
+                ("contact", models.CharField(default="+919999999999", max_length=20)),
+                ("error_code", models.CharField(blank=True, max_length=32)),
+                ("error_description", models.CharField(blank=True, max_length=255)),
+                ("error_source", models.CharField(blank=True, max_length=32)),
+                ("error_step", models.CharField(blank=True, max_length=64)),
+                ("error_reason", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("captured_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="payments", to="sandbox.razorpayorder"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='RazorpayRefund',
+            name="RazorpayRefund",
             fields=[
-                ('id', models.CharField(max_length=32, primary_key=True, serialize=False)),
-                ('amount', models.PositiveBigIntegerField(help_text='paise')),
-                ('currency', models.CharField(max_length=3)),
-                ('receipt', models.CharField(blank=True, max_length=40, null=True)),
-                ('notes', models.JSONField(blank=True, default=dict)),
-                ('speed_requested', models.CharField(default='normal', max_length=16)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('processed', 'Processed'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('processed_at', models.DateTimeField(blank=True, null=True)),
-                ('payment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='sandbox.razorpaypayment')),
+                ("id", models.CharField(max_length=32, primary_key=True, serialize=False)),
+                ("amount", models.PositiveBigIntegerField(help_text="paise")),
+                ("currency", models.CharField(max_length=3)),
+                ("receipt", models.CharField(blank=True, max_length=40, null=True)),
+                ("notes", models.JSONField(blank=True, default=dict)),
+                ("speed_requested", models.CharField(default="normal", max_length=16)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("processed", "Processed"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("processed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refunds",
+                        to="sandbox.razorpaypayment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookAttempt',
+            name="WebhookAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('started_at', models.DateTimeField()),
-                ('duration_ms', models.PositiveIntegerField()),
-                ('status_code', models.PositiveIntegerField(blank=True, null=True)),
-                ('error', models.CharField(blank=True, max_length=255)),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_log', to='sandbox.webhookdelivery')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                ("started_at", models.DateTimeField()),
+                ("duration_ms", models.PositiveIntegerField()),
+                ("status_code", models.PositiveIntegerField(blank=True, null=True)),
+                ("error", models.CharField(blank=True, max_length=255)),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempt_log",
+                        to="sandbox.webhookdelivery",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['delivery', 'number'],
+                "ordering": ["delivery", "number"],
             },
         ),
         migrations.CreateModel(
-            name='PhonePeRefund',
+            name="PhonePeRefund",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('merchant_refund_id', models.CharField(max_length=63, unique=True)),
-                ('refund_id', models.CharField(max_length=40, unique=True)),
-                ('amount', models.PositiveBigIntegerField(help_text='paise')),
-                ('state', models.CharField(choices=[('PENDING', 'Pending'), ('CONFIRMED', 'Confirmed'), ('COMPLETED', 'Completed'), ('FAILED', 'Failed')], default='PENDING', max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='sandbox.phonepeorder')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("merchant_refund_id", models.CharField(max_length=63, unique=True)),
+                ("refund_id", models.CharField(max_length=40, unique=True)),
+                ("amount", models.PositiveBigIntegerField(help_text="paise")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("PENDING", "Pending"),
+                            ("CONFIRMED", "Confirmed"),
+                            ("COMPLETED", "Completed"),
+                            ("FAILED", "Failed"),
+                        ],
+                        default="PENDING",
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="refunds", to="sandbox.phonepeorder"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='sandbox_pp_refund_amount_positive')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount__gt", 0)), name="sandbox_pp_refund_amount_positive"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PhonePeTransaction',
+            name="PhonePeTransaction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('transaction_id', models.CharField(max_length=40, unique=True)),
-                ('amount', models.PositiveBigIntegerField(help_text='paise')),
-                ('state', models.CharField(choices=[('PENDING', 'Pending'), ('COMPLETED', 'Completed'), ('FAILED', 'Failed')], max_length=16)),
-                ('payment_mode', models.CharField(default='UPI_INTENT', max_length=16)),
-                ('utr', models.CharField(blank=True, max_length=32)),
-                ('error_code', models.CharField(blank=True, max_length=32)),
-                ('detailed_error_code', models.CharField(blank=True, max_length=32)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='transactions', to='sandbox.phonepeorder')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("transaction_id", models.CharField(max_length=40, unique=True)),
+                ("amount", models.PositiveBigIntegerField(help_text="paise")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("PENDING", "Pending"), ("COMPLETED", "Completed"), ("FAILED", "Failed")],
+                        max_length=16,
+                    ),
+                ),
+                ("payment_mode", models.CharField(default="UPI_INTENT", max_length=16)),
+                ("utr", models.CharField(blank=True, max_length=32)),
+                ("error_code", models.CharField(blank=True, max_length=32)),
+                ("detailed_error_code", models.CharField(blank=True, max_length=32)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="transactions",
+                        to="sandbox.phonepeorder",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('state', 'COMPLETED')), fields=('order',), name='sandbox_pp_one_completed_attempt')],
+                "ordering": ["created_at", "pk"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("state", "COMPLETED")),
+                        fields=("order",),
+                        name="sandbox_pp_one_completed_attempt",
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='razorpaypayment',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_refunded__lte', models.F('amount'))), name='sandbox_rzp_payment_refunds_le_amount'),
+            model_name="razorpaypayment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount_refunded__lte", models.F("amount"))),
+                name="sandbox_rzp_payment_refunds_le_amount",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='razorpayrefund',
-            constraint=models.UniqueConstraint(condition=models.Q(('receipt__isnull', False)), fields=('payment', 'receipt'), name='sandbox_rzp_refund_receipt_once'),
+            model_name="razorpayrefund",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("receipt__isnull", False)),
+                fields=("payment", "receipt"),
+                name="sandbox_rzp_refund_receipt_once",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='razorpayrefund',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='sandbox_rzp_refund_amount_positive'),
+            model_name="razorpayrefund",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gt", 0)), name="sandbox_rzp_refund_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='webhookattempt',
-            constraint=models.UniqueConstraint(fields=('delivery', 'number'), name='sandbox_webhook_attempt_once'),
+            model_name="webhookattempt",
+            constraint=models.UniqueConstraint(fields=("delivery", "number"), name="sandbox_webhook_attempt_once"),
         ),
     ]

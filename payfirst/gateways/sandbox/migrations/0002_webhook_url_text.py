@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sandbox', '0001_initial'),
+        ("sandbox", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='webhookdelivery',
-            name='url',
+            model_name="webhookdelivery",
+            name="url",
             field=models.CharField(max_length=500),
         ),
     ]

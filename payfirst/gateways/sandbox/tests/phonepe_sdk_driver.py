@@ -57,27 +57,42 @@ def status(answer) -> dict:
 
 out: dict = {}
 try:
-    bad = StandardCheckoutClient.get_instance(client_id=config["client_id"], client_secret="wrong-secret",
-                                              client_version=config["client_version"], env=Env.SANDBOX,
-                                              should_publish_events=False)
+    bad = StandardCheckoutClient.get_instance(
+        client_id=config["client_id"],
+        client_secret="wrong-secret",
+        client_version=config["client_version"],
+        env=Env.SANDBOX,
+        should_publish_events=False,
+    )
     out["bad_credentials"] = None
     bad.close()
 except PhonePeException as exc:
     out["bad_credentials"] = failure(exc)
 
-client = StandardCheckoutClient.get_instance(client_id=config["client_id"], client_secret=config["client_secret"],
-                                             client_version=config["client_version"], env=Env.SANDBOX,
-                                             should_publish_events=False)
+client = StandardCheckoutClient.get_instance(
+    client_id=config["client_id"],
+    client_secret=config["client_secret"],
+    client_version=config["client_version"],
+    env=Env.SANDBOX,
+    should_publish_events=False,
+)
 try:
     if config["phase"] == "pay":
         order_id, refund_id = config["merchant_order_id"], config["merchant_refund_id"]
         request = StandardCheckoutPayRequest.build_request(
-            merchant_order_id=order_id, amount=config["amount"], redirect_url=config["redirect_url"],
-            message="payfirst sandbox", meta_info=MetaInfo(udf1="order-ref", udf11="plain text"),
+            merchant_order_id=order_id,
+            amount=config["amount"],
+            redirect_url=config["redirect_url"],
+            message="payfirst sandbox",
+            meta_info=MetaInfo(udf1="order-ref", udf11="plain text"),
         )
         paid = client.pay(request)
-        out["pay"] = {"order_id": paid.order_id, "state": paid.state, "expire_at": paid.expire_at,
-                      "redirect_url": paid.redirect_url}
+        out["pay"] = {
+            "order_id": paid.order_id,
+            "state": paid.state,
+            "expire_at": paid.expire_at,
+            "redirect_url": paid.redirect_url,
+        }
         try:
             client.pay(request)
             out["duplicate"] = None
@@ -89,8 +104,11 @@ try:
         out["after"] = status(client.get_order_status(order_id, details=True))
         transaction_id = out["after"]["attempts"][0]["transaction_id"]
         out["transaction"] = status(client.get_transaction_status(transaction_id))
-        refund = client.refund(RefundRequest.build_refund_request(
-            merchant_refund_id=refund_id, amount=config["refund_amount"], original_merchant_order_id=order_id))
+        refund = client.refund(
+            RefundRequest.build_refund_request(
+                merchant_refund_id=refund_id, amount=config["refund_amount"], original_merchant_order_id=order_id
+            )
+        )
         out["refund"] = {"refund_id": refund.refund_id, "amount": refund.amount, "state": refund.state}
         out["refund_status"] = client.get_refund_status(refund_id).state
         try:
@@ -99,32 +117,43 @@ try:
         except PhonePeException as exc:
             out["missing"] = failure(exc)
         failed_id = config["failed_order_id"]
-        client.pay(StandardCheckoutPayRequest.build_request(merchant_order_id=failed_id, amount=config["amount"],
-                                                            redirect_url=config["redirect_url"]))
+        client.pay(
+            StandardCheckoutPayRequest.build_request(
+                merchant_order_id=failed_id, amount=config["amount"], redirect_url=config["redirect_url"]
+            )
+        )
         requests.post(f"{config['base_url']}/pay/{failed_id}/complete", json={"outcome": "failure"}, timeout=10)
         out["failed"] = status(client.get_order_status(failed_id, details=False))
     else:
         out["refund_status"] = client.get_refund_status(config["merchant_refund_id"]).state
         out["callbacks"] = []
         for callback in config["callbacks"]:
-            parsed = client.validate_callback(username=config["username"], password=config["password"],
-                                              callback_header_data=callback["authorization"],
-                                              callback_response_data=callback["body"])
+            parsed = client.validate_callback(
+                username=config["username"],
+                password=config["password"],
+                callback_header_data=callback["authorization"],
+                callback_response_data=callback["body"],
+            )
             payload = parsed.payload
-            out["callbacks"].append({
-                "event": parsed.event,
-                "type": parsed.type.value if parsed.type else None,
-                "state": payload.state,
-                "merchant_order_id": payload.merchant_order_id,
-                "original_merchant_order_id": payload.original_merchant_order_id,
-                "merchant_refund_id": payload.merchant_refund_id,
-                "amount": payload.amount,
-                "attempts": [attempt(item) for item in payload.payment_details or []],
-            })
+            out["callbacks"].append(
+                {
+                    "event": parsed.event,
+                    "type": parsed.type.value if parsed.type else None,
+                    "state": payload.state,
+                    "merchant_order_id": payload.merchant_order_id,
+                    "original_merchant_order_id": payload.original_merchant_order_id,
+                    "merchant_refund_id": payload.merchant_refund_id,
+                    "amount": payload.amount,
+                    "attempts": [attempt(item) for item in payload.payment_details or []],
+                }
+            )
         try:
-            client.validate_callback(username=config["username"], password="not-the-password",
-                                     callback_header_data=config["callbacks"][0]["authorization"],
-                                     callback_response_data=config["callbacks"][0]["body"])
+            client.validate_callback(
+                username=config["username"],
+                password="not-the-password",
+                callback_header_data=config["callbacks"][0]["authorization"],
+                callback_response_data=config["callbacks"][0]["body"],
+            )
             out["wrong_password"] = None
         except PhonePeException as exc:
             out["wrong_password"] = failure(exc)

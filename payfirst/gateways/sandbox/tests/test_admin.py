@@ -19,12 +19,18 @@ MODELS = ["webhookdelivery", "fault", "razorpayorder", "razorpayrefund", "phonep
 def populated(quick_settle):
     order = create_razorpay_order(data={"amount": 1000, "currency": "INR"})
     pay_order(order_id=order.id, outcome="success")
-    create_order(data={"merchantOrderId": "ADM-1", "amount": 1000,
-                       "paymentFlow": {"type": "PG_CHECKOUT", "merchantUrls": {"redirectUrl": "http://x.in/r"}}})
+    create_order(
+        data={
+            "merchantOrderId": "ADM-1",
+            "amount": 1000,
+            "paymentFlow": {"type": "PG_CHECKOUT", "merchantUrls": {"redirectUrl": "http://x.in/r"}},
+        }
+    )
     complete_order(merchant_order_id="ADM-1", outcome="success")
     delivery = WebhookDelivery.objects.first()
-    WebhookAttempt.objects.create(delivery=delivery, number=1, started_at=delivery.created_at, duration_ms=12,
-                                  status_code=502, error="HTTP 502")
+    WebhookAttempt.objects.create(
+        delivery=delivery, number=1, started_at=delivery.created_at, duration_ms=12, status_code=502, error="HTTP 502"
+    )
     return order, delivery
 
 

@@ -71,8 +71,13 @@ def test_concurrent_refunds_with_one_receipt_make_one_refund(quick_settle):
 
 
 def test_a_phonepe_order_completes_once_under_concurrent_clicks(quick_settle):
-    create_phonepe_order(data={"merchantOrderId": "RACE-1", "amount": 1000,
-                               "paymentFlow": {"type": "PG_CHECKOUT", "merchantUrls": {"redirectUrl": "http://x.in/r"}}})
+    create_phonepe_order(
+        data={
+            "merchantOrderId": "RACE-1",
+            "amount": 1000,
+            "paymentFlow": {"type": "PG_CHECKOUT", "merchantUrls": {"redirectUrl": "http://x.in/r"}},
+        }
+    )
     results = race(6, lambda i: complete_order(merchant_order_id="RACE-1", outcome="success" if i % 2 else "failure"))
     assert sum(not isinstance(result, Exception) for result in results) == 1
     assert PhonePeTransaction.objects.filter(order__merchant_order_id="RACE-1").count() == 1

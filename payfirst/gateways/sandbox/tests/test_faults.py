@@ -24,10 +24,18 @@ FAULTS_URL = "/sandbox/faults/"
 
 @pytest.mark.django_db
 def test_faults_api_arms_lists_and_clears(client):
-    armed = client.post(FAULTS_URL, {"gateway": "razorpay", "fault": "webhook_delay", "count": 2}, content_type="application/json")
+    armed = client.post(
+        FAULTS_URL, {"gateway": "razorpay", "fault": "webhook_delay", "count": 2}, content_type="application/json"
+    )
     assert armed.status_code == 201
-    assert armed.json() | {"id": 0, "armed_at": ""} == {"id": 0, "gateway": "razorpay", "fault": "webhook_delay",
-                                                         "count": 2, "delay_seconds": 30, "armed_at": ""}
+    assert armed.json() | {"id": 0, "armed_at": ""} == {
+        "id": 0,
+        "gateway": "razorpay",
+        "fault": "webhook_delay",
+        "count": 2,
+        "delay_seconds": 30,
+        "armed_at": "",
+    }
     client.post(FAULTS_URL, {"gateway": "phonepe", "fault": "api_error"}, content_type="application/json")
     listed = client.get(FAULTS_URL).json()
     assert listed["count"] == 2 and [item["fault"] for item in listed["results"]] == ["webhook_delay", "api_error"]
@@ -74,13 +82,18 @@ def test_api_timeout_hold_is_past_the_client_timeout_and_bounded(settings):
 
 # API faults over real HTTP ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.django_db(transaction=True)
 def test_api_error_answers_5xx_in_razorpay_shape_for_count_calls(sandbox, settings, rzp):
     faults.arm_fault(gateway="razorpay", kind="api_error", count=2)
     with pytest.raises(razorpay.errors.ServerError):
         rzp.order.create({"amount": 1000, "currency": "INR"})
-    raw = requests.post(f"{sandbox.razorpay}/v1/orders", json={"amount": 1000, "currency": "INR"},
-                        auth=(settings.RAZORPAY_KEY_ID, settings.RAZORPAY_KEY_SECRET), timeout=10)
+    raw = requests.post(
+        f"{sandbox.razorpay}/v1/orders",
+        json={"amount": 1000, "currency": "INR"},
+        auth=(settings.RAZORPAY_KEY_ID, settings.RAZORPAY_KEY_SECRET),
+        timeout=10,
+    )
     assert raw.status_code == 500 and raw.json()["error"]["code"] == "SERVER_ERROR"
     assert not RazorpayOrder.objects.exists()  # an api_error does nothing
     assert rzp.order.create({"amount": 1000, "currency": "INR"})["status"] == "created"
@@ -88,9 +101,15 @@ def test_api_error_answers_5xx_in_razorpay_shape_for_count_calls(sandbox, settin
 
 @pytest.mark.django_db(transaction=True)
 def test_api_error_answers_5xx_in_phonepe_shape(sandbox, settings):
-    token = httpx.post(f"{sandbox.phonepe}/v1/oauth/token", data={
-        "client_id": settings.PHONEPE_CLIENT_ID, "client_secret": settings.PHONEPE_CLIENT_SECRET,
-        "client_version": str(settings.PHONEPE_CLIENT_VERSION), "grant_type": "client_credentials"}).json()
+    token = httpx.post(
+        f"{sandbox.phonepe}/v1/oauth/token",
+        data={
+            "client_id": settings.PHONEPE_CLIENT_ID,
+            "client_secret": settings.PHONEPE_CLIENT_SECRET,
+            "client_version": str(settings.PHONEPE_CLIENT_VERSION),
+            "grant_type": "client_credentials",
+        },
+    ).json()
     faults.arm_fault(gateway="phonepe", kind="api_error", count=1)
     headers = {"Authorization": f"O-Bearer {token['access_token']}"}
     failed = httpx.get(f"{sandbox.phonepe}/checkout/v2/order/NOPE/status", headers=headers)
@@ -105,8 +124,10 @@ def test_api_timeout_makes_the_client_time_out_but_the_call_takes_effect(sandbox
     auth = base64.b64encode(f"{settings.RAZORPAY_KEY_ID}:{settings.RAZORPAY_KEY_SECRET}".encode()).decode()
     body = json.dumps({"amount": 1000, "currency": "INR", "receipt": "T-1"}).encode()
     url = urlsplit(sandbox.url)
-    request = (f"POST /sandbox/razorpay/v1/orders HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Basic {auth}\r\n"
-               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    request = (
+        f"POST /sandbox/razorpay/v1/orders HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Basic {auth}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
     started = time.monotonic()
     with socket.create_connection((url.hostname, url.port), timeout=10) as conn:
         conn.sendall(request + body)
@@ -122,13 +143,17 @@ def test_api_timeout_makes_the_client_time_out_but_the_call_takes_effect(sandbox
     assert faults.hold_seconds() <= held < faults.hold_seconds() + 3
     assert answer.startswith(b"HTTP/1.1 200")
     assert RazorpayOrder.objects.filter(receipt="T-1").count() == 1
-    quick = httpx.post(f"{sandbox.razorpay}/v1/orders", json={"amount": 1000, "currency": "INR"},
-                       auth=(settings.RAZORPAY_KEY_ID, settings.RAZORPAY_KEY_SECRET),
-                       timeout=settings.GATEWAY_TIMEOUT_SECONDS)
+    quick = httpx.post(
+        f"{sandbox.razorpay}/v1/orders",
+        json={"amount": 1000, "currency": "INR"},
+        auth=(settings.RAZORPAY_KEY_ID, settings.RAZORPAY_KEY_SECRET),
+        timeout=settings.GATEWAY_TIMEOUT_SECONDS,
+    )
     assert quick.status_code == 200
 
 
 # Webhook faults --------------------------------------------------------------------------------------------------
+
 
 def _pay_razorpay_order() -> None:
     from payfirst.gateways.sandbox.razorpay_services import create_order as create_rzp_order
@@ -172,8 +197,14 @@ def test_webhook_reorder_sends_a_batch_backwards(to_receiver, drain):
     _pay_razorpay_order()
     _pay_razorpay_order()
     drain()
-    assert to_receiver.events() == ["order.paid", "payment.captured", "payment.authorized",
-                                    "payment.authorized", "payment.captured", "order.paid"]
+    assert to_receiver.events() == [
+        "order.paid",
+        "payment.captured",
+        "payment.authorized",
+        "payment.authorized",
+        "payment.captured",
+        "order.paid",
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -195,8 +226,13 @@ def test_webhook_delay_holds_delivery_until_its_time(to_receiver, drain):
 @pytest.mark.django_db(transaction=True)
 def test_webhook_faults_are_per_gateway(to_receiver, drain):
     faults.arm_fault(gateway="razorpay", kind="webhook_drop", count=5)
-    create_order(data={"merchantOrderId": "PF-FAULT-1", "amount": 1000,
-                       "paymentFlow": {"type": "PG_CHECKOUT", "merchantUrls": {"redirectUrl": "http://localhost/r"}}})
+    create_order(
+        data={
+            "merchantOrderId": "PF-FAULT-1",
+            "amount": 1000,
+            "paymentFlow": {"type": "PG_CHECKOUT", "merchantUrls": {"redirectUrl": "http://localhost/r"}},
+        }
+    )
     complete_order(merchant_order_id="PF-FAULT-1", outcome="success")
     drain()
     assert to_receiver.events() == ["checkout.order.completed"]

@@ -9,8 +9,13 @@ from django.urls import Resolver404, clear_url_caches, resolve
 
 import config.urls
 
-SANDBOX_PATHS = ["/sandbox/faults/", "/sandbox/razorpay/v1/orders", "/sandbox/razorpay/checkout/order_x/",
-                 "/sandbox/phonepe/v1/oauth/token", "/sandbox/phonepe/pay/MO1/"]
+SANDBOX_PATHS = [
+    "/sandbox/faults/",
+    "/sandbox/razorpay/v1/orders",
+    "/sandbox/razorpay/checkout/order_x/",
+    "/sandbox/phonepe/v1/oauth/token",
+    "/sandbox/phonepe/pay/MO1/",
+]
 
 
 @pytest.fixture
@@ -34,8 +39,12 @@ def test_sandbox_is_unreachable_when_live(live_urls, client):
     for path in SANDBOX_PATHS:
         with pytest.raises(Resolver404):
             resolve(path)
-    assert client.post("/sandbox/faults/", {"gateway": "razorpay", "fault": "api_error"},
-                       content_type="application/json").status_code == 404
+    assert (
+        client.post(
+            "/sandbox/faults/", {"gateway": "razorpay", "fault": "api_error"}, content_type="application/json"
+        ).status_code
+        == 404
+    )
 
 
 @pytest.mark.django_db

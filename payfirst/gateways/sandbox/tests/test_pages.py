@@ -31,7 +31,10 @@ def test_checkout_page_shows_the_amount_in_rupees_and_both_buttons(client, rzp_o
     assert page.status_code == 200 and "₹500.05" in html and settings.PAYFIRST_MERCHANT_NAME in html
     assert 'id="pay"' in html and 'id="fail"' in html
     assert page_config(html, "checkout-config") == {
-        "pay_url": f"/sandbox/razorpay/checkout/{rzp_order.id}/pay", "callback_url": "", "order_id": rzp_order.id}
+        "pay_url": f"/sandbox/razorpay/checkout/{rzp_order.id}/pay",
+        "callback_url": "",
+        "order_id": rzp_order.id,
+    }
 
 
 @pytest.mark.parametrize(
@@ -48,8 +51,13 @@ def test_checkout_page_accepts_a_safe_callback_url(client, rzp_order, settings, 
 
 @pytest.mark.parametrize(
     "callback_url",
-    ["https://evil.example/steal", "javascript:alert(1)", "http://localhost:3000@evil.example/",
-     "//evil.example/x", "http://localhost:3000.evil.example/"],
+    [
+        "https://evil.example/steal",
+        "javascript:alert(1)",
+        "http://localhost:3000@evil.example/",
+        "//evil.example/x",
+        "http://localhost:3000.evil.example/",
+    ],
 )
 def test_checkout_page_refuses_an_unsafe_callback_url(client, rzp_order, settings, callback_url):
     settings.FRONTEND_BASE_URL = "http://localhost:3000"
@@ -60,8 +68,12 @@ def test_checkout_page_refuses_an_unsafe_callback_url(client, rzp_order, setting
 
 def test_checkout_page_for_unknown_and_paid_orders(client, rzp_order):
     assert client.get("/sandbox/razorpay/checkout/order_00000000000000/").status_code == 404
-    assert client.post(f"/sandbox/razorpay/checkout/{rzp_order.id}/pay", {"outcome": "success"},
-                       content_type="application/json").status_code == 200
+    assert (
+        client.post(
+            f"/sandbox/razorpay/checkout/{rzp_order.id}/pay", {"outcome": "success"}, content_type="application/json"
+        ).status_code
+        == 200
+    )
     page = client.get(f"/sandbox/razorpay/checkout/{rzp_order.id}/")
     assert "already been paid" in page.content.decode() and 'id="pay"' not in page.content.decode()
 
@@ -74,32 +86,46 @@ def test_checkout_pay_rejects_bad_input_in_razorpay_shape(client, rzp_order, bod
 
 
 def test_checkout_pay_on_unknown_order(client):
-    answer = client.post("/sandbox/razorpay/checkout/order_00000000000000/pay", {"outcome": "success"},
-                         content_type="application/json")
+    answer = client.post(
+        "/sandbox/razorpay/checkout/order_00000000000000/pay", {"outcome": "success"}, content_type="application/json"
+    )
     assert answer.status_code == 400 and answer.json()["error"]["description"] == "The id provided does not exist"
 
 
 @pytest.fixture
 def pp_order() -> PhonePeOrder:
-    return create_phonepe_order(data={
-        "merchantOrderId": "PF-PAGE-1", "amount": 12345, "metaInfo": None, "expireAfter": None,
-        "paymentFlow": {"type": "PG_CHECKOUT", "message": None, "paymentModeConfig": None,
-                        "merchantUrls": {"redirectUrl": "http://localhost:3000/return?payment_id=9"}},
-        "disablePaymentRetry": None,
-    })
+    return create_phonepe_order(
+        data={
+            "merchantOrderId": "PF-PAGE-1",
+            "amount": 12345,
+            "metaInfo": None,
+            "expireAfter": None,
+            "paymentFlow": {
+                "type": "PG_CHECKOUT",
+                "message": None,
+                "paymentModeConfig": None,
+                "merchantUrls": {"redirectUrl": "http://localhost:3000/return?payment_id=9"},
+            },
+            "disablePaymentRetry": None,
+        }
+    )
 
 
 def test_phonepe_page_and_completion(client, pp_order):
     page = client.get("/sandbox/phonepe/pay/PF-PAGE-1/")
     html = page.content.decode()
     assert page.status_code == 200 and "₹123.45" in html and pp_order.order_id in html
-    assert page_config(html, "pay-config") == {"complete_url": "/sandbox/phonepe/pay/PF-PAGE-1/complete",
-                                               "payable": True}
-    done = client.post("/sandbox/phonepe/pay/PF-PAGE-1/complete", {"outcome": "failure"},
-                       content_type="application/json")
+    assert page_config(html, "pay-config") == {
+        "complete_url": "/sandbox/phonepe/pay/PF-PAGE-1/complete",
+        "payable": True,
+    }
+    done = client.post(
+        "/sandbox/phonepe/pay/PF-PAGE-1/complete", {"outcome": "failure"}, content_type="application/json"
+    )
     assert done.status_code == 200 and done.json() == {"redirect_url": "http://localhost:3000/return?payment_id=9"}
-    again = client.post("/sandbox/phonepe/pay/PF-PAGE-1/complete", {"outcome": "success"},
-                        content_type="application/json")
+    again = client.post(
+        "/sandbox/phonepe/pay/PF-PAGE-1/complete", {"outcome": "success"}, content_type="application/json"
+    )
     assert again.status_code == 409 and again.json()["code"] == "INVALID_ORDER_STATE"
     assert page_config(client.get("/sandbox/phonepe/pay/PF-PAGE-1/").content.decode(), "pay-config")["payable"] is False
     pp_order.refresh_from_db()

@@ -16,9 +16,15 @@ PP = "/sandbox/phonepe"
 
 
 def token_form(settings, **changes) -> str:
-    return urlencode({"client_id": settings.PHONEPE_CLIENT_ID, "client_secret": settings.PHONEPE_CLIENT_SECRET,
-                      "client_version": str(settings.PHONEPE_CLIENT_VERSION), "grant_type": "client_credentials",
-                      **changes})
+    return urlencode(
+        {
+            "client_id": settings.PHONEPE_CLIENT_ID,
+            "client_secret": settings.PHONEPE_CLIENT_SECRET,
+            "client_version": str(settings.PHONEPE_CLIENT_VERSION),
+            "grant_type": "client_credentials",
+            **changes,
+        }
+    )
 
 
 def fetch_token(client, form: str):
@@ -32,10 +38,19 @@ def bearer(client, settings) -> dict:
 
 
 def pay_body(**changes) -> dict:
-    body = {"merchantOrderId": "PF-API-1", "amount": 1000, "metaInfo": None, "expireAfter": None,
-            "paymentFlow": {"type": "PG_CHECKOUT", "message": None, "paymentModeConfig": None,
-                            "merchantUrls": {"redirectUrl": "http://localhost:3000/r"}},
-            "disablePaymentRetry": None}
+    body = {
+        "merchantOrderId": "PF-API-1",
+        "amount": 1000,
+        "metaInfo": None,
+        "expireAfter": None,
+        "paymentFlow": {
+            "type": "PG_CHECKOUT",
+            "message": None,
+            "paymentModeConfig": None,
+            "merchantUrls": {"redirectUrl": "http://localhost:3000/r"},
+        },
+        "disablePaymentRetry": None,
+    }
     body.update(changes)
     return body
 
@@ -54,8 +69,9 @@ def test_token_answer_shape(client, settings):
     assert body["access_token"] not in (stored.token_digest, stored.client_id)  # only a digest is kept
 
 
-@pytest.mark.parametrize("changes", [{"client_secret": "nope"}, {"client_id": "OTHER"}, {"client_version": "2"},
-                                     {"grant_type": "password"}])
+@pytest.mark.parametrize(
+    "changes", [{"client_secret": "nope"}, {"client_id": "OTHER"}, {"client_version": "2"}, {"grant_type": "password"}]
+)
 def test_token_refuses_bad_client(client, settings, changes):
     answer = fetch_token(client, token_form(settings, **changes))
     assert answer.status_code == 400
@@ -89,12 +105,19 @@ def test_pay_accepts_explicit_nulls_and_answers_phonepe_shape(client, bearer):
 @pytest.mark.parametrize(
     "changes",
     [
-        {"amount": 99}, {"amount": 100.0}, {"amount": "1000"}, {"merchantOrderId": "has space"},
-        {"merchantOrderId": "x" * 64}, {"expireAfter": 299}, {"expireAfter": 3601},
-        {"metaInfo": {"udf11": "no#hash"}}, {"metaInfo": {"udf1": "x" * 257}},
+        {"amount": 99},
+        {"amount": 100.0},
+        {"amount": "1000"},
+        {"merchantOrderId": "has space"},
+        {"merchantOrderId": "x" * 64},
+        {"expireAfter": 299},
+        {"expireAfter": 3601},
+        {"metaInfo": {"udf11": "no#hash"}},
+        {"metaInfo": {"udf1": "x" * 257}},
         {"paymentFlow": {"type": "PG_CHECKOUT", "merchantUrls": {}}},
         {"paymentFlow": {"type": "OTHER", "merchantUrls": {"redirectUrl": "http://localhost/r"}}},
-        {"paymentFlow": None}, {"disablePaymentRetry": "yes"},
+        {"paymentFlow": None},
+        {"disablePaymentRetry": "yes"},
     ],
 )
 def test_pay_validation(client, bearer, changes):
@@ -110,8 +133,9 @@ def test_pay_refuses_a_repeated_merchant_order_id(client, bearer):
     assert PhonePeOrder.objects.count() == 1
 
 
-@pytest.mark.parametrize(("raw", "ok"), [("True", True), ("true", True), ("FALSE", True), ("false", True),
-                                          ("maybe", False)])
+@pytest.mark.parametrize(
+    ("raw", "ok"), [("True", True), ("true", True), ("FALSE", True), ("false", True), ("maybe", False)]
+)
 def test_order_status_details_is_case_insensitive(client, bearer, raw, ok):
     post(client, "/checkout/v2/pay", pay_body(), bearer)
     answer = client.get(f"{PP}/checkout/v2/order/PF-API-1/status", {"details": raw}, **bearer)
@@ -142,8 +166,9 @@ def test_refund_rules(client, bearer):
     rest = post(client, "/payments/v2/refund", {**refund, "merchantRefundId": "R-3", "amount": 400}, bearer)
     assert rest.status_code == 200
     assert PhonePeOrder.objects.get().amount_refunded == 1000 and PhonePeRefund.objects.count() == 2
-    unknown = post(client, "/payments/v2/refund", {**refund, "merchantRefundId": "R-4",
-                                                   "originalMerchantOrderId": "NOPE"}, bearer)
+    unknown = post(
+        client, "/payments/v2/refund", {**refund, "merchantRefundId": "R-4", "originalMerchantOrderId": "NOPE"}, bearer
+    )
     assert unknown.status_code == 404
     assert client.get(f"{PP}/payments/v2/refund/NOPE/status", **bearer).status_code == 404
     status = client.get(f"{PP}/payments/v2/refund/R-1/status", **bearer).json()
@@ -155,10 +180,16 @@ def test_refund_moves_pending_confirmed_completed(client, bearer, quick_settle, 
     settings.PAYFIRST_PUBLIC_BASE_URL = receiver.url
     post(client, "/checkout/v2/pay", pay_body(), bearer)
     client.post(f"{PP}/pay/PF-API-1/complete", {"outcome": "success"}, content_type="application/json")
-    post(client, "/payments/v2/refund", {"merchantRefundId": "R-1", "amount": 1000,
-                                         "originalMerchantOrderId": "PF-API-1"}, bearer)
+    post(
+        client,
+        "/payments/v2/refund",
+        {"merchantRefundId": "R-1", "amount": 1000, "originalMerchantOrderId": "PF-API-1"},
+        bearer,
+    )
     drain()
     assert client.get(f"{PP}/payments/v2/refund/R-1/status", **bearer).json()["state"] == "COMPLETED"
     assert [(item.json()["event"], item.json()["payload"]["state"]) for item in receiver.received] == [
-        ("checkout.order.completed", "COMPLETED"), ("pg.refund.accepted", "CONFIRMED"),
-        ("pg.refund.completed", "COMPLETED")]
+        ("checkout.order.completed", "COMPLETED"),
+        ("pg.refund.accepted", "CONFIRMED"),
+        ("pg.refund.completed", "COMPLETED"),
+    ]

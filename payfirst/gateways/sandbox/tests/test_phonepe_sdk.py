@@ -27,8 +27,12 @@ def phonepe_sdk_python(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("phonepe-sdk-venv")
     venv.EnvBuilder(with_pip=True, clear=True).create(home)
     python = home / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", SDK_REQUIREMENT],
-                   check=True, timeout=300, capture_output=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", SDK_REQUIREMENT],
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     return python
 
 
@@ -38,8 +42,9 @@ def test_phonepe_sdk_is_not_in_the_application_environment():
 
 
 def run_driver(python: Path, config: dict) -> dict:
-    finished = subprocess.run([str(python), str(DRIVER)], input=json.dumps(config), capture_output=True, text=True,
-                              timeout=120)
+    finished = subprocess.run(
+        [str(python), str(DRIVER)], input=json.dumps(config), capture_output=True, text=True, timeout=120
+    )
     assert finished.returncode == 0, finished.stderr[-3000:]
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
@@ -53,10 +58,17 @@ def test_phonepe_sdk_token_pay_status_refund_and_callbacks(phonepe_sdk_python, s
         "merchant_order_id": "PF-PP-1001",
         "merchant_refund_id": "PF-PP-1001-R1",
     }
-    seen = run_driver(phonepe_sdk_python, {
-        **base, "phase": "pay", "amount": 25000, "refund_amount": 10000, "failed_order_id": "PF-PP-1002",
-        "redirect_url": "http://localhost:3000/payments/return?payment_id=7",
-    })
+    seen = run_driver(
+        phonepe_sdk_python,
+        {
+            **base,
+            "phase": "pay",
+            "amount": 25000,
+            "refund_amount": 10000,
+            "failed_order_id": "PF-PP-1002",
+            "redirect_url": "http://localhost:3000/payments/return?payment_id=7",
+        },
+    )
 
     assert seen["bad_credentials"] == {"type": "BadRequest", "status": 400, "code": "OIM000"}
     pay = seen["pay"]
@@ -67,12 +79,19 @@ def test_phonepe_sdk_token_pay_status_refund_and_callbacks(phonepe_sdk_python, s
     assert seen["before"]["state"] == "PENDING" and seen["before"]["attempts"] == []
     assert seen["complete"] == {"redirect_url": "http://localhost:3000/payments/return?payment_id=7"}
     after = seen["after"]
-    assert (after["state"], after["amount"], after["order_id"], after["udf1"]) == ("COMPLETED", 25000, pay["order_id"],
-                                                                                 "order-ref")
+    assert (after["state"], after["amount"], after["order_id"], after["udf1"]) == (
+        "COMPLETED",
+        25000,
+        pay["order_id"],
+        "order-ref",
+    )
     [paid] = after["attempts"]
     assert paid["transaction_id"].startswith("OM") and paid["state"] == "COMPLETED"
     assert (paid["payment_mode"], paid["rail"], paid["instrument"]) == (
-        "UPI_INTENT", "UpiPaymentRail", "AccountPaymentInstrumentV2")
+        "UPI_INTENT",
+        "UpiPaymentRail",
+        "AccountPaymentInstrumentV2",
+    )
     assert seen["transaction"]["attempts"][0]["transaction_id"] == paid["transaction_id"]
     assert seen["refund"]["refund_id"].startswith("OMR")
     assert (seen["refund"]["amount"], seen["refund"]["state"], seen["refund_status"]) == (10000, "PENDING", "PENDING")
@@ -80,29 +99,51 @@ def test_phonepe_sdk_token_pay_status_refund_and_callbacks(phonepe_sdk_python, s
     assert seen["failed"]["state"] == "FAILED" and seen["failed"]["attempts"][0]["state"] == "FAILED"
 
     drain()  # delivers the order callbacks and walks the refund PENDING -> CONFIRMED -> COMPLETED
-    assert receiver.events() == ["checkout.order.completed", "checkout.order.failed", "pg.refund.accepted",
-                                 "pg.refund.completed"]
-    expected_header = phonepe_callback_authorization(username=settings.PHONEPE_WEBHOOK_USERNAME,
-                                                     password=settings.PHONEPE_WEBHOOK_PASSWORD)
+    assert receiver.events() == [
+        "checkout.order.completed",
+        "checkout.order.failed",
+        "pg.refund.accepted",
+        "pg.refund.completed",
+    ]
+    expected_header = phonepe_callback_authorization(
+        username=settings.PHONEPE_WEBHOOK_USERNAME, password=settings.PHONEPE_WEBHOOK_PASSWORD
+    )
     assert {item.headers["Authorization"] for item in receiver.received} == {expected_header}
     assert {item.path for item in receiver.received} == {"/api/payments/webhook/phonepe/"}
 
-    checked = run_driver(phonepe_sdk_python, {
-        **base, "phase": "callbacks", "username": settings.PHONEPE_WEBHOOK_USERNAME,
-        "password": settings.PHONEPE_WEBHOOK_PASSWORD,
-        "callbacks": [{"authorization": item.headers["Authorization"], "body": item.body.decode("utf-8")}
-                      for item in receiver.received],
-    })
+    checked = run_driver(
+        phonepe_sdk_python,
+        {
+            **base,
+            "phase": "callbacks",
+            "username": settings.PHONEPE_WEBHOOK_USERNAME,
+            "password": settings.PHONEPE_WEBHOOK_PASSWORD,
+            "callbacks": [
+                {"authorization": item.headers["Authorization"], "body": item.body.decode("utf-8")}
+                for item in receiver.received
+            ],
+        },
+    )
     assert checked["refund_status"] == "COMPLETED"
     completed, failed, accepted, refunded = checked["callbacks"]
     assert (completed["type"], completed["state"], completed["merchant_order_id"]) == (
-        "CHECKOUT_ORDER_COMPLETED", "COMPLETED", "PF-PP-1001")
+        "CHECKOUT_ORDER_COMPLETED",
+        "COMPLETED",
+        "PF-PP-1001",
+    )
     assert completed["attempts"][0]["payment_mode"] == "UPI_INTENT"
-    assert (failed["type"], failed["state"], failed["merchant_order_id"]) == ("CHECKOUT_ORDER_FAILED", "FAILED",
-                                                                              "PF-PP-1002")
+    assert (failed["type"], failed["state"], failed["merchant_order_id"]) == (
+        "CHECKOUT_ORDER_FAILED",
+        "FAILED",
+        "PF-PP-1002",
+    )
     assert (accepted["type"], accepted["state"]) == ("PG_REFUND_ACCEPTED", "CONFIRMED")
     assert (refunded["type"], refunded["state"], refunded["merchant_refund_id"], refunded["amount"]) == (
-        "PG_REFUND_COMPLETED", "COMPLETED", "PF-PP-1001-R1", 10000)
+        "PG_REFUND_COMPLETED",
+        "COMPLETED",
+        "PF-PP-1001-R1",
+        10000,
+    )
     assert refunded["original_merchant_order_id"] == "PF-PP-1001"
     assert checked["wrong_password"] == {"type": "PhonePeException", "status": 417, "code": None}
 

@@ -20,8 +20,9 @@ def auth(settings) -> dict:
 
 
 def create(client, auth, **body):
-    return client.post(f"{RZP}/orders", {"amount": 10000, "currency": "INR", **body}, content_type="application/json",
-                       **auth)
+    return client.post(
+        f"{RZP}/orders", {"amount": 10000, "currency": "INR", **body}, content_type="application/json", **auth
+    )
 
 
 def test_notes_are_an_object_when_given(client, auth):
@@ -43,15 +44,18 @@ def test_list_orders_by_receipt_and_page(client, auth):
 
 def test_refund_receipt_reuse_with_another_amount_is_refused(client, auth, quick_settle):
     order = create(client, auth).json()
-    pay_id = client.post(f"/sandbox/razorpay/checkout/{order['id']}/pay", {"outcome": "success"},
-                         content_type="application/json").json()["razorpay_payment_id"]
-    first = client.post(f"{RZP}/payments/{pay_id}/refund", {"amount": 1000, "receipt": "R"},
-                        content_type="application/json", **auth)
+    pay_id = client.post(
+        f"/sandbox/razorpay/checkout/{order['id']}/pay", {"outcome": "success"}, content_type="application/json"
+    ).json()["razorpay_payment_id"]
+    first = client.post(
+        f"{RZP}/payments/{pay_id}/refund", {"amount": 1000, "receipt": "R"}, content_type="application/json", **auth
+    )
     assert first.status_code == 200
     same = client.post(f"{RZP}/payments/{pay_id}/refund", {"receipt": "R"}, content_type="application/json", **auth)
     assert same.json()["id"] == first.json()["id"]
-    other = client.post(f"{RZP}/payments/{pay_id}/refund", {"amount": 2000, "receipt": "R"},
-                        content_type="application/json", **auth)
+    other = client.post(
+        f"{RZP}/payments/{pay_id}/refund", {"amount": 2000, "receipt": "R"}, content_type="application/json", **auth
+    )
     assert other.status_code == 400 and other.json()["error"]["field"] == "receipt"
     assert RazorpayRefund.objects.count() == 1
     wrong_payment = client.get(f"{RZP}/payments/pay_00000000000000/refunds/{first.json()['id']}", **auth)

@@ -38,8 +38,12 @@ def test_sdk_order_payment_capture_refund_round_trip(client, sandbox, settings, 
     fields = result.json()
     assert set(fields) == {"razorpay_payment_id", "razorpay_order_id", "razorpay_signature"}
     assert client.utility.verify_payment_signature(fields) is True
-    tampered = dict(fields, razorpay_signature=fields["razorpay_signature"][:-1] + "0"
-                    if not fields["razorpay_signature"].endswith("0") else fields["razorpay_signature"][:-1] + "1")
+    tampered = dict(
+        fields,
+        razorpay_signature=fields["razorpay_signature"][:-1] + "0"
+        if not fields["razorpay_signature"].endswith("0")
+        else fields["razorpay_signature"][:-1] + "1",
+    )
     with pytest.raises(razorpay.errors.SignatureVerificationError):
         client.utility.verify_payment_signature(tampered)
 
@@ -58,7 +62,12 @@ def test_sdk_order_payment_capture_refund_round_trip(client, sandbox, settings, 
 
     refund = client.payment.refund(pay_id, {"amount": 20000, "receipt": "RF-1", "speed": "normal"})
     assert ID.match(refund["id"]) and refund["id"].startswith("rfnd_")
-    assert (refund["status"], refund["amount"], refund["payment_id"], refund["receipt"]) == ("pending", 20000, pay_id, "RF-1")
+    assert (refund["status"], refund["amount"], refund["payment_id"], refund["receipt"]) == (
+        "pending",
+        20000,
+        pay_id,
+        "RF-1",
+    )
     again = client.payment.refund(pay_id, {"amount": 20000, "receipt": "RF-1"})
     assert again["id"] == refund["id"]  # the receipt makes a retried refund idempotent
     assert RazorpayRefund.objects.count() == 1
@@ -78,16 +87,22 @@ def test_sdk_order_payment_capture_refund_round_trip(client, sandbox, settings, 
 
     drain()
     assert receiver.events() == [
-        "payment.authorized", "payment.captured", "order.paid", "refund.created", "refund.processed",
-        "refund.created", "refund.processed",
+        "payment.authorized",
+        "payment.captured",
+        "order.paid",
+        "refund.created",
+        "refund.processed",
+        "refund.created",
+        "refund.processed",
     ]
     for delivery in receiver.received:
         body = delivery.body.decode("utf-8")
         signature = delivery.headers["X-Razorpay-Signature"]
         assert client.utility.verify_webhook_signature(body, signature, settings.RAZORPAY_WEBHOOK_SECRET) is True
         with pytest.raises(razorpay.errors.SignatureVerificationError):
-            client.utility.verify_webhook_signature(body.replace("INR", "INS", 1), signature,
-                                                    settings.RAZORPAY_WEBHOOK_SECRET)
+            client.utility.verify_webhook_signature(
+                body.replace("INR", "INS", 1), signature, settings.RAZORPAY_WEBHOOK_SECRET
+            )
         assert delivery.path == "/api/payments/webhook/razorpay/"
     assert len({d.headers["X-Razorpay-Event-Id"] for d in receiver.received}) == len(receiver.received)
     assert WebhookDelivery.objects.filter(state=WebhookDelivery.State.DELIVERED).count() == 7
@@ -123,7 +138,12 @@ def test_sdk_failed_payment_then_retry_on_same_order(client, sandbox, receiver, 
     assert failed.status_code == 400
     error = failed.json()["error"]
     assert (error["code"], error["description"], error["source"], error["step"], error["reason"]) == (
-        "BAD_REQUEST_ERROR", "Payment failed", "bank", "payment_authorization", "payment_failed")
+        "BAD_REQUEST_ERROR",
+        "Payment failed",
+        "bank",
+        "payment_authorization",
+        "payment_failed",
+    )
     failed_payment = client.payment.fetch(error["metadata"]["payment_id"])
     assert failed_payment["status"] == "failed" and failed_payment["error_reason"] == "payment_failed"
     assert client.order.fetch(order["id"])["status"] == "attempted"
@@ -162,8 +182,11 @@ def test_sdk_unknown_ids_and_bad_key(client, sandbox, settings):
     wrong.session.close()
     answer = requests.get(f"{sandbox.razorpay}/v1/orders", timeout=10)
     assert answer.status_code == 401 and answer.json()["error"]["description"] == "Authentication failed"
-    unknown = requests.get(f"{sandbox.razorpay}/v1/no-such-thing", auth=(settings.RAZORPAY_KEY_ID,
-                                                                         settings.RAZORPAY_KEY_SECRET), timeout=10)
+    unknown = requests.get(
+        f"{sandbox.razorpay}/v1/no-such-thing",
+        auth=(settings.RAZORPAY_KEY_ID, settings.RAZORPAY_KEY_SECRET),
+        timeout=10,
+    )
     assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "BAD_REQUEST_ERROR"
 
 

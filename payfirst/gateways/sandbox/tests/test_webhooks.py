@@ -27,8 +27,9 @@ def to_receiver(receiver, settings):
 
 
 def one_event(name: str = "payment.captured") -> list[WebhookDelivery]:
-    return emit(gateway="razorpay", events=[OutgoingEvent(name=name, subject="pay_x", document={"event": name,
-                                                                                                  "amount": 100})])
+    return emit(
+        gateway="razorpay", events=[OutgoingEvent(name=name, subject="pay_x", document={"event": name, "amount": 100})]
+    )
 
 
 def test_emit_only_enqueues_on_the_webhooks_queue(to_receiver, drain, settings):
@@ -42,7 +43,8 @@ def test_emit_only_enqueues_on_the_webhooks_queue(to_receiver, drain, settings):
     assert sent.headers["Content-Type"] == "application/json"
     assert sent.headers["X-Razorpay-Event-Id"] == delivery.event_id
     assert sent.headers["X-Razorpay-Signature"] == razorpay_webhook_signature(
-        webhook_secret=settings.RAZORPAY_WEBHOOK_SECRET, body=sent.body)
+        webhook_secret=settings.RAZORPAY_WEBHOOK_SECRET, body=sent.body
+    )
     delivery.refresh_from_db()
     assert (delivery.state, delivery.attempts) == (WebhookDelivery.State.DELIVERED, 1)
     assert list(delivery.attempt_log.values_list("number", "status_code", "error")) == [(1, 200, "")]
@@ -63,7 +65,10 @@ def test_non_2xx_answers_are_retried_until_delivered(to_receiver, drain):
     delivery.refresh_from_db()
     assert delivery.state == WebhookDelivery.State.DELIVERED and delivery.attempts == 3
     assert list(delivery.attempt_log.values_list("number", "status_code", "error")) == [
-        (1, 500, "HTTP 500"), (2, 404, "HTTP 404"), (3, 200, "")]
+        (1, 500, "HTTP 500"),
+        (2, 404, "HTTP 404"),
+        (3, 200, ""),
+    ]
     assert len({item.body for item in to_receiver.received}) == 1
     assert len({item.headers["X-Razorpay-Event-Id"] for item in to_receiver.received}) == 1
 
@@ -130,8 +135,14 @@ def test_a_task_that_runs_twice_sends_once(to_receiver):
 
 def test_phonepe_callbacks_carry_the_static_authorization(to_receiver, drain, settings):
     settings.PHONEPE_WEBHOOK_USERNAME, settings.PHONEPE_WEBHOOK_PASSWORD = "username", "password"
-    emit(gateway="phonepe", events=[OutgoingEvent(name="checkout.order.completed", subject="MO1",
-                                                  document={"event": "checkout.order.completed"})])
+    emit(
+        gateway="phonepe",
+        events=[
+            OutgoingEvent(
+                name="checkout.order.completed", subject="MO1", document={"event": "checkout.order.completed"}
+            )
+        ],
+    )
     drain()
     [sent] = to_receiver.received
     assert sent.path == "/api/payments/webhook/phonepe/"
