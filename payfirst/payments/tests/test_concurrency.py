@@ -266,3 +266,39 @@ def test_cancel_racing_a_capture_ends_consistent(make_user, fake_razorpay):
         assert payment.status == S.CAPTURED  # a capture after a cancel is still a capture (re-taken here)
         assert Order.objects.filter(payment=payment).count() == 1
         assert (variant.stock_on_hand, variant.reserved) == (1, 0)
+
+
+def test_late_capture_racing_a_new_buyer_for_the_last_place_never_oversells(make_user, fake_razorpay):
+    for _ in range(ROUNDS):
+        package = factories.make_package()
+        slot = factories.make_slot(package=package, capacity=1)
+        late, newcomer = make_user(), make_user()
+        factories.add_service(factories.active_cart(late), package, slot)
+        expired = services.create_payment_for_cart(user=late, gateway="razorpay").payment
+        Payment.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+        assert services.expire_payment(payment_id=expired.pk)
+        factories.add_service(factories.active_cart(newcomer), package, slot)
+        fake_razorpay.settle(expired.gateway_order_id)  # the expired payment's money arrives...
+        results = run_concurrently(
+            [
+                partial(services.sync_payment, payment=expired, source=EventSource.WEBHOOK),
+                # ...while someone else checks out the same, now free, place.
+                partial(services.create_payment_for_cart, user=newcomer, gateway="razorpay"),
+            ]
+        )
+        unexpected = [r for r in results if isinstance(r, Exception) and not isinstance(r, SlotFull)]
+        assert not unexpected, results
+        slot.refresh_from_db()
+        assert slot.taken == 1  # one place, held or sold exactly once
+        expired.refresh_from_db()
+        assert expired.status == S.CAPTURED
+        if isinstance(results[1], services.CreatedPayment):
+            # The newcomer got the place first: the late money is refunded, with its reason, and not booked.
+            assert results[0] == "auto_refund"
+            assert Refund.objects.filter(payment=expired, is_automatic=True).count() == 1
+            assert not Booking.objects.filter(payment=expired).exists()
+        else:
+            # The late capture took the place back first: booked, and the newcomer was refused before paying.
+            assert results[0] == "captured" and isinstance(results[1], SlotFull)
+            assert Booking.objects.filter(payment=expired).count() == 1
+            assert not Refund.objects.filter(payment=expired).exists()
