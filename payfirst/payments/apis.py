@@ -19,6 +19,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from payfirst.core.api import PagePagination, error_body
@@ -326,12 +327,23 @@ class CartPaymentStatusApi(APIView):
         return Response(answer)
 
 
+class RedirectThrottle(AnonRateThrottle):
+    """Each public redirect makes a call to PhonePe's status API: a browser needs one, a loop gets 429."""
+
+    scope = "payments_redirect"
+    rate = "60/minute"
+
+    def get_cache_key(self, request: Request, view: APIView) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 class PhonePeRedirectApi(APIView):
     """Where PhonePe sends the browser after paying. The redirect carries no trustworthy status, so PhonePe's
     status API is asked first; then the browser goes on to the payment's redirect_url."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
+    throttle_classes = [RedirectThrottle]
 
     @extend_schema(
         tags=["payments"],
@@ -348,6 +360,7 @@ class PhonePeRedirectApi(APIView):
                 },
             ),
             404: NOT_FOUND,
+            429: _error("PaymentRedirectThrottled", ["throttled"], "Too many redirects from this client."),
         },
     )
     def get(self, request: Request) -> HttpResponse:

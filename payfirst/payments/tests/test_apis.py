@@ -387,3 +387,15 @@ def test_schema_describes_the_payments_endpoints(api_client):
         assert path in paths, path
     create = paths["/api/payments/create-from-cart/"]["post"]
     assert {"201", "200", "400", "409", "422", "502"} <= set(create["responses"])
+
+
+def test_phonepe_redirect_is_throttled_per_client(settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    for _ in range(60):
+        assert APIClient().get("/api/payments/redirect/phonepe/?payment_id=999999").status_code == 404
+    throttled = APIClient().get("/api/payments/redirect/phonepe/?payment_id=999999")
+    assert_error(throttled, 429, "throttled")
+    assert int(throttled["Retry-After"]) >= 1
+    cache.clear()
