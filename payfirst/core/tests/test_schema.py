@@ -296,3 +296,10 @@ def test_accounts_error_responses(schema):
         if "429" in statuses:
             assert responses["429"]["headers"]["Retry-After"]["schema"] == {"type": "integer"}
     assert "content" not in schema["paths"]["/api/auth/addresses/{id}/"]["delete"]["responses"]["204"]
+
+
+def test_api_docs_page_loads_swagger_ui_from_this_server_not_a_cdn(client):
+    page = client.get("/api/docs/").content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page
+    assert "cdn." not in page
+    assert client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
