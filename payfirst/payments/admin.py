@@ -15,7 +15,18 @@ from django.http import HttpRequest
 from payfirst.core.errors import AppError
 from payfirst.gateways.base import GatewayError
 from payfirst.payments import services
-from payfirst.payments.models import IdempotencyRecord, Payment, PaymentEvent, PaymentLine, Refund, WebhookEvent
+from payfirst.fulfilment.selectors import fulfilment_refs
+from payfirst.payments.models import (
+    IdempotencyRecord,
+    Payment,
+    PaymentEvent,
+    PaymentLine,
+    Refund,
+    RefundStatus,
+    WebhookEvent,
+)
+from payfirst.payments.reconcile import reconcile_payment, reconcile_refund
+from payfirst.payments.refunds import refund_payment
 from payfirst.payments.states import EventSource
 from payfirst.payments.webhooks import redrive_webhook
 
@@ -75,10 +86,10 @@ class PaymentAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("user",)
     inlines = (PaymentLineInline, PaymentEventInline, RefundInline, WebhookInline)
-    actions = ("sync_with_gateway", "cancel_pending")
+    actions = ("sync_with_gateway", "cancel_pending", "refund_rest", "reconcile_now")
     fieldsets = (
         (None, {"fields": ("reference", "user", "cart", "status", "reservation", "created_at", "expires_at",
-                           "captured_at")}),
+                           "captured_at", "fulfilments")}),
         ("Money (paise)", {"fields": ("amount", "currency", "subtotal", "discount", "promo", "refunded_amount",
                                       "gateway_amount", "gateway_currency")}),
         ("Gateway", {"fields": ("gateway", "gateway_order_id", "gateway_payment_id", "checkout", "redirect_url")}),
@@ -87,13 +98,53 @@ class PaymentAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Every field: state and money change only through the services (and so through the timeline).
-        return [field.name for field in Payment._meta.fields]
+        return [*(field.name for field in Payment._meta.fields), "fulfilments"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="fulfilments")
+    def fulfilments(self, obj: Payment) -> str:
+        """The timeline's last part: what the capture produced (orders, bookings, subscriptions)."""
+        refs = fulfilment_refs(payment_ids=[obj.pk])[obj.pk] if obj.pk else []
+        return ", ".join(f"{ref.type} {ref.reference} (#{ref.id})" for ref in refs) or "—"
+
+    @admin.action(description="Refund the selected payments in full (everything not yet refunded)")
+    def refund_rest(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        for payment in queryset.order_by("pk"):
+            try:
+                refund = refund_payment(
+                    payment_id=payment.pk, amount=None, reason=f"Refunded in full from the admin by {request.user}.",
+                    actor_id=request.user.pk, source=EventSource.ADMIN,
+                )  # fmt: skip
+            except AppError as error:
+                self.message_user(request, f"{payment.reference}: {error.message}", messages.WARNING)
+                continue
+            level = messages.SUCCESS if refund.status == RefundStatus.PROCESSED else messages.INFO
+            note = f" (the gateway did not answer; sent again automatically: {refund.error})" if refund.error else ""
+            self.message_user(
+                request, f"{payment.reference}: refund {refund.reference} of {refund.amount} paise is "
+                         f"{refund.status.lower()}{note}.", level,
+            )  # fmt: skip
+
+    @admin.action(description="Reconcile the selected payments now (gateway status, pending refunds, expiry)")
+    def reconcile_now(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        for payment in queryset.order_by("pk"):
+            try:
+                results = reconcile_payment(payment_id=payment.pk, actor_id=request.user.pk)
+                for refund_id in Refund.objects.filter(payment=payment, status=RefundStatus.PENDING).values_list(
+                    "pk", flat=True
+                ):
+                    results += reconcile_refund(refund_id=refund_id)
+            except GatewayError as error:
+                self.message_user(
+                    request, f"{payment.reference}: the gateway did not answer ({error}).", messages.ERROR
+                )
+                continue
+            self.message_user(request, f"{payment.reference}: {', '.join(results)}.")
 
     @admin.action(description="Ask the gateway about the selected payments and apply the answer")
     def sync_with_gateway(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:

@@ -51,3 +51,11 @@ class IdempotencyKeyInUse(AppError):
         409,
         "A request with this Idempotency-Key is still being processed; retry when it has finished.",
     )
+
+
+class RefundExceedsCaptured(AppError):
+    code, status, message = (
+        "refund_exceeds_captured",
+        400,
+        "The refunds would add up to more than was captured.",
+    )

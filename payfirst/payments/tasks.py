@@ -8,10 +8,18 @@ from django_tasks import task
 
 from payfirst.ops.tasks import periodic
 from payfirst.payments.idempotency import purge_idempotency_records
-from payfirst.payments.refunds import send_refund_task
+from payfirst.payments.reconcile import reconcile_open_payments_task, redrive_failed_webhooks_task
+from payfirst.payments.refunds import retry_pending_refunds_task, send_refund_task
 from payfirst.payments.services import expire_stale_payments
 
-__all__ = ["expire_stale_payments_task", "purge_idempotency_records_task", "send_refund_task"]
+__all__ = [
+    "expire_stale_payments_task",
+    "purge_idempotency_records_task",
+    "reconcile_open_payments_task",
+    "redrive_failed_webhooks_task",
+    "retry_pending_refunds_task",
+    "send_refund_task",
+]
 
 
 @periodic(every=timedelta(minutes=1))

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from payfirst.payments import apis
+from payfirst.payments import apis, refund_apis
 
 urlpatterns = [
     path("", apis.PaymentListApi.as_view(), name="payments-list"),
@@ -15,4 +15,5 @@ urlpatterns = [
     path("<str:payment_id>/", apis.PaymentDetailApi.as_view(), name="payments-detail"),
     path("<str:payment_id>/cancel/", apis.PaymentCancelApi.as_view(), name="payments-cancel"),
     path("<str:payment_id>/check-booking/", apis.PaymentCheckBookingApi.as_view(), name="payments-check-booking"),
+    path("<str:payment_id>/refunds/", refund_apis.PaymentRefundListCreateApi.as_view(), name="payments-refunds"),
 ]

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from payfirst.gateways.base import EventKind, GatewayError, GatewayEvent, GatewayRejected, SignatureInvalid
 from payfirst.gateways.registry import get_gateway
-from payfirst.payments.models import WebhookEvent, WebhookOutcome
+from payfirst.payments.models import Payment, Refund, RefundStatus, WebhookEvent, WebhookOutcome
+from payfirst.payments.refunds import poll_refund, refund_for_event
 from payfirst.payments.selectors import payment_for_gateway_order
 from payfirst.payments.services import sync_payment
 from payfirst.payments.states import EventSource
@@ -104,8 +105,9 @@ def _claim(record: WebhookEvent) -> bool:
 
 
 def _process(*, record: WebhookEvent, event: GatewayEvent) -> str:
+    if event.kind is EventKind.REFUND:
+        return _process_refund(record=record, event=event)
     if event.kind is not EventKind.PAYMENT:
-        # Refund events are recorded here; refund status is read from the gateway by the refund service.
         _finish(record, WebhookOutcome.IGNORED)
         return WebhookOutcome.IGNORED
     payment = payment_for_gateway_order(gateway=record.gateway, gateway_order_id=event.gateway_order_id)
@@ -141,6 +143,32 @@ def _process(*, record: WebhookEvent, event: GatewayEvent) -> str:
     return WebhookOutcome.PROCESSED
 
 
+def _process_refund(*, record: WebhookEvent, event: GatewayEvent) -> str:
+    """A refund event is a hint too: the refund's status is read back from the gateway (poll_refund) and applied
+    once, so duplicated or reordered deliveries cannot move a refund backwards or count it twice."""
+    refund = refund_for_event(gateway=record.gateway, event=event)
+    if refund is None:
+        _finish(record, WebhookOutcome.IGNORED, error=f"No refund has reference {event.refund_reference!r}.")
+        logger.warning("webhook for an unknown refund; ignored", extra={"webhook_event_id": record.pk})
+        return WebhookOutcome.IGNORED
+    WebhookEvent.objects.filter(pk=record.pk).update(payment_id=refund.payment_id, attempts=record.attempts + 1)
+    try:
+        status = poll_refund(
+            refund_id=refund.pk, source=EventSource.WEBHOOK, gateway_refund_id=event.gateway_refund_id or ""
+        )
+    except GatewayError as error:
+        _finish(record, WebhookOutcome.ERROR, error=f"{type(error).__name__}: {error}")
+        logger.error(
+            "refund webhook processing failed; the gateway will deliver it again",
+            extra={"webhook_event_id": record.pk, "refund_id": refund.pk, "error": str(error)},
+        )
+        raise WebhookProcessingFailed(record, error) from error
+    _finish(record, WebhookOutcome.PROCESSED)
+    logger.info("refund webhook processed", extra={"webhook_event_id": record.pk, "refund_id": refund.pk,
+                                                   "payment_id": refund.payment_id, "status": status})  # fmt: skip
+    return WebhookOutcome.PROCESSED
+
+
 def _finish(record: WebhookEvent, outcome: str, *, error: str = "", verified: bool | None = None) -> None:
     changes: dict[str, object] = {"outcome": outcome, "error": error[:4000], "processed_at": timezone.now()}
     if verified is not None:
@@ -154,12 +182,19 @@ def redrive_webhook(*, webhook_event_id: int) -> str:
     again (its credential header is not stored): the row is `is_verified` because its signature held on arrival."""
     record = WebhookEvent.objects.get(pk=webhook_event_id, is_verified=True)
     payment = payment_for_gateway_order(gateway=record.gateway, gateway_order_id=record.gateway_order_id)
+    if payment is None and record.payment_id is not None:  # a refund delivery names its refund, not an order
+        payment = Payment.objects.select_related("cart").get(pk=record.payment_id)
     if payment is None:
         _finish(record, WebhookOutcome.IGNORED, error=f"No payment has gateway order {record.gateway_order_id!r}.")
         return WebhookOutcome.IGNORED
     WebhookEvent.objects.filter(pk=record.pk).update(payment=payment, attempts=record.attempts + 1)
     try:
         sync_payment(payment=payment, source=EventSource.WEBHOOK, payload={"redrive_of_webhook_event": record.pk})
+        # The delivery may have been about a refund: its pending refunds are read back from the gateway too.
+        for refund_id in Refund.objects.filter(payment=payment, status=RefundStatus.PENDING).values_list(
+            "pk", flat=True
+        ):
+            poll_refund(refund_id=refund_id, source=EventSource.WEBHOOK)
     except GatewayError as error:
         _finish(record, WebhookOutcome.ERROR, error=f"{type(error).__name__}: {error}")
         raise

@@ -1,0 +1,245 @@
+"""Reconciliation: ask the gateways about every payment and refund that is not final and apply what they say through
+the same doors as webhooks (sync_payment, poll_refund); then the paid-but-not-fulfilled alarm. Safe to run twice or
+in parallel: every change is a compare-and-set under the payment's row lock, so a second run finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from django_tasks import task
+from prometheus_client import Counter as MetricCounter
+
+from payfirst.fulfilment.models import Booking, Order, Subscription
+from payfirst.gateways.base import GatewayError, GatewayStatus
+from payfirst.gateways.base import RefundStatus as GatewayRefundStatus
+from payfirst.gateways.registry import get_gateway
+from payfirst.ops.tasks import periodic
+from payfirst.payments.models import Payment, Refund, RefundStatus, WebhookEvent, WebhookOutcome
+from payfirst.payments.refunds import poll_refund
+from payfirst.payments.services import CAPTURED_LIKE, SyncOutcome, expire_payment, sync_payment
+from payfirst.payments.states import LATE_CAPTURE_FROM, EventSource, PaymentStatus
+from payfirst.payments.webhooks import redrive_webhook
+
+logger = logging.getLogger("payfirst.payments.reconcile")
+
+S = PaymentStatus
+T = TypeVar("T")
+# The summary table's rows, in order. Every run reports each of them, 0 included.
+RESULTS: tuple[str, ...] = (
+    "checked", "captured", "fulfilled", "refunded", "failed", "expired", "flagged", "unchanged", "errors", "alarms",
+)  # fmt: skip
+DEFAULT_SINCE = timedelta(days=3)
+
+RECONCILE_RESULTS = MetricCounter(
+    "payfirst_reconcile_results",
+    "Reconciliation results: payments and refunds checked, what was learned, gateway errors and "
+    "paid-but-not-fulfilled alarms",
+    ["result"],
+)
+for _result in RESULTS:
+    RECONCILE_RESULTS.labels(_result)  # every series exists from the start, reading 0
+
+Progress = Callable[[Iterable[T], int], Iterable[T]]
+
+
+def _no_progress(items: Iterable[T], total: int) -> Iterable[T]:
+    return items
+
+
+def open_payment_ids(*, limit: int, since: datetime | None) -> list[int]:
+    """Payments worth asking about: PENDING ones with a gateway order, and the ended-unpaid ones a late capture could
+    still arrive for. Oldest first, created since `since` (None: all)."""
+    queryset = Payment.objects.filter(status__in=[S.PENDING, *LATE_CAPTURE_FROM]).exclude(gateway_order_id="")
+    if since is not None:
+        queryset = queryset.filter(created_at__gte=since)
+    return list(queryset.order_by("pk").values_list("pk", flat=True)[:limit])
+
+
+def pending_refund_ids(*, limit: int) -> list[int]:
+    return list(Refund.objects.filter(status=RefundStatus.PENDING).order_by("pk").values_list("pk", flat=True)[:limit])
+
+
+def unfulfilled_captures(*, since: datetime | None = None) -> list[int]:
+    """CAPTURED payments with no order, booking or subscription and no pending or processed refund: money taken for
+    nothing. Capture and fulfilment commit together, so this is empty unless something is badly wrong."""
+    queryset = Payment.objects.filter(status=S.CAPTURED).filter(
+        ~Exists(Order.objects.filter(payment=OuterRef("pk"))),
+        ~Exists(Booking.objects.filter(payment=OuterRef("pk"))),
+        ~Exists(Subscription.objects.filter(payment=OuterRef("pk"))),
+        ~Exists(
+            Refund.objects.filter(
+                payment=OuterRef("pk"), status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED]
+            )
+        ),
+    )
+    if since is not None:
+        queryset = queryset.filter(Q(captured_at__gte=since) | Q(captured_at__isnull=True))
+    return list(queryset.order_by("pk").values_list("pk", flat=True))
+
+
+def _is_fulfilled(payment_id: int) -> bool:
+    return any(
+        model.objects.filter(payment_id=payment_id).exists() for model in (Order, Booking, Subscription)
+    )
+
+
+def reconcile_payment(*, payment_id: int, dry_run: bool = False, actor_id: int | None = None) -> list[str]:
+    """Ask the gateway about one payment and apply the answer; returns the summary rows it counts toward.
+
+    A PENDING payment the gateway still calls pending is expired once past its expiry. A capture that ends in an
+    automatic refund has that refund sent at once. Raises GatewayError when the gateway cannot answer.
+    """
+    payment = Payment.objects.select_related("cart").get(pk=payment_id)
+    if dry_run:
+        return [_would(payment)]
+    source = EventSource.ADMIN if actor_id is not None else EventSource.RECONCILE
+    outcome = sync_payment(payment=payment, source=source, actor_id=actor_id)
+    if outcome == SyncOutcome.CAPTURED:
+        return ["captured", "fulfilled"] if _is_fulfilled(payment.pk) else ["captured"]
+    if outcome == SyncOutcome.AUTO_REFUND:
+        results = ["captured"]
+        for refund_id in Refund.objects.filter(payment_id=payment.pk, status=RefundStatus.PENDING).values_list(
+            "pk", flat=True
+        ):
+            if poll_refund(refund_id=refund_id, source=source) == RefundStatus.PROCESSED:
+                results.append("refunded")
+        return results
+    if outcome == SyncOutcome.FLAGGED:
+        return ["flagged"]
+    if outcome == SyncOutcome.FAILED:
+        return ["failed"]
+    if outcome == SyncOutcome.PENDING and payment.status == S.PENDING and payment.expires_at <= timezone.now():
+        return ["expired"] if expire_payment(payment_id=payment.pk) else ["unchanged"]
+    return ["unchanged"]
+
+
+def _would(payment: Payment) -> str:
+    """What syncing would do, from the gateway's answer alone; writes nothing."""
+    answer = get_gateway(payment.gateway).fetch_payment(gateway_order_id=payment.gateway_order_id)
+    if payment.status in CAPTURED_LIKE or payment.status == S.FLAGGED:
+        return "unchanged"
+    if answer.status is GatewayStatus.CAPTURED:
+        matches = answer.amount.value == payment.amount and answer.currency == payment.currency
+        return "captured" if matches else "flagged"
+    if answer.status is GatewayStatus.FAILED and payment.status == S.PENDING:
+        return "failed"
+    if payment.status == S.PENDING and payment.expires_at <= timezone.now():
+        return "expired"
+    return "unchanged"
+
+
+def reconcile_refund(*, refund_id: int, dry_run: bool = False) -> list[str]:
+    """Send again or read back one PENDING refund; returns the summary rows it counts toward."""
+    if dry_run:
+        refund = Refund.objects.select_related("payment").get(pk=refund_id)
+        if refund.status != RefundStatus.PENDING or not refund.gateway_refund_id:
+            return ["unchanged"]  # one never answered would be sent again under its reference
+        answer = get_gateway(refund.payment.gateway).fetch_refund(
+            gateway_payment_id=refund.payment.gateway_payment_id, gateway_refund_id=refund.gateway_refund_id,
+            reference=refund.reference,
+        )  # fmt: skip
+        return [{GatewayRefundStatus.PROCESSED: "refunded", GatewayRefundStatus.FAILED: "failed"}.get(
+            answer.status, "unchanged")]  # fmt: skip
+    before = Refund.objects.values_list("status", flat=True).get(pk=refund_id)
+    after = poll_refund(refund_id=refund_id, source=EventSource.RECONCILE)
+    if before == after:
+        return ["unchanged"]
+    return ["refunded"] if after == RefundStatus.PROCESSED else ["failed"]
+
+
+def reconcile_open_payments(
+    *,
+    limit: int = 500,
+    since: datetime | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> Counter[str]:
+    """Ask the gateway about up to `limit` non-final payments and up to `limit` PENDING refunds, apply what it says,
+    then raise the paid-but-not-fulfilled alarm for any CAPTURED payment without fulfilment or refund.
+
+    A gateway error on one item counts under "errors" and the run goes on. `dry_run` asks but changes nothing.
+    `progress(items, total)` wraps the work (the command passes tqdm). Returns the counts of RESULTS.
+    """
+    wrap = progress or _no_progress
+    outcomes: Counter[str] = Counter(dict.fromkeys(RESULTS, 0))
+    work: list[tuple[str, int]] = [("payment", pk) for pk in open_payment_ids(limit=limit, since=since)]
+    work += [("refund", pk) for pk in pending_refund_ids(limit=limit)]
+    for kind, pk in wrap(work, len(work)):
+        outcomes["checked"] += 1
+        try:
+            if kind == "payment":
+                results: Sequence[str] = reconcile_payment(payment_id=pk, dry_run=dry_run)
+            else:
+                results = reconcile_refund(refund_id=pk, dry_run=dry_run)
+        except GatewayError as error:
+            outcomes["errors"] += 1
+            logger.warning(
+                "reconciliation could not reach the gateway; counted and skipped",
+                extra={f"{kind}_id": pk, "error": f"{type(error).__name__}: {error}"},
+            )
+            continue
+        outcomes.update(results)
+    for payment_id in unfulfilled_captures(since=since):
+        outcomes["alarms"] += 1
+        logger.error(
+            "ALARM paid but not fulfilled: a CAPTURED payment has no fulfilment and no refund",
+            extra={"payment_id": payment_id, "alarm": "captured_without_fulfilment"},
+        )
+    if not dry_run:
+        for result in RESULTS:
+            RECONCILE_RESULTS.labels(result).inc(outcomes[result])
+    logger.info("reconciliation finished", extra={"dry_run": dry_run, **{k: outcomes[k] for k in RESULTS}})
+    return outcomes
+
+
+def parse_since(value: str, *, now: datetime | None = None) -> datetime:
+    """`--since`: an ISO date or datetime ("2026-11-20", "2026-11-20T10:00:00+05:30") or a duration back from now
+    ("90m", "6h", "3d", "2w"). Raises ValueError for anything else."""
+    now = now or timezone.now()
+    text = value.strip()
+    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    if len(text) >= 2 and text[-1].lower() in units and text[:-1].isdigit():
+        return now - timedelta(**{units[text[-1].lower()]: int(text[:-1])})
+    moment = datetime.fromisoformat(text)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+def redrive_failed_webhooks(*, limit: int = 100, within: timedelta = timedelta(days=1), max_attempts: int = 10) -> Counter[str]:
+    """Process again the verified deliveries whose processing failed (outcome "error"), first deliveries only, received
+    within `within` and tried fewer than `max_attempts` times. The gateway also redelivers; either way is idempotent."""
+    outcomes: Counter[str] = Counter()
+    stuck = WebhookEvent.objects.filter(
+        outcome=WebhookOutcome.ERROR, is_verified=True, is_claimed=True, attempts__lt=max_attempts,
+        received_at__gte=timezone.now() - within,
+    ).order_by("pk").values_list("pk", flat=True)[:limit]  # fmt: skip
+    for webhook_event_id in stuck:
+        try:
+            outcomes[redrive_webhook(webhook_event_id=webhook_event_id)] += 1
+        except GatewayError as error:
+            outcomes["errors"] += 1
+            logger.warning(
+                "webhook retry failed; tried again later", extra={"webhook_event_id": webhook_event_id, "error": str(error)}
+            )
+    return outcomes
+
+
+@periodic(every=timedelta(minutes=5))
+@task()
+def reconcile_open_payments_task() -> dict[str, int]:
+    """The worker's reconciliation: the last three days, at most 200 payments and 200 refunds per run."""
+    return dict(reconcile_open_payments(limit=200, since=timezone.now() - DEFAULT_SINCE))
+
+
+@periodic(every=timedelta(minutes=3))
+@task()
+def redrive_failed_webhooks_task() -> dict[str, int]:
+    return dict(redrive_failed_webhooks())
