@@ -56,9 +56,9 @@ def _start_worker(*options: str) -> subprocess.Popen[str]:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_worker_processes_drain_one_queue_running_each_task_once(probe_table):
-    keys = [f"task-{n:03d}" for n in range(40)]
+    keys = [f"task-{n:03d}" for n in range(50)]
     for key in keys:
-        sample_tasks.record_slowly.enqueue(key, 0.1)  # 4 s of work in all, so both workers take a share
+        sample_tasks.record_slowly.enqueue(key, 0.1)  # 5 s of work in all, so both workers take a share
 
     workers = [_start_worker("--batch", "--queue-name", "default", "--no-scheduler", "--interval", "0") for _ in "ab"]
     outputs = [worker.communicate(timeout=WORKER_TIMEOUT)[0] for worker in workers]
