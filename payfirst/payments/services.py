@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from payfirst.accounts.models import Address, User
@@ -457,6 +457,12 @@ def expire_stale_payments(*, limit: int = 200) -> Counter[str]:
                     extra={"payment_id": payment.pk, "error": str(error)},
                 )
                 outcome = SyncOutcome.PENDING
+            except DatabaseError:
+                # The gateway says captured but recording it failed (rolled back): left PENDING for the next run and
+                # for reconciliation, never expired, and it does not hold up the payments behind it.
+                logger.exception("recording a capture found at expiry failed", extra={"payment_id": payment.pk})
+                outcomes["errors"] += 1
+                continue
             if outcome != SyncOutcome.PENDING:
                 outcomes[outcome] += 1
                 continue

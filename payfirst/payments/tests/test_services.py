@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
@@ -469,6 +469,25 @@ def test_expire_stale_payments_expires_even_when_the_gateway_is_down(user, packa
     assert services.expire_stale_payments() == {"expired": 1}
     slot.refresh_from_db()
     assert slot.taken == 0
+
+
+def test_expire_stale_payments_goes_on_past_a_capture_that_cannot_be_recorded(
+    user, other_user, package, slot, fake_razorpay, monkeypatch
+):
+    factories.add_service(factories.active_cart(user), package, slot)
+    broken = create(user).payment
+    factories.add_service(factories.active_cart(other_user), package, slot)
+    unpaid = create(other_user).payment
+    Payment.objects.filter(pk__in=[broken.pk, unpaid.pk]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    fake_razorpay.settle(broken.gateway_order_id)
+
+    def failing_fulfil(*, payment):  # type: ignore[no-untyped-def]
+        raise IntegrityError("fulfilment refused")
+
+    monkeypatch.setattr(services, "fulfil", failing_fulfil)
+    assert services.expire_stale_payments() == {"errors": 1, "expired": 1}
+    assert Payment.objects.get(pk=broken.pk).status == S.PENDING  # rolled back, not expired: money is there
+    assert Payment.objects.get(pk=unpaid.pk).status == S.EXPIRED
 
 
 def test_expiry_task_runs_from_the_queue(user, package, slot, fake_razorpay):
