@@ -135,3 +135,11 @@ def server_error_view(request: HttpRequest) -> JsonResponse:
         error_body("internal_error", "Something went wrong on our side. It has been logged; please try again."),
         status=500,
     )
+
+
+def csrf_failure_view(request: HttpRequest, reason: str = "") -> JsonResponse:
+    """CSRF failures (the admin's forms; the JSON API uses bearer tokens and is exempt) in the one error shape."""
+    return JsonResponse(
+        error_body("csrf_failed", "The form's security token is missing or stale. Reload the page and try again."),
+        status=403,
+    )

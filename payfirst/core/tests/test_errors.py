@@ -35,3 +35,12 @@ def test_paise_rounds_percentages_half_up_and_refuses_floats():
     assert Paise(995).percent(1000) == Paise(100)  # 99.5 -> 100 (half up)
     with pytest.raises(TypeError):
         Paise(9.99)  # type: ignore[arg-type]
+
+
+@pytest.mark.django_db
+def test_csrf_failure_answers_403_in_the_error_shape():
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/admin/login/", {"username": "a", "password": "b"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "csrf_failed"
