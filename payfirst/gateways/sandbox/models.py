@@ -92,6 +92,8 @@ class RazorpayRefund(models.Model):
     notes = models.JSONField(default=dict, blank=True)
     speed_requested = models.CharField(max_length=16, default="normal")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Set at creation when a refund_failure fault was taken: the refund is accepted (pending) and settles failed.
+    settles_failed = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -195,6 +197,8 @@ class PhonePeRefund(models.Model):
     order = models.ForeignKey(PhonePeOrder, on_delete=models.PROTECT, related_name="refunds")
     amount = models.PositiveBigIntegerField(help_text="paise")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    # Set at creation when a refund_failure fault was taken: the refund is accepted, then ends FAILED.
+    settles_failed = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -219,6 +223,7 @@ class Fault(models.Model):
         WEBHOOK_DUPLICATE = "webhook_duplicate"
         WEBHOOK_DELAY = "webhook_delay"
         WEBHOOK_REORDER = "webhook_reorder"
+        REFUND_FAILURE = "refund_failure"
 
     gateway = models.CharField(max_length=16, choices=Gateway.choices)
     kind = models.CharField(max_length=32, choices=Kind.choices)

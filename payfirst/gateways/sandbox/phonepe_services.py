@@ -13,12 +13,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
 from payfirst.gateways.sandbox import ids
 from payfirst.gateways.sandbox.errors import PhonePeApiError
-from payfirst.gateways.sandbox.models import PhonePeOrder, PhonePeRefund, PhonePeToken, PhonePeTransaction
+from payfirst.gateways.sandbox.faults import take_fault
+from payfirst.gateways.sandbox.models import Fault, PhonePeOrder, PhonePeRefund, PhonePeToken, PhonePeTransaction
 from payfirst.gateways.sandbox.phonepe_selectors import is_expired, order_status, refund_status
 from payfirst.gateways.sandbox.signing import token_digest
 from payfirst.gateways.sandbox.webhooks import OutgoingEvent, emit
@@ -257,7 +259,12 @@ def refund_order(*, data: Any) -> PhonePeRefund:
             ):
                 raise PhonePeApiError("The order changed while refunding; retry", status=409, code="CONFLICT")
             refund = PhonePeRefund.objects.create(
-                merchant_refund_id=merchant_refund_id, refund_id=ids.phonepe_id("OMR"), order=order, amount=amount
+                merchant_refund_id=merchant_refund_id,
+                refund_id=ids.phonepe_id("OMR"),
+                order=order,
+                amount=amount,
+                # Taken inside this transaction: a refused or rolled-back refund gives the use back.
+                settles_failed=take_fault(gateway=GATEWAY, kind=Fault.Kind.REFUND_FAILURE) is not None,
             )
             _schedule_refund_step(refund)
     except IntegrityError:
@@ -277,26 +284,36 @@ def _schedule_refund_step(refund: PhonePeRefund) -> None:
     )
 
 
-_NEXT_REFUND_STATE = {
-    PhonePeRefund.State.PENDING: PhonePeRefund.State.CONFIRMED,
-    PhonePeRefund.State.CONFIRMED: PhonePeRefund.State.COMPLETED,
-}
+def _next_refund_state(refund: PhonePeRefund) -> PhonePeRefund.State | None:
+    """PENDING -> CONFIRMED -> COMPLETED, or -> FAILED for a refund created under a refund_failure fault."""
+    if refund.state == PhonePeRefund.State.PENDING:
+        return PhonePeRefund.State.CONFIRMED
+    if refund.state == PhonePeRefund.State.CONFIRMED:
+        return PhonePeRefund.State.FAILED if refund.settles_failed else PhonePeRefund.State.COMPLETED
+    return None
 
 
 @task()
 def advance_phonepe_refund(*, merchant_refund_id: str) -> str:
     """One step of a refund's life: PENDING -> CONFIRMED (pg.refund.accepted), then CONFIRMED -> COMPLETED
-    (pg.refund.completed). Each step is a conditional UPDATE, so a task run twice moves the refund once."""
+    (pg.refund.completed) or, under a refund_failure fault, CONFIRMED -> FAILED (pg.refund.failed), which gives the
+    amount back to the order's refundable total. Each step is a conditional UPDATE, so a task run twice moves the
+    refund once."""
+    refund = PhonePeRefund.objects.filter(merchant_refund_id=merchant_refund_id).first()
+    if refund is None or _next_refund_state(refund) is None:
+        return "final"
     with transaction.atomic():
-        refund = PhonePeRefund.objects.select_related("order").filter(merchant_refund_id=merchant_refund_id).first()
-        if refund is None or refund.state not in _NEXT_REFUND_STATE:
-            return "final"
-        target = _NEXT_REFUND_STATE[PhonePeRefund.State(refund.state)]
-        if not PhonePeRefund.objects.filter(pk=refund.pk, state=refund.state).update(
-            state=target, updated_at=timezone.now()
-        ):
+        if refund.settles_failed:
+            # The order row is locked before the refund moves, in the order refund_order takes them.
+            PhonePeOrder.objects.select_for_update().filter(pk=refund.order_id).first()
+        source = refund.state
+        target = _next_refund_state(refund)
+        if not PhonePeRefund.objects.filter(pk=refund.pk, state=source).update(state=target, updated_at=timezone.now()):
             return "moved elsewhere"
-        refund.refresh_from_db()
+        if target == PhonePeRefund.State.FAILED:
+            # The refund was inside amount_refunded since it was accepted; the column's non-negative check backs that.
+            PhonePeOrder.objects.filter(pk=refund.order_id).update(amount_refunded=F("amount_refunded") - refund.amount)
+        refund = PhonePeRefund.objects.select_related("order").get(pk=refund.pk)
         event, callback_type = REFUND_CALLBACKS[target]
         emit(
             gateway=GATEWAY,
@@ -308,6 +325,6 @@ def advance_phonepe_refund(*, merchant_refund_id: str) -> str:
                 )
             ],
         )
-        if target in _NEXT_REFUND_STATE:
+        if _next_refund_state(refund) is not None:
             _schedule_refund_step(refund)
     return str(target)

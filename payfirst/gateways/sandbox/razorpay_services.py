@@ -18,7 +18,8 @@ from django_tasks import task
 
 from payfirst.gateways.sandbox import ids
 from payfirst.gateways.sandbox.errors import RAZORPAY_NOT_FOUND, RazorpayApiError, razorpay_invalid
-from payfirst.gateways.sandbox.models import RazorpayOrder, RazorpayPayment, RazorpayRefund
+from payfirst.gateways.sandbox.faults import take_fault
+from payfirst.gateways.sandbox.models import Fault, RazorpayOrder, RazorpayPayment, RazorpayRefund
 from payfirst.gateways.sandbox.razorpay_selectors import envelope, order_entity, payment_entity, refund_entity
 from payfirst.gateways.sandbox.signing import razorpay_checkout_signature
 from payfirst.gateways.sandbox.webhooks import OutgoingEvent, emit
@@ -316,6 +317,8 @@ def _new_refund(
         receipt=receipt,
         notes=notes,
         speed_requested=speed,
+        # Taken inside this transaction: a refused or rolled-back refund gives the use back.
+        settles_failed=take_fault(gateway=GATEWAY, kind=Fault.Kind.REFUND_FAILURE) is not None,
     )
     payment.refresh_from_db()
     emit(gateway=GATEWAY, events=[_refund_event("refund.created", refund, payment)])
@@ -336,7 +339,14 @@ def _refund_event(name: str, refund: RazorpayRefund, payment: RazorpayPayment) -
 
 @task()
 def settle_razorpay_refund(*, refund_id: str) -> str:
-    """A pending refund becomes processed (Razorpay's bank leg, a few seconds later) and refund.processed is sent."""
+    """A pending refund settles a few seconds later (Razorpay's bank leg): processed, with refund.processed; or, when
+    a refund_failure fault was taken at its creation, failed, with refund.failed. A failed refund gives its amount
+    back to the payment, so the payment's amount_refunded is what it was before the refund."""
+    refund = RazorpayRefund.objects.filter(pk=refund_id).first()
+    if refund is None:
+        return "unknown refund"
+    if refund.settles_failed:
+        return _fail_refund(refund_id=refund_id, payment_id=refund.payment_id)
     with transaction.atomic():
         if not RazorpayRefund.objects.filter(pk=refund_id, status=RazorpayRefund.Status.PENDING).update(
             status=RazorpayRefund.Status.PROCESSED, processed_at=timezone.now()
@@ -345,3 +355,27 @@ def settle_razorpay_refund(*, refund_id: str) -> str:
         refund = RazorpayRefund.objects.select_related("payment").get(pk=refund_id)
         emit(gateway=GATEWAY, events=[_refund_event("refund.processed", refund, refund.payment)])
     return "processed"
+
+
+def _fail_refund(*, refund_id: str, payment_id: str) -> str:
+    """pending -> failed, and the payment's refunded total drops by the refund's amount, in one transaction. The
+    payment row is locked first (as refund_payment locks it), and the refund moves only from pending, so a task that
+    runs twice gives the amount back once."""
+    with transaction.atomic():
+        payment = RazorpayPayment.objects.select_for_update().get(pk=payment_id)
+        if not RazorpayRefund.objects.filter(pk=refund_id, status=RazorpayRefund.Status.PENDING).update(
+            status=RazorpayRefund.Status.FAILED
+        ):
+            return "already settled"
+        refund = RazorpayRefund.objects.get(pk=refund_id)
+        # Only a captured payment was refundable, so with part of its refunds given back it reads captured again.
+        # The pending refund is inside amount_refunded; the column's non-negative check backs that up.
+        RazorpayPayment.objects.filter(pk=payment.pk).update(
+            amount_refunded=F("amount_refunded") - refund.amount, status=RazorpayPayment.Status.CAPTURED
+        )
+        payment.refresh_from_db()
+        emit(gateway=GATEWAY, events=[_refund_event("refund.failed", refund, payment)])
+    logger.info(
+        "sandbox razorpay refund failed", extra={"gateway_payment_id": payment_id, "gateway_refund_id": refund_id}
+    )
+    return "failed"
