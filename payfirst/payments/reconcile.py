@@ -213,7 +213,9 @@ def parse_since(value: str, *, now: datetime | None = None) -> datetime:
     return moment
 
 
-def redrive_failed_webhooks(*, limit: int = 100, within: timedelta = timedelta(days=1), max_attempts: int = 10) -> Counter[str]:
+def redrive_failed_webhooks(
+    *, limit: int = 100, within: timedelta = timedelta(days=1), max_attempts: int = 10
+) -> Counter[str]:
     """Process again the verified deliveries whose processing failed (outcome "error"), first deliveries only, received
     within `within` and tried fewer than `max_attempts` times. The gateway also redelivers; either way is idempotent."""
     outcomes: Counter[str] = Counter()
@@ -227,7 +229,8 @@ def redrive_failed_webhooks(*, limit: int = 100, within: timedelta = timedelta(d
         except GatewayError as error:
             outcomes["errors"] += 1
             logger.warning(
-                "webhook retry failed; tried again later", extra={"webhook_event_id": webhook_event_id, "error": str(error)}
+                "webhook retry failed; tried again later",
+                extra={"webhook_event_id": webhook_event_id, "error": str(error)},
             )
     return outcomes
 
