@@ -560,35 +560,63 @@ def _record_late_capture(
     now: Any,
 ) -> str:
     """Money for a payment we stopped waiting for (expired, cancelled, superseded, failed). Take its stock and
-    places again if they are still free and fulfil; otherwise capture it with an automatic refund and its reason."""
+    places again if they are still free and fulfil; otherwise capture it with an automatic refund and its reason.
+
+    A cart is fulfilled at most once: when the cart has since been paid by another payment, or a newer payment for
+    it is pending (the customer may be paying that one right now), the late money is refunded instead."""
     was = payment.status
+    # The cart row is locked by record_capture, so neither answer can change before this transaction ends.
+    cart_moved_on = (
+        not Cart.objects.filter(pk=payment.cart_id, status=CartStatus.ACTIVE).exists()
+        or Payment.objects.filter(cart_id=payment.cart_id, status=S.PENDING).exclude(pk=payment.pk).exists()
+    )
+    if cart_moved_on:
+        return _capture_and_refund(
+            payment=payment, source=source, actor_id=actor_id, payload=payload, money=money, now=now,
+            reason=f"Paid after the payment was {was.lower()}, when its cart had already been paid for or a newer "
+                   f"payment for it was open. Refunded automatically so the cart is not paid for twice.",
+        )  # fmt: skip
     variants, slots = _holds_of_payment(payment.pk)
     try:
         with transaction.atomic():  # a savepoint: a refusal undoes only the re-take
             sell_without_hold(variants=variants, slots=slots)
     except (InsufficientStock, SlotFull) as gone:
-        reason = (
-            f"Paid after the payment was {was.lower()}, and what it was for is no longer available "
-            f"({gone.message}) Refunded automatically."
-        )
-        transition(
-            payment=payment, to=S.CAPTURED, source=source, actor_id=actor_id, payload=payload, detail=reason,
-            fields={**money, "captured_at": now},
+        return _capture_and_refund(
+            payment=payment, source=source, actor_id=actor_id, payload=payload, money=money, now=now,
+            reason=f"Paid after the payment was {was.lower()}, and what it was for is no longer available "
+                   f"({gone.message}) Refunded automatically.",
         )  # fmt: skip
-        refund = Refund.objects.create(payment=payment, amount=payment.amount, reason=reason, is_automatic=True)
-        # Enqueued with the capture: if this transaction rolls back, the task never runs.
-        send_refund_task.enqueue(refund_id=refund.pk)
-        logger.warning(
-            "late capture cannot be fulfilled; automatic refund recorded and queued",
-            extra={"payment_id": payment.pk, "refund_id": refund.pk},
-        )
-        return SyncOutcome.AUTO_REFUND
     _capture_and_fulfil(
         payment=payment, source=source, actor_id=actor_id, payload=payload, money=money, now=now,
         detail=f"Paid after the payment was {was.lower()}; its stock and places were free and were taken again.",
         consume=False,
     )  # fmt: skip
     return SyncOutcome.CAPTURED
+
+
+def _capture_and_refund(
+    *,
+    payment: Payment,
+    source: str,
+    actor_id: int | None,
+    payload: Mapping[str, Any],
+    money: Mapping[str, Any],
+    now: Any,
+    reason: str,
+) -> str:
+    """Record money that cannot be fulfilled: CAPTURED with an automatic refund of all of it, queued with the capture
+    (if this transaction rolls back, the refund task never runs)."""
+    transition(
+        payment=payment, to=S.CAPTURED, source=source, actor_id=actor_id, payload=payload, detail=reason,
+        fields={**money, "captured_at": now},
+    )  # fmt: skip
+    refund = Refund.objects.create(payment=payment, amount=payment.amount, reason=reason, is_automatic=True)
+    send_refund_task.enqueue(refund_id=refund.pk)
+    logger.warning(
+        "late capture cannot be fulfilled; automatic refund recorded and queued",
+        extra={"payment_id": payment.pk, "refund_id": refund.pk},
+    )
+    return SyncOutcome.AUTO_REFUND
 
 
 def _capture_and_fulfil(

@@ -426,6 +426,44 @@ def test_late_capture_after_cancel_with_stock_still_free_is_fulfilled(user, addr
     assert (variant.stock_on_hand, variant.reserved) == (4, 0)
 
 
+
+def test_late_capture_of_a_superseded_payment_is_refunded_while_the_newer_one_is_open(
+    user, address, variant, plan, fake_razorpay
+):
+    cart = factories.active_cart(user)
+    factories.add_product(cart, variant, 1)
+    first = create(user, address).payment
+    factories.add_plan(cart, plan)  # the cart changes: a new payment supersedes the first
+    second = create(user, address).payment
+    first.refresh_from_db()
+    assert (first.status, second.status) == (S.SUPERSEDED, S.PENDING)
+    # The customer had paid the first one after all; the newer payment is still open, and may be paid too.
+    fake_razorpay.settle(first.gateway_order_id)
+    assert services.sync_payment(payment=first, source=EventSource.WEBHOOK) == SyncOutcome.AUTO_REFUND
+    assert not Order.objects.filter(payment=first).exists()
+    assert Refund.objects.get(payment=first).amount == first.amount
+    assert Cart.objects.get(pk=cart.pk).status == CartStatus.ACTIVE
+    # Paying the newer payment fulfils the cart once.
+    fake_razorpay.settle(second.gateway_order_id)
+    assert services.sync_payment(payment=second, source=EventSource.CONFIRM) == SyncOutcome.CAPTURED
+    assert Order.objects.filter(payment__cart=cart).count() == 1
+    variant.refresh_from_db()
+    assert (variant.stock_on_hand, variant.reserved) == (4, 0)
+
+
+def test_late_capture_after_the_cart_was_paid_by_another_payment_is_refunded(user, address, variant, fake_razorpay):
+    cart = factories.active_cart(user)
+    factories.add_product(cart, variant, 1)
+    first = create(user, address).payment
+    services.cancel_payment(payment_id=first.pk, actor=user)
+    second = create(user, address).payment
+    fake_razorpay.settle(second.gateway_order_id)
+    assert services.sync_payment(payment=second, source=EventSource.CONFIRM) == SyncOutcome.CAPTURED
+    fake_razorpay.settle(first.gateway_order_id)
+    assert services.sync_payment(payment=first, source=EventSource.WEBHOOK) == SyncOutcome.AUTO_REFUND
+    assert Order.objects.filter(payment__cart=cart).count() == 1
+    assert Refund.objects.filter(payment=first, is_automatic=True).count() == 1
+
 # ---- cancel and expiry -----------------------------------------------------------------------------------------
 
 
