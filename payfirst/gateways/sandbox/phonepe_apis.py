@@ -147,7 +147,10 @@ class PhonePePayCompleteApi(PhonePeApi):
         """Public: the hosted page holds no token."""
 
     class SandboxPhonePeCompleteSerializer(serializers.Serializer):
-        outcome = serializers.ChoiceField(choices=["success", "failure"])
+        outcome = serializers.ChoiceField(
+            choices=["success", "failure", "pending"],
+            help_text="pending: back to the merchant with the order still PENDING and no callback",
+        )
 
     @extend_schema(
         operation_id="sandbox_phonepe_pay_complete",
@@ -168,7 +171,7 @@ class PhonePePayCompleteApi(PhonePeApi):
 
 
 def phonepe_pay_page(request: HttpRequest, merchant_order_id: str) -> HttpResponse:
-    """The page PhonePe's redirectUrl leads to: the amount, a Pay and a Fail button."""
+    """The page PhonePe's redirectUrl leads to: the amount, a Pay, a Fail and a Leave pending button."""
     order = PhonePeOrder.objects.filter(merchant_order_id=merchant_order_id).first()
     if order is None:
         return render(request, "sandbox/page_error.html", {"message": "No such PhonePe order."}, status=404)

@@ -196,15 +196,20 @@ def create_order(*, data: Any) -> PhonePeOrder:
 def complete_order(*, merchant_order_id: str, outcome: str) -> PhonePeOrder:
     """The hosted page's Pay ("success") or Fail ("failure"): one attempt that settles the order, then the
     callback. Only a PENDING, unexpired order can be settled; the state change is a conditional UPDATE under a row
-    lock, and at most one COMPLETED attempt per order is a database constraint."""
-    if outcome not in ("success", "failure"):
-        raise _bad("outcome must be success or failure")
+    lock, and at most one COMPLETED attempt per order is a database constraint.
+
+    "pending" is the customer coming back before the payment settles: nothing changes and no callback is sent, so
+    the merchant finds a PENDING order (which can still be paid here, or expires)."""
+    if outcome not in ("success", "failure", "pending"):
+        raise _bad("outcome must be success, failure or pending")
     with transaction.atomic():
         order = PhonePeOrder.objects.select_for_update().filter(merchant_order_id=merchant_order_id).first()
         if order is None:
             raise PhonePeApiError("No order found", status=404, code="ORDER_NOT_FOUND")
         if order.state != PhonePeOrder.State.PENDING or is_expired(order):
             raise PhonePeApiError("This order can no longer be paid", status=409, code="INVALID_ORDER_STATE")
+        if outcome == "pending":
+            return order
         success = outcome == "success"
         state = PhonePeOrder.State.COMPLETED if success else PhonePeOrder.State.FAILED
         errors = {} if success else {"error_code": "PAYMENT_ERROR", "detailed_error_code": "ZM"}

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from payfirst.gateways.sandbox.models import PhonePeOrder, RazorpayOrder, RazorpayPayment
+from payfirst.gateways.sandbox.models import PhonePeOrder, RazorpayOrder, RazorpayPayment, WebhookDelivery
 from payfirst.gateways.sandbox.phonepe_services import create_order as create_phonepe_order
 from payfirst.gateways.sandbox.razorpay_services import create_order as create_razorpay_order
 
@@ -138,3 +138,24 @@ def test_phonepe_page_unknown_order_and_bad_outcome(client, pp_order):
     assert missing.status_code == 404 and missing.json()["code"] == "ORDER_NOT_FOUND"
     bad = client.post("/sandbox/phonepe/pay/PF-PAGE-1/complete", {"outcome": "later"}, content_type="application/json")
     assert bad.status_code == 400 and bad.json()["code"] == "BAD_REQUEST"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_phonepe_page_pending_leaves_the_order_pending_without_a_callback(client, pp_order, receiver, settings, drain):
+    settings.PAYFIRST_PUBLIC_BASE_URL = receiver.url
+    assert 'id="pending"' in client.get("/sandbox/phonepe/pay/PF-PAGE-1/").content.decode()
+    left = client.post(
+        "/sandbox/phonepe/pay/PF-PAGE-1/complete", {"outcome": "pending"}, content_type="application/json"
+    )
+    assert left.status_code == 200 and left.json() == {"redirect_url": "http://localhost:3000/return?payment_id=9"}
+    drain()
+    assert receiver.received == [] and not WebhookDelivery.objects.exists()
+    pp_order.refresh_from_db()
+    assert pp_order.state == PhonePeOrder.State.PENDING and pp_order.transactions.count() == 0
+    # Still payable afterwards: the customer may finish, and then the callback comes.
+    paid = client.post(
+        "/sandbox/phonepe/pay/PF-PAGE-1/complete", {"outcome": "success"}, content_type="application/json"
+    )
+    assert paid.status_code == 200
+    drain()
+    assert receiver.events() == ["checkout.order.completed"]
