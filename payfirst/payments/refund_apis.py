@@ -51,6 +51,11 @@ class PaymentRefundListCreateApi(APIView):
             help_text="paise; leave out to refund everything not yet refunded",
         )  # fmt: skip
         reason = serializers.CharField(max_length=2000, help_text="why; shown in the payment's timeline")
+        cancel_fulfilment = serializers.BooleanField(
+            required=False, default=False,
+            help_text="also cancel the payment's unshipped orders, its bookings and subscriptions, giving their stock "
+                      "and slot places back",
+        )  # fmt: skip
 
     @extend_schema(
         tags=["payments"],
@@ -107,6 +112,7 @@ class PaymentRefundListCreateApi(APIView):
             refund = refund_payment(
                 payment_id=payment.pk, amount=data.validated_data.get("amount"),
                 reason=data.validated_data["reason"], actor_id=request.user.pk, source=EventSource.API,
+                cancel_fulfilment=data.validated_data["cancel_fulfilment"],
             )  # fmt: skip
             return Response(RefundOutput(refund).data, status=status.HTTP_201_CREATED)
 

@@ -21,6 +21,7 @@ from payfirst.gateways.base import GatewayError, GatewayEvent
 from payfirst.gateways.base import RefundStatus as GatewayRefundStatus
 from payfirst.gateways.registry import get_gateway
 from payfirst.ops.tasks import periodic
+from payfirst.payments.cancellation import cancel_fulfilment as _cancel_fulfilment
 from payfirst.payments.errors import RefundExceedsCaptured
 from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundStatus
 from payfirst.payments.states import EventSource, PaymentStatus, transition
@@ -135,8 +136,10 @@ def request_refund(
     reason: str,
     actor_id: int | None,
     source: str = EventSource.API,
+    cancel_fulfilment: bool = False,
 ) -> Refund:
-    """Record a PENDING refund of `amount` paise (None: the whole refundable rest), nothing sent yet.
+    """Record a PENDING refund of `amount` paise (None: the whole refundable rest), nothing sent yet; with
+    `cancel_fulfilment`, also cancel what the payment fulfilled and give its stock and places back.
 
     Under the payment's row lock, so concurrent requests queue and the pending and processed refunds together never
     exceed the captured amount. Raises InvalidState (409) unless the payment's money was captured, and
@@ -161,21 +164,34 @@ def request_refund(
         refund = Refund.objects.create(
             payment=payment, amount=wanted, reason=reason, requested_by_id=actor_id, is_automatic=False
         )
+        detail = f"Refund {refund.reference} of {wanted} paise requested: {reason}"
+        if cancel_fulfilment:
+            cancelled = _cancel_fulfilment(payment=payment)
+            detail += f" Cancelled: {', '.join(cancelled) if cancelled else 'nothing left to cancel'}."
         # Not a state change yet (that comes when the refund processes), but part of the payment's story.
         PaymentEvent.objects.create(
             payment=payment, from_status=payment.status, to_status=payment.status, source=source, actor_id=actor_id,
-            detail=f"Refund {refund.reference} of {wanted} paise requested: {reason}",
+            detail=detail,
         )  # fmt: skip
     logger.info("refund requested", extra={"refund_id": refund.pk, "payment_id": payment_id, "amount": wanted})
     return refund
 
 
 def refund_payment(
-    *, payment_id: int, amount: int | None, reason: str, actor_id: int | None, source: str = EventSource.API
+    *,
+    payment_id: int,
+    amount: int | None,
+    reason: str,
+    actor_id: int | None,
+    source: str = EventSource.API,
+    cancel_fulfilment: bool = False,
 ) -> Refund:
     """Record the refund and commit, then send it with no transaction open. A gateway that cannot answer leaves the
     refund PENDING; retry_pending_refunds sends it again later under the same reference."""
-    refund = request_refund(payment_id=payment_id, amount=amount, reason=reason, actor_id=actor_id, source=source)
+    refund = request_refund(
+        payment_id=payment_id, amount=amount, reason=reason, actor_id=actor_id, source=source,
+        cancel_fulfilment=cancel_fulfilment,
+    )  # fmt: skip
     try:
         send_refund(refund_id=refund.pk, source=source)
     except GatewayError:
