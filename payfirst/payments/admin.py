@@ -86,7 +86,7 @@ class PaymentAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("user",)
     inlines = (PaymentLineInline, PaymentEventInline, RefundInline, WebhookInline)
-    actions = ("sync_with_gateway", "cancel_pending", "refund_rest", "reconcile_now")
+    actions = ("sync_with_gateway", "cancel_pending", "refund_rest", "refund_rest_and_cancel", "reconcile_now")
     fieldsets = (
         (None, {"fields": ("reference", "user", "cart", "status", "reservation", "created_at", "expires_at",
                            "captured_at", "fulfilments")}),
@@ -114,11 +114,18 @@ class PaymentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Refund the selected payments in full (everything not yet refunded)")
     def refund_rest(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        self._refund_rest(request, queryset, cancel_fulfilment=False)
+
+    @admin.action(description="Refund in full and cancel what was fulfilled (stock and slot places given back)")
+    def refund_rest_and_cancel(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        self._refund_rest(request, queryset, cancel_fulfilment=True)
+
+    def _refund_rest(self, request: HttpRequest, queryset: QuerySet[Payment], *, cancel_fulfilment: bool) -> None:
         for payment in queryset.order_by("pk"):
             try:
                 refund = refund_payment(
                     payment_id=payment.pk, amount=None, reason=f"Refunded in full from the admin by {request.user}.",
-                    actor_id=request.user.pk, source=EventSource.ADMIN,
+                    actor_id=request.user.pk, source=EventSource.ADMIN, cancel_fulfilment=cancel_fulfilment,
                 )  # fmt: skip
             except AppError as error:
                 self.message_user(request, f"{payment.reference}: {error.message}", messages.WARNING)

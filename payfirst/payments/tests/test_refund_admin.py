@@ -85,3 +85,13 @@ def test_payment_page_shows_its_fulfilments_and_refunds(admin_client, user, addr
     page = admin_client.get(f"/admin/payments/payment/{payment.pk}/change/").content.decode()
     assert "booking BK-" in page and "subscription " in page and "order " in page
     assert Refund.objects.get().reference in page
+
+
+def test_refund_and_cancel_action_gives_stock_and_places_back(admin_client, user, address, mixed_cart, variant, slot,
+                                                              fake_razorpay):  # fmt: skip
+    payment = pay(user=user, address=address, fake=fake_razorpay)
+    assert "is processed" in act(admin_client, "refund_rest_and_cancel", payment)
+    variant.refresh_from_db()
+    slot.refresh_from_db()
+    assert (variant.stock_on_hand, variant.reserved, slot.taken) == (5, 0, 0)
+    assert PaymentEvent.objects.filter(payment=payment, source="admin", detail__contains="Cancelled: order").exists()
