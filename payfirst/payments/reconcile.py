@@ -108,8 +108,13 @@ def reconcile_payment(*, payment_id: int, dry_run: bool = False, actor_id: int |
         for refund_id in Refund.objects.filter(payment_id=payment.pk, status=RefundStatus.PENDING).values_list(
             "pk", flat=True
         ):
-            if poll_refund(refund_id=refund_id, source=source) == RefundStatus.PROCESSED:
-                results.append("refunded")
+            try:
+                if poll_refund(refund_id=refund_id, source=source) == RefundStatus.PROCESSED:
+                    results.append("refunded")
+            except GatewayError as error:
+                # The capture is recorded; its refund stays PENDING for the retry task and the next run.
+                results.append("errors")
+                logger.warning("automatic refund not sent yet", extra={"refund_id": refund_id, "error": str(error)})
         return results
     if outcome == SyncOutcome.FLAGGED:
         return ["flagged"]

@@ -231,7 +231,10 @@ def retry_pending_refunds(*, limit: int = 100, now: datetime | None = None) -> C
     and the gateway errors; one refund's error never stops the others."""
     now = now or timezone.now()
     outcomes: Counter[str] = Counter()
-    candidates = Refund.objects.filter(status=RefundStatus.PENDING).order_by("pk")[: limit * 4]
+    # Longest-waiting first: those are the likeliest to be due, so refunds in a long backoff cannot starve the rest.
+    candidates = Refund.objects.filter(status=RefundStatus.PENDING, updated_at__lte=now - RETRY_FIRST).order_by(
+        "updated_at", "pk"
+    )[: limit * 4]
     due = [refund for refund in candidates if refund.updated_at + retry_delay(attempts=refund.attempts) <= now]
     for refund in due[:limit]:
         try:

@@ -260,3 +260,24 @@ def test_two_reconciliation_runs_at_once_the_second_changes_nothing(user, addres
         assert fulfilment_counts(payment.pk)[2] == payment.lines.filter(kind="plan").count()
         assert reconcile_open_payments()["captured"] == 0
     assert_every_capture_is_fulfilled_or_refunded()
+
+
+@pytest.mark.django_db
+def test_a_late_capture_refunded_automatically_counts_even_when_its_refund_cannot_be_sent(user, address, fake_razorpay):
+    package = factories.make_package()
+    slot = factories.make_slot(package=package, capacity=1)
+    factories.add_service(factories.active_cart(user), package, slot)
+    payment = open_payment(user=user, address=address)
+    Payment.objects.filter(pk=payment.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert reconcile_open_payments()["expired"] == 1
+    from payfirst.catalog.models import Slot
+
+    Slot.objects.filter(pk=slot.pk).update(taken=1)
+    fake_razorpay.settle(payment.gateway_order_id)
+    fake_razorpay.fail_next("refund", GatewayUnavailable("down"))
+    assert reconcile_open_payments() == counts(checked=1, captured=1, errors=1)
+    assert Refund.objects.get().status == RefundStatus.PENDING
+    assert reconcile_open_payments() == counts(checked=1, refunded=1)  # the payment is captured: only its refund
+    payment.refresh_from_db()
+    assert payment.status == S.REFUNDED
+    assert_every_capture_is_fulfilled_or_refunded()
