@@ -7,9 +7,7 @@ from django.db.models.functions import Lower
 
 from payfirst.accounts.models import Address, User, UserManager
 from payfirst.core.errors import NotFound
-
-# Primary keys are 64-bit; a larger id from a URL is simply not found and never reaches the database.
-MAX_ID = 2**63 - 1
+from payfirst.core.models import MAX_ID
 
 
 def is_email_available(*, email: str) -> bool:

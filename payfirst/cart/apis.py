@@ -26,8 +26,7 @@ from payfirst.cart.errors import CartItemNotFound, InvalidQuantity
 from payfirst.cart.models import CartStatus, LineKind
 from payfirst.cart.pricing import MAX_PRODUCT_QUANTITY, PricedCart
 from payfirst.core.money import CURRENCY
-
-_MAX_ID = 2**63 - 1  # the largest primary key; beyond it a lookup would overflow the column instead of missing
+from payfirst.core.models import MAX_ID
 
 
 # --- input -------------------------------------------------------------------------------------------------------
@@ -66,7 +65,7 @@ class HourMinuteField(serializers.TimeField):
 
 
 def _id_field(help_text: str) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=_MAX_ID, help_text=help_text)
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text=help_text)
 
 
 class ProductAddSerializer(serializers.Serializer):
@@ -302,7 +301,7 @@ class CartAddApi(APIView):
 
 
 def _item_id(item_id: int) -> int:
-    if not 1 <= item_id <= _MAX_ID:
+    if not 1 <= item_id <= MAX_ID:
         raise CartItemNotFound()
     return item_id
 

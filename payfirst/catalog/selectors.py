@@ -11,10 +11,7 @@ from django.utils import timezone
 
 from payfirst.catalog.models import Plan, Product, Service, ServicePackage, Slot, Variant
 from payfirst.core.errors import NotFound
-
-# Primary keys are 64-bit; a larger id in a URL is simply not found (and must not reach the database,
-# where it would overflow the column type).
-MAX_ID = 2**63 - 1
+from payfirst.core.models import MAX_ID
 
 
 def _check_id(object_id: int, what: str) -> None:

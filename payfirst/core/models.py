@@ -9,3 +9,8 @@ class TimestampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+# The largest primary key (BigAutoField). An id beyond it in a URL or body is simply not found: it must never reach
+# the database, where it would overflow the column instead of missing.
+MAX_ID = 2**63 - 1
