@@ -27,20 +27,35 @@ if TYPE_CHECKING:
     from payfirst.payments.models import Payment, PaymentLine
 
 
-def fulfil(*, payment: Payment) -> list[FulfilmentRef]:
+def payment_lines_for_fulfilment(*, payment_id: int) -> list[PaymentLine]:
+    """A payment's lines as `fulfil` needs them (package and plan joined, in pk order), in one query.
+
+    `record_capture` reads them once with this and uses them both for the stock it sells and for `fulfil`.
+    """
+    from payfirst.payments.models import PaymentLine  # payments imports this module: imported when called
+
+    return list(PaymentLine.objects.filter(payment_id=payment_id).select_related("package", "plan").order_by("pk"))
+
+
+def fulfil(*, payment: Payment, lines: list[PaymentLine] | None = None) -> list[FulfilmentRef]:
     """One Order (with its items) for the product lines, a Booking per service line, a Subscription per plan line.
 
     Called only by payments' `record_capture`, inside its transaction, with the payment row locked and CAPTURED.
     Amounts are the lines' `total` (line total less its discount share), so the fulfilments add up to the payment's
-    amount. Queries: 1 to read the lines, 2 for an order, 1 for the bookings, 3 for the subscriptions (lock the
-    user, read their running subscriptions, insert) — the same whatever the payment holds. A second call for the
-    same payment raises IntegrityError (one order per payment, one fulfilment per payment line) and adds nothing.
-    Stock, slots, the cart and the payment's state are the caller's business.
+    amount. `lines` are the payment's lines from `payment_lines_for_fulfilment` when the caller has read them already
+    (record_capture does); otherwise they are read here. Queries: 1 to read the lines (0 when given), 2 for an
+    order, 1 for the bookings, 3 for the subscriptions (lock the user, read their running subscriptions, insert) —
+    the same whatever the payment holds. A second call for the same payment raises IntegrityError (one order per
+    payment, one fulfilment per payment line) and adds nothing. Stock, slots, the cart and the payment's state are
+    the caller's business.
     """
     if payment.status != PaymentStatus.CAPTURED:
         # Nothing is fulfilled without a captured payment (DESIGN.md invariant 1); the caller holds its row lock.
         raise InvalidState(f"Payment {payment.pk} is {payment.status}, not CAPTURED; nothing was fulfilled.")
-    lines = list(payment.lines.select_related("package", "plan").order_by("pk"))
+    if lines is None:
+        lines = payment_lines_for_fulfilment(payment_id=payment.pk)
+    elif any(line.payment_id != payment.pk for line in lines):
+        raise InvalidState(f"Lines of another payment were handed to fulfil payment {payment.pk}; nothing was fulfilled.")
     # PaymentLine's CHECK constraint admits only these three kinds, so every line lands in exactly one list.
     products = [line for line in lines if line.kind == LineKind.PRODUCT]
     services = [line for line in lines if line.kind == LineKind.SERVICE]

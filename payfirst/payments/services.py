@@ -31,7 +31,7 @@ from payfirst.catalog.inventory import InsufficientStock, SlotFull, change_holds
 from payfirst.catalog.models import Plan
 from payfirst.core.errors import GatewayFailed, InvalidState, NotFound
 from payfirst.core.money import CURRENCY, Paise
-from payfirst.fulfilment.services import fulfil
+from payfirst.fulfilment.services import fulfil, payment_lines_for_fulfilment
 from payfirst.gateways.base import GatewayError, GatewayPayment, GatewayStatus
 from payfirst.gateways.registry import get_gateway
 from payfirst.payments.errors import (
@@ -137,11 +137,20 @@ def _holds_of_priced(priced: PricedCart) -> tuple[dict[int, int], dict[int, int]
 
 def _holds_of_payment(payment_id: int) -> tuple[dict[int, int], dict[int, int]]:
     """What a payment's lines hold in the catalog counters (one query)."""
+    return _holds_of_rows(
+        PaymentLine.objects.filter(payment_id=payment_id).values_list("variant_id", "slot_id", "quantity")
+    )
+
+
+def _holds_of_lines(lines: Iterable[PaymentLine]) -> tuple[dict[int, int], dict[int, int]]:
+    """The same, from lines already read (no query)."""
+    return _holds_of_rows((line.variant_id, line.slot_id, line.quantity) for line in lines)
+
+
+def _holds_of_rows(rows: Iterable[tuple[int | None, int | None, int]]) -> tuple[dict[int, int], dict[int, int]]:
     variants: Counter[int] = Counter()
     slots: Counter[int] = Counter()
-    for variant_id, slot_id, quantity in PaymentLine.objects.filter(payment_id=payment_id).values_list(
-        "variant_id", "slot_id", "quantity"
-    ):
+    for variant_id, slot_id, quantity in rows:
         if variant_id is not None:
             variants[variant_id] += quantity
         if slot_id is not None:
@@ -515,9 +524,10 @@ def record_capture(
         "gateway_currency": gateway_payment.currency,
     }
     with transaction.atomic():
-        # Cart row, then payment row: the order checkout takes them in (a payment's cart never changes).
-        Cart.objects.select_for_update().filter(pk=payment.cart_id).values_list("pk").first()
-        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        # Cart row, then payment row, in one statement: PostgreSQL locks the rows of `FOR UPDATE OF cart, payment`
+        # in the order the OF list names them, so this keeps the order checkout takes them in (a payment's cart
+        # never changes). test_capture_locks_the_cart_row_before_the_payment_row holds it to that.
+        locked = Payment.objects.select_related("cart").select_for_update(of=("cart", "self")).get(pk=payment.pk)
         if locked.status in CAPTURED_LIKE or locked.status == S.FLAGGED:
             return SyncOutcome.UNCHANGED
         now = timezone.now()
@@ -638,10 +648,12 @@ def _capture_and_fulfil(
     Cart.objects.filter(pk=payment.cart_id, status=CartStatus.ACTIVE).update(
         status=CartStatus.CONVERTED, converted_at=now
     )
+    # The lines are read once: for the stock they sell and for the fulfilments they become.
+    lines = payment_lines_for_fulfilment(payment_id=payment.pk)
     if consume:
-        variants, _slots = _holds_of_payment(payment.pk)
+        variants, _slots = _holds_of_lines(lines)
         consume_holds(variants=variants)
-    fulfil(payment=payment)
+    fulfil(payment=payment, lines=lines)
     if payment.promo_id is not None:
         record_promo_use(
             promo_id=payment.promo_id, user_id=payment.user_id, payment_reference=payment.reference,

@@ -20,7 +20,7 @@ from payfirst.fulfilment.models import (
     SubscriptionStatus,
 )
 from payfirst.fulfilment.selectors import FulfilmentRef
-from payfirst.fulfilment.services import expire_subscriptions, fulfil
+from payfirst.fulfilment.services import expire_subscriptions, fulfil, payment_lines_for_fulfilment
 from payfirst.fulfilment.tests.factories import (
     ADDRESS,
     make_captured_payment,
@@ -165,6 +165,27 @@ def test_fulfil_of_products_only_runs_three_queries(user, django_assert_num_quer
     payment = make_captured_payment(user=user, lines=_mixed_lines(products=5, services=0, plans=0))
     with django_assert_num_queries(3):
         fulfil(payment=payment)
+
+
+def test_fulfil_with_the_lines_already_read_runs_one_query_less(user, django_assert_num_queries):
+    payment = make_captured_payment(user=user, lines=_mixed_lines(products=4, services=2, plans=2), discount=500)
+    lines = payment_lines_for_fulfilment(payment_id=payment.pk)
+    # order 1 + items 1, bookings 1, subscriptions 3: the lines are not read again
+    with django_assert_num_queries(6):
+        refs = fulfil(payment=payment, lines=lines)
+    assert [ref.type for ref in refs] == ["order", "booking", "booking", "subscription", "subscription"]
+    assert sum(o.total for o in Order.objects.filter(payment=payment)) + sum(
+        b.total for b in Booking.objects.filter(payment=payment)
+    ) + sum(s.total for s in Subscription.objects.filter(payment=payment)) == payment.amount
+
+
+def test_fulfil_refuses_lines_of_another_payment(user, django_assert_num_queries):
+    payment = make_captured_payment(user=user, lines=_mixed_lines(products=1, services=1, plans=0))
+    other = make_captured_payment(user=user, lines=_mixed_lines(products=1, services=1, plans=0))
+    lines_of_other = payment_lines_for_fulfilment(payment_id=other.pk)
+    with django_assert_num_queries(0), pytest.raises(InvalidState, match="another payment"):
+        fulfil(payment=payment, lines=lines_of_other)
+    assert not Order.objects.filter(payment__in=[payment, other]).exists()
 
 
 def test_fulfil_keeps_a_missing_address_snapshot_as_null(user):
