@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from payfirst.cart.models import LineKind
@@ -142,18 +141,18 @@ def _create_subscriptions(*, payment: Payment, lines: list[PaymentLine]) -> list
     User = get_user_model()
     list(User.objects.select_for_update(no_key=True).filter(pk=payment.user_id).values_list("pk", flat=True))
     now = timezone.now()
-    running = (
-        Subscription.objects.filter(
-            user_id=payment.user_id,
-            plan_id__in={line.plan_id for line in lines},
-            status=SubscriptionStatus.ACTIVE,
-            ends_at__gt=now,
-        )
-        .values("plan_id")
-        .annotate(latest_end=Max("ends_at"))
-        .order_by("plan_id")
-    )
-    latest_end: dict[int, datetime] = {row["plan_id"]: row["latest_end"] for row in running}
+    # The latest end per plan is taken here rather than by GROUP BY: a user has a handful of running subscriptions,
+    # and the plain read is much cheaper to build on this hot path. A statement of its own (not joined to the lock
+    # above), so that it reads what a capture we waited for on that lock has just committed.
+    running = Subscription.objects.filter(
+        user_id=payment.user_id,
+        plan_id__in={line.plan_id for line in lines},
+        status=SubscriptionStatus.ACTIVE,
+        ends_at__gt=now,
+    ).values_list("plan_id", "ends_at")
+    latest_end: dict[int, datetime] = {}
+    for plan_id, ends_at in running:
+        latest_end[plan_id] = max(ends_at, latest_end.get(plan_id, ends_at))
     subscriptions = []
     for line in lines:
         starts_at = max(now, latest_end.get(line.plan_id, now))
