@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from payfirst.cart.models import LineKind
@@ -130,6 +130,16 @@ def _create_bookings(*, payment: Payment, lines: list[PaymentLine]) -> list[Fulf
     return [FulfilmentRef(type="booking", id=booking.pk, reference=booking.book_id) for booking in bookings]
 
 
+def _lock_user_row(*, user_id: int) -> None:
+    """SELECT ... FOR NO KEY UPDATE of one user row, as plain SQL: it runs on every capture with a plan, and the
+    ORM's queryset construction cost more than the statement. SQLite has no row locks (it serialises writers)."""
+    lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_no_key_update else ""
+    table = connection.ops.quote_name(get_user_model()._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table} WHERE id = %s{lock}", [user_id])
+        cursor.fetchall()
+
+
 def _create_subscriptions(*, payment: Payment, lines: list[PaymentLine]) -> list[FulfilmentRef]:
     """A plan bought while the user's subscription to it is still running extends it: the new one starts when the
     latest running one ends.
@@ -138,8 +148,7 @@ def _create_subscriptions(*, payment: Payment, lines: list[PaymentLine]) -> list
     the lock order is payment, then user), so the second sees the first's subscription and periods never overlap.
     It is FOR NO KEY UPDATE: rows that merely reference the user (new payments, carts) are not held up by it.
     """
-    User = get_user_model()
-    list(User.objects.select_for_update(no_key=True).filter(pk=payment.user_id).values_list("pk", flat=True))
+    _lock_user_row(user_id=payment.user_id)
     now = timezone.now()
     # The latest end per plan is taken here rather than by GROUP BY: a user has a handful of running subscriptions,
     # and the plain read is much cheaper to build on this hot path. A statement of its own (not joined to the lock

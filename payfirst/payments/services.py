@@ -527,7 +527,10 @@ def record_capture(
         # Cart row, then payment row, in one statement: PostgreSQL locks the rows of `FOR UPDATE OF cart, payment`
         # in the order the OF list names them, so this keeps the order checkout takes them in (a payment's cart
         # never changes). test_capture_locks_the_cart_row_before_the_payment_row holds it to that.
-        locked = Payment.objects.select_related("cart").select_for_update(of=("cart", "self")).get(pk=payment.pk)
+        # (No ORDER BY: the pk picks one row, so Payment's default ordering would only cost building it.)
+        locked = (
+            Payment.objects.select_related("cart").select_for_update(of=("cart", "self")).order_by().get(pk=payment.pk)
+        )
         if locked.status in CAPTURED_LIKE or locked.status == S.FLAGGED:
             return SyncOutcome.UNCHANGED
         now = timezone.now()
