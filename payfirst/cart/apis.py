@@ -25,9 +25,8 @@ from payfirst.cart import services
 from payfirst.cart.errors import CartItemNotFound, InvalidQuantity
 from payfirst.cart.models import CartStatus, LineKind
 from payfirst.cart.pricing import MAX_PRODUCT_QUANTITY, PricedCart
-from payfirst.core.money import CURRENCY
 from payfirst.core.models import MAX_ID
-
+from payfirst.core.money import CURRENCY
 
 # --- input -------------------------------------------------------------------------------------------------------
 

@@ -9,13 +9,11 @@ from typing import TYPE_CHECKING, TypedDict
 from django.db.models import QuerySet
 
 from payfirst.core.errors import NotFound
+from payfirst.core.models import MAX_ID
 from payfirst.fulfilment.models import Booking, Order, Subscription
 
 if TYPE_CHECKING:
     from payfirst.accounts.models import User
-
-# Primary keys are 64-bit: a larger id in a URL is simply not found, and must not reach the database to overflow.
-MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)

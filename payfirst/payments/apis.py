@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from payfirst.core.api import PagePagination, error_body
 from payfirst.core.errors import GatewayFailed, NotFound
+from payfirst.core.models import MAX_ID
 from payfirst.gateways.base import GatewayError, SignatureInvalid
 from payfirst.gateways.registry import GATEWAY_NAMES, get_gateway
 from payfirst.payments import selectors, services
@@ -35,8 +36,6 @@ from payfirst.payments.states import EventSource
 from payfirst.payments.webhooks import WebhookProcessingFailed, receive_webhook
 
 logger = logging.getLogger("payfirst.payments")
-
-_MAX_ID = 2**63 - 1
 
 
 def _error(name: str, codes: list[str], description: str) -> OpenApiResponse:
@@ -76,7 +75,7 @@ def _payment_id(raw: Any) -> int:
         value = int(str(raw))
     except ValueError:
         raise NotFound("Payment not found.") from None
-    if not 0 < value <= _MAX_ID:
+    if not 0 < value <= MAX_ID:
         raise NotFound("Payment not found.")
     return value
 
@@ -85,11 +84,11 @@ class PaymentCreateApi(APIView):
     class PaymentCreateInputSerializer(serializers.Serializer):
         gateway = serializers.ChoiceField(choices=GATEWAY_NAMES)
         shipping_address_id = serializers.IntegerField(
-            required=False, allow_null=True, min_value=1, max_value=_MAX_ID,
+            required=False, allow_null=True, min_value=1, max_value=MAX_ID,
             help_text="one of your addresses; required when the cart holds products",
         )  # fmt: skip
         billing_address_id = serializers.IntegerField(
-            required=False, allow_null=True, min_value=1, max_value=_MAX_ID,
+            required=False, allow_null=True, min_value=1, max_value=MAX_ID,
             help_text="one of your addresses; defaults to the shipping address",
         )  # fmt: skip
         redirect_url = serializers.CharField(

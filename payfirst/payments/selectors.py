@@ -10,12 +10,12 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 
 from payfirst.cart.models import Cart
 from payfirst.core.errors import NotFound
+from payfirst.core.models import MAX_ID
 from payfirst.fulfilment.selectors import FulfilmentRef, fulfilment_refs, payment_booking
 from payfirst.payments.models import Payment
 from payfirst.payments.states import PaymentStatus
 
 S = PaymentStatus
-MAX_ID = 2**63 - 1  # a larger id in a URL is simply not found; it must not overflow the database
 CAPTURED_LIKE = (S.CAPTURED, S.PARTIALLY_REFUNDED, S.REFUNDED)
 ENDED_UNPAID = (S.FAILED, S.EXPIRED, S.CANCELLED, S.SUPERSEDED)
 
