@@ -17,7 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, timedelta, time as clock
+from datetime import date, timedelta
+from datetime import time as clock
 
 os.environ.setdefault("PAYFIRST_DEMO", "1")
 os.environ.setdefault("PAYFIRST_GATEWAYS", "sandbox")
@@ -70,10 +71,11 @@ def main() -> None:
     n = args.payments
     product = Product.objects.create(name="Brass Diya", slug="bench-diya")
     variants = [
-        Variant.objects.create(product=product, sku=f"BENCH-{i}", name=f"Size {i}", price=19900 + i * 100,
-                               stock_on_hand=10 * n + 100)
+        Variant.objects.create(
+            product=product, sku=f"BENCH-{i}", name=f"Size {i}", price=19900 + i * 100, stock_on_hand=10 * n + 100
+        )
         for i in range(args.lines)
-    ]  # fmt: skip
+    ]
     service = Service.objects.create(name="Satyanarayan Puja")
     package = ServicePackage.objects.create(service=service, name="Standard", price=250000)
     day = date.today() + timedelta(days=7)
@@ -83,14 +85,24 @@ def main() -> None:
     users = []
     for i in range(n + 1):
         user = User.objects.create_user(email=f"bench{i}@example.com", password=None, full_name=f"Bench {i}")
-        Address.objects.create(user=user, full_name=user.full_name, phone="+919876543210", address_line_1="1 MG Road",
-                               city="Bengaluru", state="Karnataka", postal_code="560001", is_default=True)  # fmt: skip
+        Address.objects.create(
+            user=user,
+            full_name=user.full_name,
+            phone="+919876543210",
+            address_line_1="1 MG Road",
+            city="Bengaluru",
+            state="Karnataka",
+            postal_code="560001",
+            is_default=True,
+        )
         cart = Cart.objects.create(user=user)
         CartItem.objects.bulk_create(
             [CartItem(cart=cart, kind="product", variant=v, quantity=2) for v in variants]
-            + [CartItem(cart=cart, kind="service", package=package, slot=slot),
-               CartItem(cart=cart, kind="plan", plan=plan)]
-        )  # fmt: skip
+            + [
+                CartItem(cart=cart, kind="service", package=package, slot=slot),
+                CartItem(cart=cart, kind="plan", plan=plan),
+            ]
+        )
         users.append(user)
 
     executed = {"count": 0}
@@ -112,8 +124,13 @@ def main() -> None:
         create_queries = executed["count"]
 
         def captured(payment: Payment) -> GatewayPayment:
-            return GatewayPayment(gateway_order_id=payment.gateway_order_id, gateway_payment_id=f"pay_{payment.pk}",
-                                  status=GatewayStatus.CAPTURED, amount=Paise(payment.amount), currency="INR")  # fmt: skip
+            return GatewayPayment(
+                gateway_order_id=payment.gateway_order_id,
+                gateway_payment_id=f"pay_{payment.pk}",
+                status=GatewayStatus.CAPTURED,
+                amount=Paise(payment.amount),
+                currency="INR",
+            )
 
         spare = payments.pop()  # kept PENDING for the SQL replay below
         executed["count"] = 0
@@ -137,7 +154,9 @@ def main() -> None:
                 transaction.set_rollback(True)
         replay_seconds = time.perf_counter() - started
 
-    statements = [q["sql"] for q in one_capture.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))]
+    statements = [
+        q["sql"] for q in one_capture.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))
+    ]
     pgbench_tps = None
     if shutil.which("pgbench"):
         with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
@@ -147,10 +166,28 @@ def main() -> None:
             script.write("ROLLBACK;\n")
         settings_db = connection.settings_dict
         result = subprocess.run(
-            ["pgbench", "-n", "-h", settings_db["HOST"] or "127.0.0.1", "-p", str(settings_db["PORT"] or 5432),
-             "-U", settings_db["USER"] or "postgres", "-f", script.name, "-t", str(args.replays), "-c", "1", db_name],
-            capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
+            [
+                "pgbench",
+                "-n",
+                "-h",
+                settings_db["HOST"] or "127.0.0.1",
+                "-p",
+                str(settings_db["PORT"] or 5432),
+                "-U",
+                settings_db["USER"] or "postgres",
+                "-f",
+                script.name,
+                "-t",
+                str(args.replays),
+                "-c",
+                "1",
+                db_name,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         os.unlink(script.name)
         found = re.search(r"tps = ([0-9.]+)", result.stdout)
         if result.returncode != 0 or not found:
@@ -160,10 +197,14 @@ def main() -> None:
 
     lines_per_cart = args.lines + 2
     print(f"payfirst hot path on PostgreSQL ({n} payments, {lines_per_cart} lines each, 1 client)")
-    print(f"  create-from-cart : {len(users) / create_seconds:8.1f} payments/s   "
-          f"{create_queries / len(users):5.1f} queries each (FakeGateway, no network)")
-    print(f"  capture -> fulfil: {len(payments) / capture_seconds:8.1f} captures/s   "
-          f"{capture_queries / len(payments):5.1f} queries each (committed)")
+    print(
+        f"  create-from-cart : {len(users) / create_seconds:8.1f} payments/s   "
+        f"{create_queries / len(users):5.1f} queries each (FakeGateway, no network)"
+    )
+    print(
+        f"  capture -> fulfil: {len(payments) / capture_seconds:8.1f} captures/s   "
+        f"{capture_queries / len(payments):5.1f} queries each (committed)"
+    )
     replay_rate = args.replays / replay_seconds
     print(f"  capture replayed : {replay_rate:8.1f} /s through payfirst ({len(statements)} statements, rolled back)")
     if pgbench_tps is not None:

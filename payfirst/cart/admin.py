@@ -30,8 +30,16 @@ class CartAdmin(admin.ModelAdmin):
     search_fields = ["cart_id", "user__email"]
     list_select_related = ["user", "promo"]
     readonly_fields = [
-        "cart_id", "user", "status", "promo", "promo_notice", "notices", "created_at", "updated_at", "converted_at",
-    ]  # fmt: skip
+        "cart_id",
+        "user",
+        "status",
+        "promo",
+        "promo_notice",
+        "notices",
+        "created_at",
+        "updated_at",
+        "converted_at",
+    ]
     inlines = [CartItemInline]
     actions = ["mark_abandoned"]
 
@@ -41,18 +49,27 @@ class CartAdmin(admin.ModelAdmin):
     @admin.action(description="Mark selected active carts abandoned")
     def mark_abandoned(self, request: HttpRequest, queryset: QuerySet[Cart]) -> None:
         # Only ACTIVE carts move: a CONVERTED cart belongs to a captured payment and stays as it is.
-        count = queryset.filter(status=CartStatus.ACTIVE).update(
-            status=CartStatus.ABANDONED, updated_at=timezone.now()
-        )
+        count = queryset.filter(status=CartStatus.ACTIVE).update(status=CartStatus.ABANDONED, updated_at=timezone.now())
         self.message_user(request, f"{count} cart(s) marked abandoned.", messages.SUCCESS)
 
 
 @admin.register(PromoCode)
 class PromoCodeAdmin(admin.ModelAdmin):
     list_display = [
-        "code", "kind", "percent_bp", "flat_amount", "max_discount", "min_subtotal", "applies_to",
-        "valid_from", "valid_until", "uses_count", "max_uses", "max_uses_per_user", "is_active",
-    ]  # fmt: skip
+        "code",
+        "kind",
+        "percent_bp",
+        "flat_amount",
+        "max_discount",
+        "min_subtotal",
+        "applies_to",
+        "valid_from",
+        "valid_until",
+        "uses_count",
+        "max_uses",
+        "max_uses_per_user",
+        "is_active",
+    ]
     list_filter = ["kind", "applies_to", "is_active"]
     search_fields = ["code"]
     # Counted by record_promo_use when a payment is captured; editing it by hand would falsify the limit.

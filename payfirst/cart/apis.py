@@ -263,7 +263,8 @@ class CartAddApi(APIView):
         examples=[
             OpenApiExample("product", value={"variant_id": 3, "quantity": 2}, request_only=True),
             OpenApiExample(
-                "service", value={"package_id": 1, "selected_date": "2026-12-01", "selected_time": "10:00"},
+                "service",
+                value={"package_id": 1, "selected_date": "2026-12-01", "selected_time": "10:00"},
                 request_only=True,
             ),
             OpenApiExample("plan", value={"plan_code": "monthly"}, request_only=True),
@@ -321,9 +322,7 @@ class CartItemApi(APIView):
             ),
             401: UNAUTHORIZED,
             404: ITEM_NOT_FOUND,
-            409: _error(
-                "CartItemUpdateConflict", ["insufficient_stock"], "More than can be bought now."
-            ),
+            409: _error("CartItemUpdateConflict", ["insufficient_stock"], "More than can be bought now."),
         },
     )
     def patch(self, request: Request, item_id: int) -> Response:

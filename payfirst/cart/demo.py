@@ -45,6 +45,8 @@ def seed_demo_promos(*, report: SeedReport | None = None) -> list[PromoCode]:
             )
             promos.append(promo)
     if report is not None:
-        report.add("promo codes: WELCOME10 (10% off, at most ₹200, once per customer), "
-                   "PUJA500 (₹500 off service lines of ₹2,000 or more)")
+        report.add(
+            "promo codes: WELCOME10 (10% off, at most ₹200, once per customer), "
+            "PUJA500 (₹500 off service lines of ₹2,000 or more)"
+        )
     return promos

@@ -59,7 +59,9 @@ class PromoCode(TimestampedModel):
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(kind="PERCENT", percent_bp__gt=0, percent_bp__lte=10000) | Q(kind="FLAT", flat_amount__gt=0)),
+                condition=(
+                    Q(kind="PERCENT", percent_bp__gt=0, percent_bp__lte=10000) | Q(kind="FLAT", flat_amount__gt=0)
+                ),
                 name="promo_value_fits_kind",
             ),
         ]
@@ -116,16 +118,37 @@ class CartItem(TimestampedModel):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    Q(kind="product", variant__isnull=False, package__isnull=True, slot__isnull=True, plan__isnull=True,
-                      quantity__gte=1, quantity__lte=99)
-                    | Q(kind="service", variant__isnull=True, package__isnull=False, slot__isnull=False,
-                        plan__isnull=True, quantity=1)
-                    | Q(kind="plan", variant__isnull=True, package__isnull=True, slot__isnull=True,
-                        plan__isnull=False, quantity=1)
+                    Q(
+                        kind="product",
+                        variant__isnull=False,
+                        package__isnull=True,
+                        slot__isnull=True,
+                        plan__isnull=True,
+                        quantity__gte=1,
+                        quantity__lte=99,
+                    )
+                    | Q(
+                        kind="service",
+                        variant__isnull=True,
+                        package__isnull=False,
+                        slot__isnull=False,
+                        plan__isnull=True,
+                        quantity=1,
+                    )
+                    | Q(
+                        kind="plan",
+                        variant__isnull=True,
+                        package__isnull=True,
+                        slot__isnull=True,
+                        plan__isnull=False,
+                        quantity=1,
+                    )
                 ),
                 name="cart_item_kind_fields",
             ),
-            models.UniqueConstraint(fields=["cart", "variant"], condition=Q(kind="product"), name="cart_one_line_per_variant"),
+            models.UniqueConstraint(
+                fields=["cart", "variant"], condition=Q(kind="product"), name="cart_one_line_per_variant"
+            ),
             models.UniqueConstraint(fields=["cart", "plan"], condition=Q(kind="plan"), name="cart_one_line_per_plan"),
             models.UniqueConstraint(
                 fields=["cart", "package", "slot"], condition=Q(kind="service"), name="cart_one_line_per_package_slot"

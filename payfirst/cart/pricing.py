@@ -105,9 +105,7 @@ def split_discount(*, discount: int, amounts: Sequence[int]) -> list[int]:
     return shares
 
 
-def promo_problem(
-    *, promo: PromoCode, lines: Sequence[PricedLine], uses_by_user: int, now: datetime
-) -> str:
+def promo_problem(*, promo: PromoCode, lines: Sequence[PricedLine], uses_by_user: int, now: datetime) -> str:
     """Why `promo` cannot apply to a cart holding `lines` right now, as a sentence; "" when it can."""
     label = f"Promo code {promo.code}"
     if not promo.is_active:
@@ -167,36 +165,75 @@ def _line(item: CartItem, *, seats_in_cart: Counter[int], holds: OwnHolds) -> Pr
         variant = item.variant
         stock = variant.available + holds.units[variant.pk]
         return PricedLine(
-            item_id=item.pk, kind=item.kind, variant_id=variant.pk, package_id=None, slot_id=None, plan_code=None,
-            name=f"{variant.product.name} — {variant.name}", sku=variant.sku, selected_date=None, selected_time=None,
-            quantity=item.quantity, unit_price=variant.price, line_total=variant.price * item.quantity,
-            discount=0, total=variant.price * item.quantity,
-            product_name=variant.product.name, variant_name=variant.name,
-            stock=stock, available=stock >= item.quantity,
-        )  # fmt: skip
+            item_id=item.pk,
+            kind=item.kind,
+            variant_id=variant.pk,
+            package_id=None,
+            slot_id=None,
+            plan_code=None,
+            name=f"{variant.product.name} — {variant.name}",
+            sku=variant.sku,
+            selected_date=None,
+            selected_time=None,
+            quantity=item.quantity,
+            unit_price=variant.price,
+            line_total=variant.price * item.quantity,
+            discount=0,
+            total=variant.price * item.quantity,
+            product_name=variant.product.name,
+            variant_name=variant.name,
+            stock=stock,
+            available=stock >= item.quantity,
+        )
     if item.kind == LineKind.SERVICE:
         package, slot = item.package, item.slot
         remaining = slot.remaining + holds.places[slot.pk]
         return PricedLine(
-            item_id=item.pk, kind=item.kind, variant_id=None, package_id=package.pk, slot_id=slot.pk, plan_code=None,
-            name=f"{package.service.name} — {package.name}", sku=None, selected_date=slot.date, selected_time=slot.time,
-            quantity=1, unit_price=package.price, line_total=package.price, discount=0, total=package.price,
-            service_id=package.service_id, service_name=package.service.name, package_name=package.name,
-            slot_remaining=remaining, available=remaining >= seats_in_cart[slot.pk],
-        )  # fmt: skip
+            item_id=item.pk,
+            kind=item.kind,
+            variant_id=None,
+            package_id=package.pk,
+            slot_id=slot.pk,
+            plan_code=None,
+            name=f"{package.service.name} — {package.name}",
+            sku=None,
+            selected_date=slot.date,
+            selected_time=slot.time,
+            quantity=1,
+            unit_price=package.price,
+            line_total=package.price,
+            discount=0,
+            total=package.price,
+            service_id=package.service_id,
+            service_name=package.service.name,
+            package_name=package.name,
+            slot_remaining=remaining,
+            available=remaining >= seats_in_cart[slot.pk],
+        )
     plan = item.plan
     return PricedLine(
-        item_id=item.pk, kind=item.kind, variant_id=None, package_id=None, slot_id=None, plan_code=plan.code,
-        name=plan.name, sku=None, selected_date=None, selected_time=None,
-        quantity=1, unit_price=plan.price, line_total=plan.price, discount=0, total=plan.price,
+        item_id=item.pk,
+        kind=item.kind,
+        variant_id=None,
+        package_id=None,
+        slot_id=None,
+        plan_code=plan.code,
+        name=plan.name,
+        sku=None,
+        selected_date=None,
+        selected_time=None,
+        quantity=1,
+        unit_price=plan.price,
+        line_total=plan.price,
+        discount=0,
+        total=plan.price,
         duration_days=plan.duration_days,
-    )  # fmt: skip
+    )
 
 
 def _with_discounts(lines: Sequence[PricedLine], shares: Iterable[int]) -> tuple[PricedLine, ...]:
     return tuple(
-        replace(line, discount=share, total=line.line_total - share)
-        for line, share in zip(lines, shares, strict=True)
+        replace(line, discount=share, total=line.line_total - share) for line, share in zip(lines, shares, strict=True)
     )
 
 

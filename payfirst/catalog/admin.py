@@ -83,8 +83,15 @@ class VariantInline(admin.TabularInline):
     form = VariantInlineForm
     formset = VariantInlineFormSet
     fields = [
-        "sku", "name", "price", "price_rupees",
-        "stock_on_hand", "reserved", "available_now", "stock_change", "is_active",
+        "sku",
+        "name",
+        "price",
+        "price_rupees",
+        "stock_on_hand",
+        "reserved",
+        "available_now",
+        "stock_change",
+        "is_active",
     ]
     readonly_fields = ["price_rupees", "stock_on_hand", "reserved", "available_now"]
     extra = 1

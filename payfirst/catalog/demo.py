@@ -87,8 +87,11 @@ SERVICES: list[tuple[str, str, str, list[tuple[str, int]], list[tuple[time, int]
         "Satyanarayan Puja",
         ServiceType.PUJA,
         "Satyanarayan Katha and puja at your home by a Vedic pandit, about two hours.",
-        [("Basic (pandit only)", rupees(2100)), ("Standard (with samagri)", rupees(3500)),
-         ("Premium (two pandits, samagri and prasad)", rupees(5100))],
+        [
+            ("Basic (pandit only)", rupees(2100)),
+            ("Standard (with samagri)", rupees(3500)),
+            ("Premium (two pandits, samagri and prasad)", rupees(5100)),
+        ],
         [(time(7, 0), 2), (time(10, 0), 2), (time(16, 0), 1)],
     ),
     (
@@ -176,8 +179,9 @@ def seed_services(*, report: SeedReport, today: date, days: int) -> None:
     slots: list[Slot] = []
     for name, service_type, description, packages, times in SERVICES:
         service, created = _upsert(
-            Service, lookup={"name": name}, values={"service_type": service_type, "description": description,
-                                                     "is_active": True}
+            Service,
+            lookup={"name": name},
+            values={"service_type": service_type, "description": description, "is_active": True},
         )
         services += created
         for package_name, price in packages:
@@ -197,8 +201,10 @@ def seed_services(*, report: SeedReport, today: date, days: int) -> None:
     Slot.objects.bulk_create(slots, ignore_conflicts=True)
     slots_made = Slot.objects.count() - before
     last = today + timedelta(days=days - 1)
-    report.add(f"services: {len(SERVICES)} ({services} new), packages: {sum(len(s[3]) for s in SERVICES)} "
-               f"({packages_made} new)")
+    report.add(
+        f"services: {len(SERVICES)} ({services} new), packages: {sum(len(s[3]) for s in SERVICES)} "
+        f"({packages_made} new)"
+    )
     report.add(f"slots: {today:%Y-%m-%d} to {last:%Y-%m-%d}, {slots_made} new")
 
 

@@ -30,7 +30,9 @@ def _table(model: type[Variant] | type[Slot]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _update_per_row(*, model: type[Variant] | type[Slot], assignments: str, guard: str, amounts: Mapping[int, int]) -> int:
+def _update_per_row(
+    *, model: type[Variant] | type[Slot], assignments: str, guard: str, amounts: Mapping[int, int]
+) -> int:
     """One set-based conditional UPDATE giving each row its own amount `d.qty`; returns how many rows it changed.
 
     Raw, parameterised SQL because this runs on every checkout and capture and the ORM's CASE/WHEN construction
@@ -83,9 +85,11 @@ def change_holds(*, variants: Mapping[int, int], slots: Mapping[int, int]) -> No
     if variant_deltas:
         locked = _lock_variants(list(variant_deltas))
         changed = _update_per_row(
-            model=Variant, assignments="reserved = reserved + d.qty",
-            guard="stock_on_hand >= reserved + d.qty AND reserved >= -d.qty", amounts=variant_deltas,
-        )  # fmt: skip
+            model=Variant,
+            assignments="reserved = reserved + d.qty",
+            guard="stock_on_hand >= reserved + d.qty AND reserved >= -d.qty",
+            amounts=variant_deltas,
+        )
         if changed != len(variant_deltas):
             short = [sku for pk, on_hand, reserved, sku in locked if on_hand - reserved < variant_deltas[pk]]
             if short or len(locked) != len(variant_deltas):
@@ -97,9 +101,11 @@ def change_holds(*, variants: Mapping[int, int], slots: Mapping[int, int]) -> No
     if slot_deltas:
         locked_slots = _lock_slots(list(slot_deltas))
         changed = _update_per_row(
-            model=Slot, assignments="taken = taken + d.qty", guard="capacity >= taken + d.qty AND taken >= -d.qty",
+            model=Slot,
+            assignments="taken = taken + d.qty",
+            guard="capacity >= taken + d.qty AND taken >= -d.qty",
             amounts=slot_deltas,
-        )  # fmt: skip
+        )
         if changed != len(slot_deltas):
             full = [pk for pk, capacity, taken in locked_slots if capacity - taken < slot_deltas[pk]]
             if full or len(locked_slots) != len(slot_deltas):
@@ -115,9 +121,11 @@ def consume_holds(*, variants: Mapping[int, int]) -> None:
         return
     _lock_variants(list(amounts))
     changed = _update_per_row(
-        model=Variant, assignments="stock_on_hand = stock_on_hand - d.qty, reserved = reserved - d.qty",
-        guard="reserved >= d.qty", amounts=amounts,
-    )  # fmt: skip
+        model=Variant,
+        assignments="stock_on_hand = stock_on_hand - d.qty, reserved = reserved - d.qty",
+        guard="reserved >= d.qty",
+        amounts=amounts,
+    )
     if changed != len(amounts):
         raise InventoryCorrupted(f"Variant reservations below what is being sold: {amounts}")
 
@@ -131,9 +139,11 @@ def sell_without_hold(*, variants: Mapping[int, int], slots: Mapping[int, int]) 
     if variant_amounts:
         _lock_variants(list(variant_amounts))
         changed = _update_per_row(
-            model=Variant, assignments="stock_on_hand = stock_on_hand - d.qty",
-            guard="stock_on_hand >= reserved + d.qty", amounts=variant_amounts,
-        )  # fmt: skip
+            model=Variant,
+            assignments="stock_on_hand = stock_on_hand - d.qty",
+            guard="stock_on_hand >= reserved + d.qty",
+            amounts=variant_amounts,
+        )
         if changed != len(variant_amounts):
             raise InsufficientStock("The stock held for this payment has been sold in the meantime.")
     if slot_amounts:

@@ -42,7 +42,5 @@ class RequestIdMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, (Http404, PermissionDenied, SuspiciousOperation, BadRequest)):
             return None  # Django answers these itself (404, 403, 400) through the handlers in config/urls.py
-        logger.error(
-            "Unhandled error on %s %s", request.method, request.path, exc_info=exception
-        )
+        logger.error("Unhandled error on %s %s", request.method, request.path, exc_info=exception)
         return server_error_view(request)

@@ -72,15 +72,27 @@ def column_chart(
         height = _scaled(min(point.value, largest), largest=largest, extent=PLOT_HEIGHT)
         bars.append(
             Bar(
-                point=point, x=x, y=baseline - height, width=COLUMN_WIDTH, height=height,
-                label_x=x + COLUMN_WIDTH // 2, label_y=baseline + 14, value_x=0,
-            )  # fmt: skip
+                point=point,
+                x=x,
+                y=baseline - height,
+                width=COLUMN_WIDTH,
+                height=height,
+                label_x=x + COLUMN_WIDTH // 2,
+                label_y=baseline + 14,
+                value_x=0,
+            )
         )
     width = 2 * MARGIN + len(points) * (COLUMN_WIDTH + COLUMN_GAP) - COLUMN_GAP
     return BarChart(
-        slug=slug, title=title, description=description, orientation="columns", width=max(width, 2 * MARGIN),
-        height=baseline + LABEL_AREA, baseline_y=baseline, bars=tuple(bars),
-    )  # fmt: skip
+        slug=slug,
+        title=title,
+        description=description,
+        orientation="columns",
+        width=max(width, 2 * MARGIN),
+        height=baseline + LABEL_AREA,
+        baseline_y=baseline,
+        bars=tuple(bars),
+    )
 
 
 def row_chart(*, slug: str, title: str, description: str, points: Sequence[Point]) -> BarChart:
@@ -91,12 +103,23 @@ def row_chart(*, slug: str, title: str, description: str, points: Sequence[Point
         width = _scaled(point.value, largest=largest, extent=ROW_BAR_MAX)
         bars.append(
             Bar(
-                point=point, x=ROW_LABEL_WIDTH, y=y, width=width, height=ROW_BAR_HEIGHT,
-                label_x=ROW_LABEL_WIDTH - 6, label_y=y + ROW_BAR_HEIGHT - 4, value_x=ROW_LABEL_WIDTH + width + 6,
-            )  # fmt: skip
+                point=point,
+                x=ROW_LABEL_WIDTH,
+                y=y,
+                width=width,
+                height=ROW_BAR_HEIGHT,
+                label_x=ROW_LABEL_WIDTH - 6,
+                label_y=y + ROW_BAR_HEIGHT - 4,
+                value_x=ROW_LABEL_WIDTH + width + 6,
+            )
         )
     return BarChart(
-        slug=slug, title=title, description=description, orientation="rows",
-        width=ROW_LABEL_WIDTH + ROW_BAR_MAX + ROW_VALUE_WIDTH, height=2 * MARGIN + len(points) * ROW_HEIGHT,
-        baseline_y=0, bars=tuple(bars),
-    )  # fmt: skip
+        slug=slug,
+        title=title,
+        description=description,
+        orientation="rows",
+        width=ROW_LABEL_WIDTH + ROW_BAR_MAX + ROW_VALUE_WIDTH,
+        height=2 * MARGIN + len(points) * ROW_HEIGHT,
+        baseline_y=0,
+        bars=tuple(bars),
+    )

@@ -77,20 +77,26 @@ def _captured_without_fulfilment() -> Samples:
 
 def build_collectors() -> list[GroupedGaugeCollector]:
     return [
-        GroupedGaugeCollector(name="payfirst_payments", documentation="Payments by state", labels=["status"],
-                              read=_payments),
-        GroupedGaugeCollector(name="payfirst_webhook_events",
-                              documentation="Webhook deliveries in the inbox, by gateway and outcome",
-                              labels=["gateway", "outcome"], read=_webhook_events),
-        GroupedGaugeCollector(name="payfirst_refunds", documentation="Refunds by status", labels=["status"],
-                              read=_refunds),
+        GroupedGaugeCollector(
+            name="payfirst_payments", documentation="Payments by state", labels=["status"], read=_payments
+        ),
+        GroupedGaugeCollector(
+            name="payfirst_webhook_events",
+            documentation="Webhook deliveries in the inbox, by gateway and outcome",
+            labels=["gateway", "outcome"],
+            read=_webhook_events,
+        ),
+        GroupedGaugeCollector(
+            name="payfirst_refunds", documentation="Refunds by status", labels=["status"], read=_refunds
+        ),
         GroupedGaugeCollector(
             name="payfirst_captured_without_fulfilment",
             documentation="CAPTURED payments with no order, booking or subscription and no pending or processed "
-                          "refund; alarm above 0",
-            labels=[], read=_captured_without_fulfilment,
+            "refund; alarm above 0",
+            labels=[],
+            read=_captured_without_fulfilment,
         ),
-    ]  # fmt: skip
+    ]
 
 
 _registered = False

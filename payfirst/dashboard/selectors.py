@@ -162,8 +162,8 @@ def payment_counts_by_status() -> dict[str, int]:
 
 def webhook_counts_by_gateway_and_outcome() -> dict[tuple[str, str], int]:
     counts = {(gateway, outcome): 0 for gateway in GatewayName.values for outcome in WebhookOutcome.values}
-    for gateway, outcome, n in WebhookEvent.objects.order_by().values_list("gateway", "outcome").annotate(
-        n=Count("id")
+    for gateway, outcome, n in (
+        WebhookEvent.objects.order_by().values_list("gateway", "outcome").annotate(n=Count("id"))
     ):
         counts[(gateway, outcome)] = n
     return counts

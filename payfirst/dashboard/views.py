@@ -47,10 +47,14 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         description=f"Capture success rate of the payments created each day {period}; "
         f"{percent_from_permille(outcomes.success_permille)} over the whole period.",
         points=[
-            Point(label=str(day.day.day), full_label=f"{day.day:%a %d %b %Y}", value=day.success_permille or 0,
-                  text=f"{percent_from_permille(day.success_permille)} ({day.captured} of {day.outcomes})")
+            Point(
+                label=str(day.day.day),
+                full_label=f"{day.day:%a %d %b %Y}",
+                value=day.success_permille or 0,
+                text=f"{percent_from_permille(day.success_permille)} ({day.captured} of {day.outcomes})",
+            )
             for day in outcomes.by_day
-        ],  # fmt: skip
+        ],
         scale_max=1000,
     )
     total_net = sum(day.net for day in revenue)
@@ -59,10 +63,11 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         title="Revenue per day",
         description=f"Net revenue per day {period}: {rupees(total_net)} in all.",
         points=[
-            Point(label=str(day.day.day), full_label=f"{day.day:%a %d %b %Y}", value=max(day.net, 0),
-                  text=rupees(day.net))
+            Point(
+                label=str(day.day.day), full_label=f"{day.day:%a %d %b %Y}", value=max(day.net, 0), text=rupees(day.net)
+            )
             for day in revenue
-        ],  # fmt: skip
+        ],
     )
     context = {
         **admin.site.each_context(request),
@@ -72,9 +77,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         "success_rate": percent_from_permille(outcomes.success_permille),
         "success_rate_definition": SUCCESS_RATE_DEFINITION,
         "revenue_definition": REVENUE_DEFINITION,
-        "success_rows": [
-            {"day": day, "rate": percent_from_permille(day.success_permille)} for day in outcomes.by_day
-        ],
+        "success_rows": [{"day": day, "rate": percent_from_permille(day.success_permille)} for day in outcomes.by_day],
         "revenue_rows": [
             {"day": day, "gross": rupees(day.gross), "refunded": rupees(day.refunded), "net": rupees(day.net)}
             for day in revenue

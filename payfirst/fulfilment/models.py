@@ -78,9 +78,7 @@ class OrderItem(models.Model):
     """One product line of the payment, copied as it was sold (name, SKU and price at the time)."""
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="items")
-    payment_line = models.OneToOneField(
-        "payments.PaymentLine", on_delete=models.PROTECT, related_name="order_item"
-    )
+    payment_line = models.OneToOneField("payments.PaymentLine", on_delete=models.PROTECT, related_name="order_item")
     variant = models.ForeignKey("catalog.Variant", on_delete=models.PROTECT, related_name="order_items")
     name = models.CharField(max_length=255)
     sku = models.CharField(max_length=64, blank=True)
@@ -143,9 +141,7 @@ class Subscription(TimestampedModel):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="subscriptions")
     payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, related_name="subscriptions")
-    payment_line = models.OneToOneField(
-        "payments.PaymentLine", on_delete=models.PROTECT, related_name="subscription"
-    )
+    payment_line = models.OneToOneField("payments.PaymentLine", on_delete=models.PROTECT, related_name="subscription")
     plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, related_name="subscriptions")
     plan_code = models.CharField(max_length=64)
     status = models.CharField(max_length=12, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE)

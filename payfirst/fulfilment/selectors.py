@@ -57,12 +57,7 @@ def payment_booking(*, payment_id: int) -> BookingSummary | None:
 
     A payment holding several service lines has several bookings; this answers the first one made. One query.
     """
-    row = (
-        Booking.objects.filter(payment_id=payment_id)
-        .order_by("pk")
-        .values("book_id", "status", "total")
-        .first()
-    )
+    row = Booking.objects.filter(payment_id=payment_id).order_by("pk").values("book_id", "status", "total").first()
     if row is None:
         return None
     return BookingSummary(book_id=row["book_id"], status=row["status"], total=row["total"])
@@ -85,11 +80,7 @@ def get_order(*, user: User, order_id: int) -> Order:
 
 def bookings_for_user(*, user: User) -> QuerySet[Booking]:
     """The user's bookings, newest first, with service and package joined in."""
-    return (
-        Booking.objects.filter(user=user)
-        .select_related("service", "package")
-        .order_by("-created_at", "-id")
-    )
+    return Booking.objects.filter(user=user).select_related("service", "package").order_by("-created_at", "-id")
 
 
 def get_booking(*, user: User, booking_id: int) -> Booking:

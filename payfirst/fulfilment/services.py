@@ -65,7 +65,9 @@ def fulfil(*, payment: Payment, lines: list[PaymentLine] | None = None) -> list[
     if lines is None:
         lines = payment_lines_for_fulfilment(payment_id=payment.pk)
     elif any(line.payment_id != payment.pk for line in lines):
-        raise InvalidState(f"Lines of another payment were handed to fulfil payment {payment.pk}; nothing was fulfilled.")
+        raise InvalidState(
+            f"Lines of another payment were handed to fulfil payment {payment.pk}; nothing was fulfilled."
+        )
     # PaymentLine's CHECK constraint admits only these three kinds, so every line lands in exactly one list.
     products = [line for line in lines if line.kind == LineKind.PRODUCT]
     services = [line for line in lines if line.kind == LineKind.SERVICE]

@@ -142,9 +142,12 @@ class FakeGateway:
         with self._lock:
             order_id = f"forder_{next(self._ids):06d}"
             self.orders[order_id] = FakeOrder(
-                gateway_order_id=order_id, reference=reference, amount=amount, currency=CURRENCY,
+                gateway_order_id=order_id,
+                reference=reference,
+                amount=amount,
+                currency=CURRENCY,
                 redirect_url=redirect_url,
-            )  # fmt: skip
+            )
         checkout: dict[str, Any] = {"order_id": order_id, "amount": amount.value, "currency": CURRENCY}
         if self.name == "phonepe":
             checkout = {"redirect_url": f"https://fake-gateway.invalid/pay/{order_id}/"}
@@ -207,9 +210,11 @@ class FakeGateway:
             if existing is not None:  # the same reference never refunds twice
                 return existing
             refund = GatewayRefund(
-                gateway_refund_id=f"frfnd_{next(self._ids):06d}", reference=reference,
-                status=RefundStatus.PROCESSED, amount=amount,
-            )  # fmt: skip
+                gateway_refund_id=f"frfnd_{next(self._ids):06d}",
+                reference=reference,
+                status=RefundStatus.PROCESSED,
+                amount=amount,
+            )
             self.refunds[reference] = refund
             return refund
 

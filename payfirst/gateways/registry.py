@@ -35,7 +35,9 @@ def get_gateway(name: str) -> Gateway:
     try:
         factory = _FACTORIES[name]
     except KeyError:
-        raise InvalidInput(f"Unknown gateway {name!r}.", fields={"gateway": [f"Choose one of {', '.join(GATEWAY_NAMES)}."]}) from None
+        raise InvalidInput(
+            f"Unknown gateway {name!r}.", fields={"gateway": [f"Choose one of {', '.join(GATEWAY_NAMES)}."]}
+        ) from None
     return factory()
 
 

@@ -13,9 +13,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from payfirst.core.errors import AppError
+from payfirst.fulfilment.selectors import fulfilment_refs
 from payfirst.gateways.base import GatewayError
 from payfirst.payments import services
-from payfirst.fulfilment.selectors import fulfilment_refs
 from payfirst.payments.models import (
     IdempotencyRecord,
     Payment,
@@ -49,8 +49,18 @@ class _ReadOnlyInline(admin.TabularInline):
 
 class PaymentLineInline(_ReadOnlyInline):
     model = PaymentLine
-    fields = ("kind", "name", "sku", "selected_date", "selected_time", "quantity", "unit_price", "line_total",
-              "discount", "total")  # fmt: skip
+    fields = (
+        "kind",
+        "name",
+        "sku",
+        "selected_date",
+        "selected_time",
+        "quantity",
+        "unit_price",
+        "line_total",
+        "discount",
+        "total",
+    )
     readonly_fields = fields
 
 
@@ -66,8 +76,17 @@ class PaymentEventInline(_ReadOnlyInline):
 
 class RefundInline(_ReadOnlyInline):
     model = Refund
-    fields = ("reference", "amount", "status", "reason", "is_automatic", "gateway_refund_id", "error", "created_at",
-              "processed_at")  # fmt: skip
+    fields = (
+        "reference",
+        "amount",
+        "status",
+        "reason",
+        "is_automatic",
+        "gateway_refund_id",
+        "error",
+        "created_at",
+        "processed_at",
+    )
     readonly_fields = fields
 
 
@@ -88,13 +107,40 @@ class PaymentAdmin(admin.ModelAdmin):
     inlines = (PaymentLineInline, PaymentEventInline, RefundInline, WebhookInline)
     actions = ("sync_with_gateway", "cancel_pending", "refund_rest", "refund_rest_and_cancel", "reconcile_now")
     fieldsets = (
-        (None, {"fields": ("reference", "user", "cart", "status", "reservation", "created_at", "expires_at",
-                           "captured_at", "fulfilments")}),
-        ("Money (paise)", {"fields": ("amount", "currency", "subtotal", "discount", "promo", "refunded_amount",
-                                      "gateway_amount", "gateway_currency")}),
+        (
+            None,
+            {
+                "fields": (
+                    "reference",
+                    "user",
+                    "cart",
+                    "status",
+                    "reservation",
+                    "created_at",
+                    "expires_at",
+                    "captured_at",
+                    "fulfilments",
+                )
+            },
+        ),
+        (
+            "Money (paise)",
+            {
+                "fields": (
+                    "amount",
+                    "currency",
+                    "subtotal",
+                    "discount",
+                    "promo",
+                    "refunded_amount",
+                    "gateway_amount",
+                    "gateway_currency",
+                )
+            },
+        ),
         ("Gateway", {"fields": ("gateway", "gateway_order_id", "gateway_payment_id", "checkout", "redirect_url")}),
         ("Addresses", {"fields": ("shipping_address", "billing_address")}),
-    )  # fmt: skip
+    )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Every field: state and money change only through the services (and so through the timeline).
@@ -124,18 +170,24 @@ class PaymentAdmin(admin.ModelAdmin):
         for payment in queryset.order_by("pk"):
             try:
                 refund = refund_payment(
-                    payment_id=payment.pk, amount=None, reason=f"Refunded in full from the admin by {request.user}.",
-                    actor_id=request.user.pk, source=EventSource.ADMIN, cancel_fulfilment=cancel_fulfilment,
-                )  # fmt: skip
+                    payment_id=payment.pk,
+                    amount=None,
+                    reason=f"Refunded in full from the admin by {request.user}.",
+                    actor_id=request.user.pk,
+                    source=EventSource.ADMIN,
+                    cancel_fulfilment=cancel_fulfilment,
+                )
             except AppError as error:
                 self.message_user(request, f"{payment.reference}: {error.message}", messages.WARNING)
                 continue
             level = messages.SUCCESS if refund.status == RefundStatus.PROCESSED else messages.INFO
             note = f" (the gateway did not answer; sent again automatically: {refund.error})" if refund.error else ""
             self.message_user(
-                request, f"{payment.reference}: refund {refund.reference} of {refund.amount} paise is "
-                         f"{refund.status.lower()}{note}.", level,
-            )  # fmt: skip
+                request,
+                f"{payment.reference}: refund {refund.reference} of {refund.amount} paise is "
+                f"{refund.status.lower()}{note}.",
+                level,
+            )
 
     @admin.action(description="Reconcile the selected payments now (gateway status, pending refunds, expiry)")
     def reconcile_now(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:

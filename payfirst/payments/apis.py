@@ -84,17 +84,25 @@ class PaymentCreateApi(APIView):
     class PaymentCreateInputSerializer(serializers.Serializer):
         gateway = serializers.ChoiceField(choices=GATEWAY_NAMES)
         shipping_address_id = serializers.IntegerField(
-            required=False, allow_null=True, min_value=1, max_value=MAX_ID,
+            required=False,
+            allow_null=True,
+            min_value=1,
+            max_value=MAX_ID,
             help_text="one of your addresses; required when the cart holds products",
-        )  # fmt: skip
+        )
         billing_address_id = serializers.IntegerField(
-            required=False, allow_null=True, min_value=1, max_value=MAX_ID,
+            required=False,
+            allow_null=True,
+            min_value=1,
+            max_value=MAX_ID,
             help_text="one of your addresses; defaults to the shipping address",
-        )  # fmt: skip
+        )
         redirect_url = serializers.CharField(
-            required=False, allow_blank=True, max_length=2000,
+            required=False,
+            allow_blank=True,
+            max_length=2000,
             help_text="where the browser returns after paying; under FRONTEND_BASE_URL or an allowed origin",
-        )  # fmt: skip
+        )
 
     @extend_schema(
         tags=["payments"],

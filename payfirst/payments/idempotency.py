@@ -66,9 +66,11 @@ def respond_idempotently(*, request: Request, view: object, handler: Callable[[]
         IdempotencyRecord.objects.filter(pk=record.pk).delete()
     else:
         IdempotencyRecord.objects.filter(pk=record.pk).update(
-            state=IdempotencyState.DONE, status_code=response.status_code, body=response.data,
+            state=IdempotencyState.DONE,
+            status_code=response.status_code,
+            body=response.data,
             completed_at=timezone.now(),
-        )  # fmt: skip
+        )
     return response
 
 

@@ -33,8 +33,17 @@ S = PaymentStatus
 T = TypeVar("T")
 # The summary table's rows, in order. Every run reports each of them, 0 included.
 RESULTS: tuple[str, ...] = (
-    "checked", "captured", "fulfilled", "refunded", "failed", "expired", "flagged", "unchanged", "errors", "alarms",
-)  # fmt: skip
+    "checked",
+    "captured",
+    "fulfilled",
+    "refunded",
+    "failed",
+    "expired",
+    "flagged",
+    "unchanged",
+    "errors",
+    "alarms",
+)
 DEFAULT_SINCE = timedelta(days=3)
 
 RECONCILE_RESULTS = MetricCounter(
@@ -74,9 +83,7 @@ def unfulfilled_captures(*, since: datetime | None = None) -> list[int]:
         ~Exists(Booking.objects.filter(payment=OuterRef("pk"))),
         ~Exists(Subscription.objects.filter(payment=OuterRef("pk"))),
         ~Exists(
-            Refund.objects.filter(
-                payment=OuterRef("pk"), status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED]
-            )
+            Refund.objects.filter(payment=OuterRef("pk"), status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED])
         ),
     )
     if since is not None:
@@ -85,9 +92,7 @@ def unfulfilled_captures(*, since: datetime | None = None) -> list[int]:
 
 
 def _is_fulfilled(payment_id: int) -> bool:
-    return any(
-        model.objects.filter(payment_id=payment_id).exists() for model in (Order, Booking, Subscription)
-    )
+    return any(model.objects.filter(payment_id=payment_id).exists() for model in (Order, Booking, Subscription))
 
 
 def reconcile_payment(*, payment_id: int, dry_run: bool = False, actor_id: int | None = None) -> list[str]:
@@ -147,11 +152,15 @@ def reconcile_refund(*, refund_id: int, dry_run: bool = False) -> list[str]:
         if refund.status != RefundStatus.PENDING or not refund.gateway_refund_id:
             return ["unchanged"]  # one never answered would be sent again under its reference
         answer = get_gateway(refund.payment.gateway).fetch_refund(
-            gateway_payment_id=refund.payment.gateway_payment_id, gateway_refund_id=refund.gateway_refund_id,
+            gateway_payment_id=refund.payment.gateway_payment_id,
+            gateway_refund_id=refund.gateway_refund_id,
             reference=refund.reference,
-        )  # fmt: skip
-        return [{GatewayRefundStatus.PROCESSED: "refunded", GatewayRefundStatus.FAILED: "failed"}.get(
-            answer.status, "unchanged")]  # fmt: skip
+        )
+        return [
+            {GatewayRefundStatus.PROCESSED: "refunded", GatewayRefundStatus.FAILED: "failed"}.get(
+                answer.status, "unchanged"
+            )
+        ]
     before = Refund.objects.values_list("status", flat=True).get(pk=refund_id)
     after = poll_refund(refund_id=refund_id, source=EventSource.RECONCILE)
     if before == after:
@@ -224,10 +233,17 @@ def redrive_failed_webhooks(
     """Process again the verified deliveries whose processing failed (outcome "error"), first deliveries only, received
     within `within` and tried fewer than `max_attempts` times. The gateway also redelivers; either way is idempotent."""
     outcomes: Counter[str] = Counter()
-    stuck = WebhookEvent.objects.filter(
-        outcome=WebhookOutcome.ERROR, is_verified=True, is_claimed=True, attempts__lt=max_attempts,
-        received_at__gte=timezone.now() - within,
-    ).order_by("pk").values_list("pk", flat=True)[:limit]  # fmt: skip
+    stuck = (
+        WebhookEvent.objects.filter(
+            outcome=WebhookOutcome.ERROR,
+            is_verified=True,
+            is_claimed=True,
+            attempts__lt=max_attempts,
+            received_at__gte=timezone.now() - within,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
     for webhook_event_id in stuck:
         try:
             outcomes[redrive_webhook(webhook_event_id=webhook_event_id)] += 1

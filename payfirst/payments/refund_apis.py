@@ -47,15 +47,19 @@ class RefundPageOutput(serializers.Serializer):
 class PaymentRefundListCreateApi(APIView):
     class PaymentRefundCreateInputSerializer(serializers.Serializer):
         amount = serializers.IntegerField(
-            required=False, allow_null=True, min_value=1, max_value=_MAX_PAISE,
+            required=False,
+            allow_null=True,
+            min_value=1,
+            max_value=_MAX_PAISE,
             help_text="paise; leave out to refund everything not yet refunded",
-        )  # fmt: skip
+        )
         reason = serializers.CharField(max_length=2000, help_text="why; shown in the payment's timeline")
         cancel_fulfilment = serializers.BooleanField(
-            required=False, default=False,
+            required=False,
+            default=False,
             help_text="also cancel the payment's unshipped orders, its bookings and subscriptions, giving their stock "
-                      "and slot places back",
-        )  # fmt: skip
+            "and slot places back",
+        )
 
     @extend_schema(
         tags=["payments"],
@@ -110,11 +114,13 @@ class PaymentRefundListCreateApi(APIView):
             data = self.PaymentRefundCreateInputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             refund = refund_payment(
-                payment_id=payment.pk, amount=data.validated_data.get("amount"),
-                reason=data.validated_data["reason"], actor_id=request.user.pk, source=EventSource.API,
+                payment_id=payment.pk,
+                amount=data.validated_data.get("amount"),
+                reason=data.validated_data["reason"],
+                actor_id=request.user.pk,
+                source=EventSource.API,
                 cancel_fulfilment=data.validated_data["cancel_fulfilment"],
-            )  # fmt: skip
+            )
             return Response(RefundOutput(refund).data, status=status.HTTP_201_CREATED)
 
         return respond_idempotently(request=request, view=self, handler=create)
-

@@ -70,9 +70,11 @@ def apply_refund_status(*, refund_id: int, gateway_refund_id: str, status: str, 
             return refund.status
         if status == GatewayRefundStatus.PROCESSED:
             Refund.objects.filter(pk=refund.pk).update(
-                status=RefundStatus.PROCESSED, gateway_refund_id=gateway_refund_id, processed_at=timezone.now(),
+                status=RefundStatus.PROCESSED,
+                gateway_refund_id=gateway_refund_id,
+                processed_at=timezone.now(),
                 error="",
-            )  # fmt: skip
+            )
             refunded = payment.refunded_amount + refund.amount
             target = (
                 PaymentStatus.REFUNDED
@@ -170,9 +172,13 @@ def request_refund(
             detail += f" Cancelled: {', '.join(cancelled) if cancelled else 'nothing left to cancel'}."
         # Not a state change yet (that comes when the refund processes), but part of the payment's story.
         PaymentEvent.objects.create(
-            payment=payment, from_status=payment.status, to_status=payment.status, source=source, actor_id=actor_id,
+            payment=payment,
+            from_status=payment.status,
+            to_status=payment.status,
+            source=source,
+            actor_id=actor_id,
             detail=detail,
-        )  # fmt: skip
+        )
     logger.info("refund requested", extra={"refund_id": refund.pk, "payment_id": payment_id, "amount": wanted})
     return refund
 
@@ -189,9 +195,13 @@ def refund_payment(
     """Record the refund and commit, then send it with no transaction open. A gateway that cannot answer leaves the
     refund PENDING; retry_pending_refunds sends it again later under the same reference."""
     refund = request_refund(
-        payment_id=payment_id, amount=amount, reason=reason, actor_id=actor_id, source=source,
+        payment_id=payment_id,
+        amount=amount,
+        reason=reason,
+        actor_id=actor_id,
+        source=source,
         cancel_fulfilment=cancel_fulfilment,
-    )  # fmt: skip
+    )
     try:
         send_refund(refund_id=refund.pk, source=source)
     except GatewayError:
@@ -216,9 +226,11 @@ def poll_refund(*, refund_id: int, source: str, gateway_refund_id: str = "") -> 
     if answer.reference and answer.reference != refund.reference:
         raise GatewayError(f"The gateway answered for refund {answer.reference}, not {refund.reference}.")
     return apply_refund_status(
-        refund_id=refund.pk, gateway_refund_id=answer.gateway_refund_id or known_id, status=answer.status,
+        refund_id=refund.pk,
+        gateway_refund_id=answer.gateway_refund_id or known_id,
+        status=answer.status,
         source=source,
-    )  # fmt: skip
+    )
 
 
 def retry_delay(*, attempts: int) -> timedelta:

@@ -184,7 +184,7 @@ def _contents_hash(*, priced: PricedCart, gateway: str, shipping: Any, billing: 
                 line.discount,
             ]
             for line in priced.lines
-        ],  # fmt: skip
+        ],
         "subtotal": priced.subtotal,
         "discount": priced.discount,
         "promo": priced.promo.pk if priced.promo is not None else None,
@@ -238,9 +238,16 @@ def create_payment_for_cart(
     )
 
     payment, created = _reserve_and_record(
-        user=user, cart=cart, priced=priced, gateway=gateway, plan_ids=plan_ids, shipping=shipping, billing=billing,
-        redirect=redirect, contents_hash=contents_hash,
-    )  # fmt: skip
+        user=user,
+        cart=cart,
+        priced=priced,
+        gateway=gateway,
+        plan_ids=plan_ids,
+        shipping=shipping,
+        billing=billing,
+        redirect=redirect,
+        contents_hash=contents_hash,
+    )
     if payment.gateway_order_id:
         return CreatedPayment(payment=payment, created=created)
     return CreatedPayment(payment=_open_gateway_order(payment=payment, user=user), created=created)
@@ -334,14 +341,18 @@ def _reserve_and_record(
                     line_total=line.line_total,
                     discount=line.discount,
                     total=line.total,
-                )  # fmt: skip
+                )
                 for line in priced.lines
             ]
         )
         PaymentEvent.objects.create(
-            payment=payment, from_status="", to_status=S.PENDING, source=EventSource.API, actor_id=user.pk,
+            payment=payment,
+            from_status="",
+            to_status=S.PENDING,
+            source=EventSource.API,
+            actor_id=user.pk,
             detail=f"Created from cart {cart.cart_id} for {payment.amount} paise.",
-        )  # fmt: skip
+        )
         variants, slots = _holds_of_priced(priced)
         # Raises InsufficientStock / SlotFull (409) before the customer pays anything; rolls all of this back.
         change_holds(variants=_net(variants, released_variants), slots=_net(slots, released_slots))
@@ -427,9 +438,12 @@ def cancel_payment(*, payment_id: int, actor: User, source: str = EventSource.AP
         if payment.status != S.PENDING:
             raise InvalidState(f"Payment {payment.pk} is {payment.status.lower()} and cannot be cancelled.")
         _release_and_move(
-            payment=payment, to=S.CANCELLED, source=source, actor_id=actor.pk, detail="Cancelled by the customer."
-            if source == EventSource.API else "Cancelled by staff.",
-        )  # fmt: skip
+            payment=payment,
+            to=S.CANCELLED,
+            source=source,
+            actor_id=actor.pk,
+            detail="Cancelled by the customer." if source == EventSource.API else "Cancelled by staff.",
+        )
     logger.info("payment cancelled", extra={"payment_id": payment.pk})
     return payment
 
@@ -554,21 +568,35 @@ def record_capture(
             logger.error(
                 "gateway reports a different amount or currency than the payment; flagged, not fulfilled",
                 extra={
-                    "payment_id": locked.pk, "expected_amount": locked.amount, "expected_currency": locked.currency,
-                    "gateway_amount": gateway_payment.amount.value, "gateway_currency": gateway_payment.currency,
+                    "payment_id": locked.pk,
+                    "expected_amount": locked.amount,
+                    "expected_currency": locked.currency,
+                    "gateway_amount": gateway_payment.amount.value,
+                    "gateway_currency": gateway_payment.currency,
                 },
-            )  # fmt: skip
+            )
             _release_and_move(
-                payment=locked, to=S.FLAGGED, source=source, actor_id=actor_id, payload=evidence, fields=money,
+                payment=locked,
+                to=S.FLAGGED,
+                source=source,
+                actor_id=actor_id,
+                payload=evidence,
+                fields=money,
                 detail=f"Gateway reported {gateway_payment.amount.value} {gateway_payment.currency}, expected "
-                       f"{locked.amount} {locked.currency}. Not fulfilled; staff decide.",
-            )  # fmt: skip
+                f"{locked.amount} {locked.currency}. Not fulfilled; staff decide.",
+            )
             return SyncOutcome.FLAGGED
         if locked.status == S.PENDING:
             _capture_and_fulfil(
-                payment=locked, source=source, actor_id=actor_id, payload=evidence, money=money, now=now,
-                detail="Captured.", consume=True,
-            )  # fmt: skip
+                payment=locked,
+                source=source,
+                actor_id=actor_id,
+                payload=evidence,
+                money=money,
+                now=now,
+                detail="Captured.",
+                consume=True,
+            )
             outcome = SyncOutcome.CAPTURED
         else:
             outcome = _record_late_capture(
@@ -601,25 +629,40 @@ def _record_late_capture(
     )
     if cart_moved_on:
         return _capture_and_refund(
-            payment=payment, source=source, actor_id=actor_id, payload=payload, money=money, now=now,
+            payment=payment,
+            source=source,
+            actor_id=actor_id,
+            payload=payload,
+            money=money,
+            now=now,
             reason=f"Paid after the payment was {was.lower()}, when its cart had already been paid for or a newer "
-                   f"payment for it was open. Refunded automatically so the cart is not paid for twice.",
-        )  # fmt: skip
+            f"payment for it was open. Refunded automatically so the cart is not paid for twice.",
+        )
     variants, slots = _holds_of_payment(payment.pk)
     try:
         with transaction.atomic():  # a savepoint: a refusal undoes only the re-take
             sell_without_hold(variants=variants, slots=slots)
     except (InsufficientStock, SlotFull) as gone:
         return _capture_and_refund(
-            payment=payment, source=source, actor_id=actor_id, payload=payload, money=money, now=now,
+            payment=payment,
+            source=source,
+            actor_id=actor_id,
+            payload=payload,
+            money=money,
+            now=now,
             reason=f"Paid after the payment was {was.lower()}, and what it was for is no longer available "
-                   f"({gone.message}) Refunded automatically.",
-        )  # fmt: skip
+            f"({gone.message}) Refunded automatically.",
+        )
     _capture_and_fulfil(
-        payment=payment, source=source, actor_id=actor_id, payload=payload, money=money, now=now,
+        payment=payment,
+        source=source,
+        actor_id=actor_id,
+        payload=payload,
+        money=money,
+        now=now,
         detail=f"Paid after the payment was {was.lower()}; its stock and places were free and were taken again.",
         consume=False,
-    )  # fmt: skip
+    )
     return SyncOutcome.CAPTURED
 
 
@@ -636,9 +679,14 @@ def _capture_and_refund(
     """Record money that cannot be fulfilled: CAPTURED with an automatic refund of all of it, queued with the capture
     (if this transaction rolls back, the refund task never runs)."""
     transition(
-        payment=payment, to=S.CAPTURED, source=source, actor_id=actor_id, payload=payload, detail=reason,
+        payment=payment,
+        to=S.CAPTURED,
+        source=source,
+        actor_id=actor_id,
+        payload=payload,
+        detail=reason,
         fields={**money, "captured_at": now},
-    )  # fmt: skip
+    )
     refund = Refund.objects.create(payment=payment, amount=payment.amount, reason=reason, is_automatic=True)
     send_refund_task.enqueue(refund_id=refund.pk)
     logger.warning(
@@ -661,9 +709,14 @@ def _capture_and_fulfil(
 ) -> None:
     """The one atomic step (inside record_capture's transaction, cart and payment rows locked)."""
     transition(
-        payment=payment, to=S.CAPTURED, source=source, actor_id=actor_id, payload=payload, detail=detail,
+        payment=payment,
+        to=S.CAPTURED,
+        source=source,
+        actor_id=actor_id,
+        payload=payload,
+        detail=detail,
         fields={**money, "captured_at": now, "reservation": ReservationState.CONSUMED},
-    )  # fmt: skip
+    )
     Cart.objects.filter(pk=payment.cart_id, status=CartStatus.ACTIVE).update(
         status=CartStatus.CONVERTED, converted_at=now
     )
@@ -675,9 +728,11 @@ def _capture_and_fulfil(
     fulfil(payment=payment, lines=lines)
     if payment.promo_id is not None:
         record_promo_use(
-            promo_id=payment.promo_id, user_id=payment.user_id, payment_reference=payment.reference,
+            promo_id=payment.promo_id,
+            user_id=payment.user_id,
+            payment_reference=payment.reference,
             discount=payment.discount,
-        )  # fmt: skip
+        )
 
 
 def record_failure(
@@ -696,8 +751,12 @@ def record_failure(
             return SyncOutcome.UNCHANGED
         reason = gateway_payment.error_description or gateway_payment.error_code or "The gateway reports failure."
         _release_and_move(
-            payment=payment, to=S.FAILED, source=source, actor_id=actor_id,
-            payload=dict(payload or {"status_api": dict(gateway_payment.raw)}), detail=reason,
-        )  # fmt: skip
+            payment=payment,
+            to=S.FAILED,
+            source=source,
+            actor_id=actor_id,
+            payload=dict(payload or {"status_api": dict(gateway_payment.raw)}),
+            detail=reason,
+        )
     logger.info("payment failed", extra={"payment_id": payment_id, "source": source})
     return SyncOutcome.FAILED

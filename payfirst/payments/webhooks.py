@@ -72,9 +72,11 @@ def receive_webhook(*, gateway: str, headers: Mapping[str, str], body: bytes) ->
         return WebhookResult(record, WebhookOutcome.IGNORED)
 
     WebhookEvent.objects.filter(pk=record.pk).update(
-        is_verified=True, event_id=event.event_id[:128], event_name=event.name[:64],
+        is_verified=True,
+        event_id=event.event_id[:128],
+        event_name=event.name[:64],
         gateway_order_id=(event.gateway_order_id or "")[:64],
-    )  # fmt: skip
+    )
     record.is_verified, record.event_id, record.event_name = True, event.event_id[:128], event.name[:64]
     if not _claim(record):
         first = WebhookEvent.objects.filter(gateway=gateway, event_id=record.event_id, is_claimed=True).first()
@@ -121,10 +123,15 @@ def _process(*, record: WebhookEvent, event: GatewayEvent) -> str:
     WebhookEvent.objects.filter(pk=record.pk).update(payment=payment, attempts=record.attempts + 1)
     try:
         outcome = sync_payment(
-            payment=payment, source=EventSource.WEBHOOK,
-            payload={"event": event.name, "event_id": event.event_id, "webhook_event": record.pk,
-                     "payload": dict(event.payload)},
-        )  # fmt: skip
+            payment=payment,
+            source=EventSource.WEBHOOK,
+            payload={
+                "event": event.name,
+                "event_id": event.event_id,
+                "webhook_event": record.pk,
+                "payload": dict(event.payload),
+            },
+        )
     except GatewayError as error:
         _finish(record, WebhookOutcome.ERROR, error=f"{type(error).__name__}: {error}")
         logger.error(
@@ -164,8 +171,15 @@ def _process_refund(*, record: WebhookEvent, event: GatewayEvent) -> str:
         )
         raise WebhookProcessingFailed(record, error) from error
     _finish(record, WebhookOutcome.PROCESSED)
-    logger.info("refund webhook processed", extra={"webhook_event_id": record.pk, "refund_id": refund.pk,
-                                                   "payment_id": refund.payment_id, "status": status})  # fmt: skip
+    logger.info(
+        "refund webhook processed",
+        extra={
+            "webhook_event_id": record.pk,
+            "refund_id": refund.pk,
+            "payment_id": refund.payment_id,
+            "status": status,
+        },
+    )
     return WebhookOutcome.PROCESSED
 
 

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cart', '0001_initial'),
+        ("cart", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='cart',
-            name='notices',
-            field=models.JSONField(blank=True, default=list, help_text='why lines dropped off the cart since the customer last changed it'),
+            model_name="cart",
+            name="notices",
+            field=models.JSONField(
+                blank=True, default=list, help_text="why lines dropped off the cart since the customer last changed it"
+            ),
         ),
     ]

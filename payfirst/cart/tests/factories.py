@@ -15,16 +15,27 @@ _seq = itertools.count(1)
 
 
 def make_variant(
-    *, price: int = 10000, stock: int = 50, reserved: int = 0, name: str = "Large", product: Product | None = None,
-    product_name: str = "Brass Diya", is_active: bool = True,
-) -> Variant:  # fmt: skip
+    *,
+    price: int = 10000,
+    stock: int = 50,
+    reserved: int = 0,
+    name: str = "Large",
+    product: Product | None = None,
+    product_name: str = "Brass Diya",
+    is_active: bool = True,
+) -> Variant:
     n = next(_seq)
     if product is None:
         product = Product.objects.create(name=product_name, slug=f"product-{n}")
     return Variant.objects.create(
-        product=product, sku=f"SKU-{n}", name=name, price=price, stock_on_hand=stock, reserved=reserved,
+        product=product,
+        sku=f"SKU-{n}",
+        name=name,
+        price=price,
+        stock_on_hand=stock,
+        reserved=reserved,
         is_active=is_active,
-    )  # fmt: skip
+    )
 
 
 def make_service(*, name: str = "Satyanarayan Puja") -> Service:

@@ -42,9 +42,17 @@ def test_mark_abandoned_moves_only_active_carts(admin_web, user, other_user):
 def test_promo_codes_are_created_in_the_admin_upper_case_and_uses_are_read_only(admin_web):
     response = admin_web.post(
         "/admin/cart/promocode/add/",
-        {"code": " diwali15 ", "kind": "PERCENT", "percent_bp": 1500, "flat_amount": 0, "min_subtotal": 0,
-         "applies_to": "", "is_active": "on", "uses_count": 99},
-    )  # fmt: skip
+        {
+            "code": " diwali15 ",
+            "kind": "PERCENT",
+            "percent_bp": 1500,
+            "flat_amount": 0,
+            "min_subtotal": 0,
+            "applies_to": "",
+            "is_active": "on",
+            "uses_count": 99,
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     promo = PromoCode.objects.get()
     assert (promo.code, promo.percent_bp, promo.uses_count) == ("DIWALI15", 1500, 0)

@@ -25,12 +25,30 @@ from payfirst.cart.tests.factories import (
 pytestmark = pytest.mark.django_db
 
 CART_FIELDS = {
-    "id", "cart_id", "status", "items", "items_count", "subtotal", "discount", "total", "promo_code", "currency",
-}  # fmt: skip
+    "id",
+    "cart_id",
+    "status",
+    "items",
+    "items_count",
+    "subtotal",
+    "discount",
+    "total",
+    "promo_code",
+    "currency",
+}
 ITEM_FIELDS = {
-    "id", "kind", "variant_id", "package_id", "plan_code", "name", "selected_date", "selected_time", "quantity",
-    "unit_price", "line_total",
-}  # fmt: skip
+    "id",
+    "kind",
+    "variant_id",
+    "package_id",
+    "plan_code",
+    "name",
+    "selected_date",
+    "selected_time",
+    "quantity",
+    "unit_price",
+    "line_total",
+}
 
 
 def add(client, **body):
@@ -72,8 +90,13 @@ def test_get_cart_creates_one_active_cart_on_first_use(auth_client, user):
 
 
 def test_cart_needs_a_signed_in_user(api_client):
-    for method, path in [("get", "/api/cart/"), ("post", "/api/cart/add/"), ("delete", "/api/cart/"),
-                         ("patch", "/api/cart/items/1/"), ("post", "/api/cart/promo/")]:  # fmt: skip
+    for method, path in [
+        ("get", "/api/cart/"),
+        ("post", "/api/cart/add/"),
+        ("delete", "/api/cart/"),
+        ("patch", "/api/cart/items/1/"),
+        ("post", "/api/cart/promo/"),
+    ]:
         response = getattr(api_client, method)(path, {}, format="json")
         assert response.status_code == 401, path
         assert error_code(response) == "not_authenticated"
@@ -89,22 +112,54 @@ def test_every_line_kind_renders_with_the_fields_that_apply_and_nulls_elsewhere(
     for line in body["items"]:
         assert ITEM_FIELDS <= set(line)
     assert product == product | {
-        "kind": "product", "variant_id": variant.pk, "package_id": None, "plan_code": None,
-        "name": "Brass Diya — Large", "selected_date": None, "selected_time": None, "quantity": 2,
-        "unit_price": 12550, "line_total": 25100, "sku": variant.sku, "product_name": "Brass Diya",
-        "variant_name": "Large", "discount": 0, "total": 25100, "stock": 10, "available": True,
-    }  # fmt: skip
+        "kind": "product",
+        "variant_id": variant.pk,
+        "package_id": None,
+        "plan_code": None,
+        "name": "Brass Diya — Large",
+        "selected_date": None,
+        "selected_time": None,
+        "quantity": 2,
+        "unit_price": 12550,
+        "line_total": 25100,
+        "sku": variant.sku,
+        "product_name": "Brass Diya",
+        "variant_name": "Large",
+        "discount": 0,
+        "total": 25100,
+        "stock": 10,
+        "available": True,
+    }
     assert service == service | {
-        "kind": "service", "variant_id": None, "package_id": package.pk, "plan_code": None,
-        "name": "Satyanarayan Puja — Standard", "selected_date": slot.date.isoformat(), "selected_time": "10:00",
-        "quantity": 1, "unit_price": 210000, "line_total": 210000, "sku": None, "service_name": "Satyanarayan Puja",
-        "package_name": "Standard", "slot_remaining": 3, "available": True,
-    }  # fmt: skip
+        "kind": "service",
+        "variant_id": None,
+        "package_id": package.pk,
+        "plan_code": None,
+        "name": "Satyanarayan Puja — Standard",
+        "selected_date": slot.date.isoformat(),
+        "selected_time": "10:00",
+        "quantity": 1,
+        "unit_price": 210000,
+        "line_total": 210000,
+        "sku": None,
+        "service_name": "Satyanarayan Puja",
+        "package_name": "Standard",
+        "slot_remaining": 3,
+        "available": True,
+    }
     assert plan_line == plan_line | {
-        "kind": "plan", "variant_id": None, "package_id": None, "plan_code": plan.code, "name": "Monthly Plan",
-        "selected_date": None, "selected_time": None, "quantity": 1, "unit_price": 49900, "line_total": 49900,
+        "kind": "plan",
+        "variant_id": None,
+        "package_id": None,
+        "plan_code": plan.code,
+        "name": "Monthly Plan",
+        "selected_date": None,
+        "selected_time": None,
+        "quantity": 1,
+        "unit_price": 49900,
+        "line_total": 49900,
         "duration_days": 30,
-    }  # fmt: skip
+    }
     assert body["items_count"] == 4  # units: 2 + 1 + 1
     assert body["subtotal"] == 25100 + 210000 + 49900 == body["total"]
 
@@ -125,8 +180,17 @@ def test_add_product_quantity_defaults_to_one(auth_client, variant):
 
 
 def test_price_like_fields_from_the_client_are_ignored(auth_client, variant):
-    body = add(auth_client, variant_id=variant.pk, quantity=1, unit_price=1, price=1, total=1, line_total=1,
-               discount=99999, subtotal=1).json()  # fmt: skip
+    body = add(
+        auth_client,
+        variant_id=variant.pk,
+        quantity=1,
+        unit_price=1,
+        price=1,
+        total=1,
+        line_total=1,
+        discount=99999,
+        subtotal=1,
+    ).json()
     line = body["items"][0]
     assert (line["unit_price"], body["subtotal"], body["discount"], body["total"]) == (12550, 12550, 0, 12550)
 
@@ -178,10 +242,17 @@ def test_unknown_or_inactive_variant_is_404(auth_client):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"quantity": 2}, {"variant_id": 1, "plan_code": "monthly"}, {"variant_id": "abc"}, {"variant_id": 0},
-     {"variant_id": 10**30}, {"package_id": 1},
-     {"package_id": 1, "selected_date": "2026-13-01", "selected_time": "10:00"}],
-)  # fmt: skip
+    [
+        {},
+        {"quantity": 2},
+        {"variant_id": 1, "plan_code": "monthly"},
+        {"variant_id": "abc"},
+        {"variant_id": 0},
+        {"variant_id": 10**30},
+        {"package_id": 1},
+        {"package_id": 1, "selected_date": "2026-13-01", "selected_time": "10:00"},
+    ],
+)
 def test_add_without_exactly_one_well_formed_kind_is_invalid_input(auth_client, body):
     response = add(auth_client, **body)
     assert response.status_code == 400
@@ -240,8 +311,12 @@ def test_a_past_slot_is_slot_not_available_in_india_time(auth_client):
     earlier = (now_local - timedelta(minutes=1)).replace(second=0, microsecond=0)
     earlier_today = make_slot(service=service, on=earlier.date(), at=earlier.time())
     for slot in (yesterday, earlier_today):
-        response = add(auth_client, package_id=package.pk, selected_date=slot.date.isoformat(),
-                       selected_time=slot.time.strftime("%H:%M"))  # fmt: skip
+        response = add(
+            auth_client,
+            package_id=package.pk,
+            selected_date=slot.date.isoformat(),
+            selected_time=slot.time.strftime("%H:%M"),
+        )
         assert response.status_code == 400 and error_code(response) == "slot_not_available"
         assert "passed" in response.json()["error"]["message"]
 
@@ -266,8 +341,9 @@ def test_two_packages_cannot_take_more_places_than_the_slot_has_left(auth_client
 
 def test_service_quantity_other_than_one_is_invalid_quantity(auth_client, service_slot):
     package, slot = service_slot
-    response = add(auth_client, package_id=package.pk, selected_date=slot.date.isoformat(), selected_time="10:00",
-                   quantity=2)  # fmt: skip
+    response = add(
+        auth_client, package_id=package.pk, selected_date=slot.date.isoformat(), selected_time="10:00", quantity=2
+    )
     assert response.status_code == 400 and error_code(response) == "invalid_quantity"
 
 
@@ -361,8 +437,10 @@ def test_delete_item_removes_the_line(auth_client, variant):
 
 @pytest.mark.parametrize("item_id", [999999, 2**63, 10**25])
 def test_unknown_item_is_404(auth_client, item_id):
-    for response in (auth_client.patch(f"/api/cart/items/{item_id}/", {"quantity": 1}, format="json"),
-                     auth_client.delete(f"/api/cart/items/{item_id}/")):  # fmt: skip
+    for response in (
+        auth_client.patch(f"/api/cart/items/{item_id}/", {"quantity": 1}, format="json"),
+        auth_client.delete(f"/api/cart/items/{item_id}/"),
+    ):
         assert response.status_code == 404 and error_code(response) == "not_found"
 
 
@@ -422,8 +500,7 @@ def test_flat_promo_never_takes_more_than_the_subtotal(auth_client):
 def test_promo_for_service_lines_discounts_only_those_and_the_lines_add_up(auth_client, variant, service_slot):
     package, slot = service_slot
     other_package = make_package(service=package.service, name="Premium", price=333333)
-    make_promo(code="PUJA500", kind=PromoKind.FLAT, flat_amount=50000, applies_to=LineKind.SERVICE,
-               min_subtotal=200000)  # fmt: skip
+    make_promo(code="PUJA500", kind=PromoKind.FLAT, flat_amount=50000, applies_to=LineKind.SERVICE, min_subtotal=200000)
     add(auth_client, variant_id=variant.pk, quantity=3)
     for pkg in (package, other_package):
         add(auth_client, package_id=pkg.pk, selected_date=slot.date.isoformat(), selected_time="10:00")
@@ -645,10 +722,13 @@ def test_get_cart_query_count_does_not_grow_with_the_lines(make_user):
 
 @pytest.mark.parametrize(
     "path, body",
-    [("/api/cart/promo/", {"code": "SAVE\x0010"}), ("/api/cart/add/", {"plan_code": "month\x00ly"}),
-     ("/api/cart/add/", {"package_id": 1, "selected_date": "2026-12-01", "selected_time": "24:00"}),
-     ("/api/cart/promo/", {"code": "X" * 65})],
-)  # fmt: skip
+    [
+        ("/api/cart/promo/", {"code": "SAVE\x0010"}),
+        ("/api/cart/add/", {"plan_code": "month\x00ly"}),
+        ("/api/cart/add/", {"package_id": 1, "selected_date": "2026-12-01", "selected_time": "24:00"}),
+        ("/api/cart/promo/", {"code": "X" * 65}),
+    ],
+)
 def test_text_the_database_cannot_take_is_invalid_input_not_a_500(auth_client, path, body):
     response = auth_client.post(path, body, format="json")
     assert response.status_code == 400 and error_code(response) == "invalid_input"

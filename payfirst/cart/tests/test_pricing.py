@@ -44,8 +44,9 @@ def _promo(kind: str, percent_bp: int = 0, flat_amount: int = 0, max_discount: i
     cap=st.none() | st.integers(min_value=0, max_value=10**8),
 )
 def test_percent_discount_rounds_half_up_is_capped_and_never_exceeds_the_subtotal(subtotal, percent_bp, cap):
-    discount = promo_discount(promo=_promo(PromoKind.PERCENT, percent_bp=percent_bp, max_discount=cap),
-                              eligible_subtotal=subtotal)  # fmt: skip
+    discount = promo_discount(
+        promo=_promo(PromoKind.PERCENT, percent_bp=percent_bp, max_discount=cap), eligible_subtotal=subtotal
+    )
     exact = Fraction(subtotal * percent_bp, 10000)
     half_up = int(exact + Fraction(1, 2))  # floor(x + 1/2) for x >= 0
     expected = min(half_up, cap) if cap is not None else half_up

@@ -6,10 +6,31 @@ import pytest
 
 pytestmark = pytest.mark.django_db
 
-CONTRACT_CART = {"id", "cart_id", "status", "items", "items_count", "subtotal", "discount", "total", "promo_code",
-                 "currency"}  # fmt: skip
-CONTRACT_ITEM = {"id", "kind", "variant_id", "package_id", "plan_code", "name", "selected_date", "selected_time",
-                 "quantity", "unit_price", "line_total"}  # fmt: skip
+CONTRACT_CART = {
+    "id",
+    "cart_id",
+    "status",
+    "items",
+    "items_count",
+    "subtotal",
+    "discount",
+    "total",
+    "promo_code",
+    "currency",
+}
+CONTRACT_ITEM = {
+    "id",
+    "kind",
+    "variant_id",
+    "package_id",
+    "plan_code",
+    "name",
+    "selected_date",
+    "selected_time",
+    "quantity",
+    "unit_price",
+    "line_total",
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +58,14 @@ def test_every_cart_endpoint_is_described_with_its_methods(schema):
     assert set(paths["/api/cart/items/{item_id}/"]) >= {"patch", "delete"}
     assert set(paths["/api/cart/promo/"]) >= {"post", "delete"}
     assert "201" in paths["/api/cart/add/"]["post"]["responses"]
-    for path, method in [("/api/cart/", "get"), ("/api/cart/", "delete"), ("/api/cart/items/{item_id}/", "patch"),
-                         ("/api/cart/items/{item_id}/", "delete"), ("/api/cart/promo/", "post"),
-                         ("/api/cart/promo/", "delete")]:  # fmt: skip
+    for path, method in [
+        ("/api/cart/", "get"),
+        ("/api/cart/", "delete"),
+        ("/api/cart/items/{item_id}/", "patch"),
+        ("/api/cart/items/{item_id}/", "delete"),
+        ("/api/cart/promo/", "post"),
+        ("/api/cart/promo/", "delete"),
+    ]:
         ok = paths[path][method]["responses"]["200"]["content"]["application/json"]["schema"]
         assert ok == {"$ref": "#/components/schemas/Cart"}
 
@@ -50,8 +76,9 @@ def test_cart_and_item_shapes_hold_the_contract_fields_all_required(schema):
         assert fields <= set(components[name]["properties"])
         assert fields <= set(components[name]["required"])
     item = components["CartItem"]["properties"]
-    assert all(item[f].get("nullable") for f in ("variant_id", "package_id", "plan_code", "selected_date",
-                                                  "selected_time"))  # fmt: skip
+    assert all(
+        item[f].get("nullable") for f in ("variant_id", "package_id", "plan_code", "selected_date", "selected_time")
+    )
 
 
 def test_add_body_is_one_of_the_three_kinds_of_line(schema):

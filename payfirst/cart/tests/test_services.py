@@ -13,13 +13,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from payfirst.cart import services
-from payfirst.cart.errors import InsufficientStock, SlotFull
 from payfirst.cart.demo import seed_demo_promos
+from payfirst.cart.errors import InsufficientStock, SlotFull
 from payfirst.cart.models import Cart, CartItem, CartStatus, LineKind, PromoCode, PromoKind, PromoRedemption
 from payfirst.cart.pricing import price_cart
 from payfirst.cart.selectors import get_active_cart
-from payfirst.catalog.models import ServicePackage, Slot, Variant
-from payfirst.payments.models import Payment, PaymentLine
 from payfirst.cart.tests.factories import (
     local_today,
     make_package,
@@ -29,6 +27,8 @@ from payfirst.cart.tests.factories import (
     make_slot,
     make_variant,
 )
+from payfirst.catalog.models import ServicePackage, Slot, Variant
+from payfirst.payments.models import Payment, PaymentLine
 
 pytestmark = pytest.mark.django_db
 
@@ -79,8 +79,9 @@ def test_price_cart_reads_only_and_uses_a_fixed_number_of_queries(user):
     for n in range(5):
         services.add_product(user=user, variant_id=make_variant().pk, quantity=1)
         slot = make_slot(service=service, at=f"{9 + n:02d}:00")
-        services.add_service(user=user, package_id=make_package(service=service).pk, selected_date=slot.date,
-                             selected_time=slot.time)  # fmt: skip
+        services.add_service(
+            user=user, package_id=make_package(service=service).pk, selected_date=slot.date, selected_time=slot.time
+        )
         services.add_plan(user=user, plan_code=make_plan().code)
     cart.refresh_from_db()
     with CaptureQueriesContext(connection) as large:
@@ -101,11 +102,27 @@ def test_price_cart_lines_carry_what_the_payment_snapshot_needs(user):
     services.add_plan(user=user, plan_code="monthly")
     product, booked, planned = price_cart(cart=get_active_cart(user=user)).lines
     assert (product.kind, product.variant_id, product.sku, product.name, product.quantity, product.line_total) == (
-        "product", variant.pk, variant.sku, "Brass Diya — Large", 2, 25100)
+        "product",
+        variant.pk,
+        variant.sku,
+        "Brass Diya — Large",
+        2,
+        25100,
+    )
     assert (booked.kind, booked.package_id, booked.slot_id, booked.selected_date, booked.selected_time) == (
-        "service", package.pk, slot.pk, slot.date, slot.time)
+        "service",
+        package.pk,
+        slot.pk,
+        slot.date,
+        slot.time,
+    )
     assert (planned.kind, planned.plan_code, planned.sku, planned.unit_price, planned.duration_days) == (
-        "plan", plan.code, None, 49900, 30)
+        "plan",
+        plan.code,
+        None,
+        49900,
+        30,
+    )
 
 
 def test_price_cart_leaves_out_what_ended_without_writing_and_refresh_persists_it(user):
@@ -210,16 +227,39 @@ def test_seed_demo_command_loads_promo_codes_that_work_on_the_demo_catalog(user)
 def _pending_payment(*, user, cart, variant=None, units=0, slot=None, package=None, status="PENDING"):
     """A pending payment of `cart` holding `units` of `variant` and/or a place in `slot`, as checkout leaves it."""
     payment = Payment.objects.create(
-        user=user, cart=cart, status=status, gateway="razorpay", amount=100, subtotal=100, contents_hash="test",
+        user=user,
+        cart=cart,
+        status=status,
+        gateway="razorpay",
+        amount=100,
+        subtotal=100,
+        contents_hash="test",
         expires_at=timezone.now() + timedelta(minutes=15),
-    )  # fmt: skip
+    )
     if variant is not None:
-        PaymentLine.objects.create(payment=payment, kind="product", variant=variant, name="x", quantity=units,
-                                   unit_price=1, line_total=units, total=units)  # fmt: skip
+        PaymentLine.objects.create(
+            payment=payment,
+            kind="product",
+            variant=variant,
+            name="x",
+            quantity=units,
+            unit_price=1,
+            line_total=units,
+            total=units,
+        )
         Variant.objects.filter(pk=variant.pk).update(reserved=F("reserved") + units)
     if slot is not None:
-        PaymentLine.objects.create(payment=payment, kind="service", package=package, slot=slot, name="x", quantity=1,
-                                   unit_price=1, line_total=1, total=1)  # fmt: skip
+        PaymentLine.objects.create(
+            payment=payment,
+            kind="service",
+            package=package,
+            slot=slot,
+            name="x",
+            quantity=1,
+            unit_price=1,
+            line_total=1,
+            total=1,
+        )
         Slot.objects.filter(pk=slot.pk).update(taken=F("taken") + 1)
     return payment
 

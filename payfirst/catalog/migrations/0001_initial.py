@@ -5,111 +5,158 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=200, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('is_active', models.BooleanField(default=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=200, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("is_active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Service',
+            name="Service",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=200)),
-                ('service_type', models.CharField(choices=[('PUJA', 'Puja'), ('HOMAM', 'Homam'), ('CONSULTATION', 'Consultation'), ('CLASS', 'Class'), ('OTHER', 'Other')], default='PUJA', max_length=32)),
-                ('description', models.TextField(blank=True)),
-                ('is_active', models.BooleanField(default=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "service_type",
+                    models.CharField(
+                        choices=[
+                            ("PUJA", "Puja"),
+                            ("HOMAM", "Homam"),
+                            ("CONSULTATION", "Consultation"),
+                            ("CLASS", "Class"),
+                            ("OTHER", "Other"),
+                        ],
+                        default="PUJA",
+                        max_length=32,
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                ("is_active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Plan',
+            name="Plan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', models.SlugField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('price', models.PositiveBigIntegerField(help_text='paise')),
-                ('duration_days', models.PositiveIntegerField()),
-                ('is_active', models.BooleanField(default=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("code", models.SlugField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("price", models.PositiveBigIntegerField(help_text="paise")),
+                ("duration_days", models.PositiveIntegerField()),
+                ("is_active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['price', 'code'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('price__gt', 0)), name='plan_price_positive'), models.CheckConstraint(condition=models.Q(('duration_days__gt', 0)), name='plan_duration_positive')],
+                "ordering": ["price", "code"],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("price__gt", 0)), name="plan_price_positive"),
+                    models.CheckConstraint(condition=models.Q(("duration_days__gt", 0)), name="plan_duration_positive"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ServicePackage',
+            name="ServicePackage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=200)),
-                ('price', models.PositiveBigIntegerField(help_text='paise')),
-                ('is_active', models.BooleanField(default=True)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='packages', to='catalog.service')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=200)),
+                ("price", models.PositiveBigIntegerField(help_text="paise")),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="packages", to="catalog.service"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['service_id', 'price', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('price__gt', 0)), name='package_price_positive')],
+                "ordering": ["service_id", "price", "id"],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("price__gt", 0)), name="package_price_positive")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Slot',
+            name="Slot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('date', models.DateField()),
-                ('time', models.TimeField()),
-                ('capacity', models.PositiveIntegerField()),
-                ('taken', models.PositiveIntegerField(default=0, help_text='confirmed bookings plus live reservations')),
-                ('is_active', models.BooleanField(default=True)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='slots', to='catalog.service')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("date", models.DateField()),
+                ("time", models.TimeField()),
+                ("capacity", models.PositiveIntegerField()),
+                (
+                    "taken",
+                    models.PositiveIntegerField(default=0, help_text="confirmed bookings plus live reservations"),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="slots", to="catalog.service"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['service_id', 'date', 'time'],
-                'constraints': [models.UniqueConstraint(fields=('service', 'date', 'time'), name='slot_unique_per_service_time'), models.CheckConstraint(condition=models.Q(('taken__lte', models.F('capacity'))), name='slot_not_overbooked')],
+                "ordering": ["service_id", "date", "time"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("service", "date", "time"), name="slot_unique_per_service_time"),
+                    models.CheckConstraint(
+                        condition=models.Q(("taken__lte", models.F("capacity"))), name="slot_not_overbooked"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Variant',
+            name="Variant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('sku', models.CharField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('price', models.PositiveBigIntegerField(help_text='paise')),
-                ('stock_on_hand', models.PositiveIntegerField(default=0, help_text='units in the warehouse, sold ones taken off')),
-                ('reserved', models.PositiveIntegerField(default=0, help_text='units held by live (pending) payments')),
-                ('is_active', models.BooleanField(default=True)),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='variants', to='catalog.product')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("sku", models.CharField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("price", models.PositiveBigIntegerField(help_text="paise")),
+                (
+                    "stock_on_hand",
+                    models.PositiveIntegerField(default=0, help_text="units in the warehouse, sold ones taken off"),
+                ),
+                ("reserved", models.PositiveIntegerField(default=0, help_text="units held by live (pending) payments")),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="variants", to="catalog.product"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['product_id', 'price', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('price__gt', 0)), name='variant_price_positive'), models.CheckConstraint(condition=models.Q(('reserved__lte', models.F('stock_on_hand'))), name='variant_not_oversold')],
+                "ordering": ["product_id", "price", "id"],
+                "constraints": [
+                    models.CheckConstraint(condition=models.Q(("price__gt", 0)), name="variant_price_positive"),
+                    models.CheckConstraint(
+                        condition=models.Q(("reserved__lte", models.F("stock_on_hand"))), name="variant_not_oversold"
+                    ),
+                ],
             },
         ),
     ]

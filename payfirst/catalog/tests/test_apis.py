@@ -111,13 +111,20 @@ def test_product_search_ignores_inactive_variants_and_an_empty_term_lists_everyt
     assert api_client.get(PRODUCTS, {"search": "  "}).json()["count"] == 2
 
 
-@pytest.mark.parametrize(("term", "message"), [("ab\x00c", "Null characters are not allowed."),
-                                              ("x" * 201, "Ensure this field has no more than 200 characters.")])
+@pytest.mark.parametrize(
+    ("term", "message"),
+    [
+        ("ab\x00c", "Null characters are not allowed."),
+        ("x" * 201, "Ensure this field has no more than 200 characters."),
+    ],
+)
 def test_product_search_refuses_what_the_database_cannot_take_with_400(api_client, term, message):
     response = api_client.get(PRODUCTS, {"search": term})
     assert response.status_code == 400
     assert response.json()["error"] == {
-        "code": "invalid_input", "message": "Check the highlighted fields.", "fields": {"search": [message]}
+        "code": "invalid_input",
+        "message": "Check the highlighted fields.",
+        "fields": {"search": [message]},
     }
 
 

@@ -67,7 +67,12 @@ def test_schema_lists_paginate_and_describe_their_items_exactly(schema):
 
     product = _component(schema, _ok_schema(schema, "/api/catalog/products/{product_id}/")["$ref"])
     assert _fields(schema, product["properties"]["variants"]["items"]["$ref"]) == {
-        "id", "sku", "name", "price", "stock", "in_stock"
+        "id",
+        "sku",
+        "name",
+        "price",
+        "stock",
+        "in_stock",
     }
     service = _component(schema, "#/components/schemas/ServiceOutput")
     assert _fields(schema, service["properties"]["packages"]["items"]["$ref"]) == {"id", "name", "price"}

@@ -60,9 +60,7 @@ def test_readyz_is_not_ready_while_migrations_are_pending(client, fresh_readines
     monkeypatch.setattr(MigrationExecutor, "migration_plan", lambda self, targets: [("a", False), ("b", False)])
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {
-        "error": {"code": "not_ready", "message": "2 database migrations are not applied."}
-    }
+    assert response.json() == {"error": {"code": "not_ready", "message": "2 database migrations are not applied."}}
 
 
 @pytest.mark.django_db

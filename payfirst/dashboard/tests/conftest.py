@@ -31,9 +31,14 @@ def frozen_now(monkeypatch):
 
 
 def seed_payment(
-    *, user, status: str, amount: int, created_at: datetime, captured_at: datetime | None = None,
+    *,
+    user,
+    status: str,
+    amount: int,
+    created_at: datetime,
+    captured_at: datetime | None = None,
     refunds: tuple[tuple[str, int], ...] = (),
-) -> Payment:  # fmt: skip
+) -> Payment:
     """A payment created (and perhaps captured) at the given instants, with refunds (status, paise) on it."""
     payment = make_bare_payment(user=user, status=status, amount=amount)
     refunded = sum(paise for refund_status, paise in refunds if refund_status == RefundStatus.PROCESSED)
@@ -42,9 +47,12 @@ def seed_payment(
     )
     for refund_status, paise in refunds:
         Refund.objects.create(
-            payment=payment, amount=paise, status=refund_status, reason="customer asked",
+            payment=payment,
+            amount=paise,
+            status=refund_status,
+            reason="customer asked",
             processed_at=NOW if refund_status == RefundStatus.PROCESSED else None,
-        )  # fmt: skip
+        )
     payment.refresh_from_db()
     return payment
 
@@ -65,16 +73,28 @@ def seeded(frozen_now, user) -> Seeded:
     P, F_ = RefundStatus.PROCESSED, RefundStatus.FAILED
     # Created and captured on 10 March (IST), one of them late in the evening.
     seed_payment(user=user, status=S.CAPTURED, amount=100_000, created_at=ist(3, 10, 10), captured_at=ist(3, 10, 10, 5))
-    seed_payment(user=user, status=S.CAPTURED, amount=50_050, created_at=ist(3, 10, 23, 30),
-                 captured_at=ist(3, 10, 23, 40))  # fmt: skip
+    seed_payment(
+        user=user, status=S.CAPTURED, amount=50_050, created_at=ist(3, 10, 23, 30), captured_at=ist(3, 10, 23, 40)
+    )
     # Captured at 00:10 IST on 11 March, which is still 10 March in UTC: it belongs to the 11th. One processed
     # refund is subtracted; a failed and a pending one are not.
-    seed_payment(user=user, status=S.PARTIALLY_REFUNDED, amount=200_000, created_at=ist(3, 10, 23, 55),
-                 captured_at=ist(3, 11, 0, 10),
-                 refunds=((P, 30_000), (F_, 5_000), (RefundStatus.PENDING, 7_000)))  # fmt: skip
+    seed_payment(
+        user=user,
+        status=S.PARTIALLY_REFUNDED,
+        amount=200_000,
+        created_at=ist(3, 10, 23, 55),
+        captured_at=ist(3, 11, 0, 10),
+        refunds=((P, 30_000), (F_, 5_000), (RefundStatus.PENDING, 7_000)),
+    )
     # Fully refunded: captured-ever (counts as a success) but worth nothing now.
-    seed_payment(user=user, status=S.REFUNDED, amount=40_000, created_at=ist(3, 12, 9), captured_at=ist(3, 12, 9, 1),
-                 refunds=((P, 25_000), (P, 15_000)))  # fmt: skip
+    seed_payment(
+        user=user,
+        status=S.REFUNDED,
+        amount=40_000,
+        created_at=ist(3, 12, 9),
+        captured_at=ist(3, 12, 9, 1),
+        refunds=((P, 25_000), (P, 15_000)),
+    )
     seed_payment(user=user, status=S.FAILED, amount=10_000, created_at=ist(3, 12, 11))
     seed_payment(user=user, status=S.FAILED, amount=10_000, created_at=ist(3, 13, 11))
     seed_payment(user=user, status=S.EXPIRED, amount=10_000, created_at=ist(3, 13, 12))
@@ -84,14 +104,26 @@ def seeded(frozen_now, user) -> Seeded:
     # The first minute of the window's first day counts ...
     seed_payment(user=user, status=S.CANCELLED, amount=10_000, created_at=ist(2, 14, 0, 1))
     # ... the last minute before it does not; its capture, inside the window, is revenue of 14 February.
-    seed_payment(user=user, status=S.CAPTURED, amount=12_345, created_at=ist(2, 13, 23, 59),
-                 captured_at=ist(2, 14, 0, 2))  # fmt: skip
+    seed_payment(
+        user=user, status=S.CAPTURED, amount=12_345, created_at=ist(2, 13, 23, 59), captured_at=ist(2, 14, 0, 2)
+    )
     # Long before the window: nowhere on the page.
     seed_payment(user=user, status=S.CAPTURED, amount=99_999, created_at=ist(1, 5, 10), captured_at=ist(1, 5, 10))
 
     by_state = dict.fromkeys(S.values, 0)
-    by_state.update({S.CAPTURED: 2, S.PARTIALLY_REFUNDED: 1, S.REFUNDED: 1, S.FAILED: 2, S.EXPIRED: 1, S.FLAGGED: 1,
-                     S.SUPERSEDED: 1, S.PENDING: 1, S.CANCELLED: 1})  # fmt: skip
+    by_state.update(
+        {
+            S.CAPTURED: 2,
+            S.PARTIALLY_REFUNDED: 1,
+            S.REFUNDED: 1,
+            S.FAILED: 2,
+            S.EXPIRED: 1,
+            S.FLAGGED: 1,
+            S.SUPERSEDED: 1,
+            S.PENDING: 1,
+            S.CANCELLED: 1,
+        }
+    )
     return Seeded(
         by_state=by_state,
         outcomes=9,  # 11 created in the window, less PENDING and SUPERSEDED

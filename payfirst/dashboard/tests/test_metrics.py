@@ -49,8 +49,12 @@ def test_payments_by_status(client, user):
 
 
 def test_webhook_events_by_gateway_and_outcome(client):
-    for gateway, outcome in [("razorpay", WebhookOutcome.PROCESSED), ("razorpay", WebhookOutcome.PROCESSED),
-                             ("razorpay", WebhookOutcome.DUPLICATE), ("phonepe", WebhookOutcome.INVALID_SIGNATURE)]:
+    for gateway, outcome in [
+        ("razorpay", WebhookOutcome.PROCESSED),
+        ("razorpay", WebhookOutcome.PROCESSED),
+        ("razorpay", WebhookOutcome.DUPLICATE),
+        ("phonepe", WebhookOutcome.INVALID_SIGNATURE),
+    ]:
         WebhookEvent.objects.create(gateway=gateway, body="{}", outcome=outcome)
     samples = scrape(client)["payfirst_webhook_events"]
     counts = {(dict(labels)["gateway"], dict(labels)["outcome"]): value for labels, value in samples.items()}

@@ -45,8 +45,13 @@ def test_payment_outcomes_rate_is_none_without_outcomes(frozen_now, user):
 
 def test_payment_outcomes_rate_is_full_only_when_all_captured(frozen_now, user):
     for n in range(3):
-        seed_payment(user=user, status=PaymentStatus.CAPTURED, amount=5_000 + n, created_at=ist(3, 14, 9),
-                     captured_at=ist(3, 14, 9, 5))  # fmt: skip
+        seed_payment(
+            user=user,
+            status=PaymentStatus.CAPTURED,
+            amount=5_000 + n,
+            created_at=ist(3, 14, 9),
+            captured_at=ist(3, 14, 9, 5),
+        )
     outcomes = selectors.payment_outcomes(window=selectors.dashboard_window())
     assert outcomes.success_permille == 1000
 
@@ -55,18 +60,21 @@ def test_revenue_by_day_groups_by_ist_capture_day_less_processed_refunds(seeded)
     window = selectors.dashboard_window()
     days = selectors.revenue_by_day(window=window)
     assert [d.day for d in days] == window.days
-    found = {
-        (d.day.month, d.day.day): (d.captured_count, d.gross, d.refunded, d.net) for d in days if d.captured_count
-    }
+    found = {(d.day.month, d.day.day): (d.captured_count, d.gross, d.refunded, d.net) for d in days if d.captured_count}
     assert found == seeded.revenue
     assert all(d.net == d.gross - d.refunded for d in days)
 
 
 def test_each_dashboard_query_is_one_query_whatever_the_data(seeded, user, django_assert_num_queries):
     for n in range(20):
-        seed_payment(user=user, status=PaymentStatus.PARTIALLY_REFUNDED, amount=10_000 + n,
-                     created_at=ist(2, 20 + n % 8, 10), captured_at=ist(2, 20 + n % 8, 11),
-                     refunds=((RefundStatus.PROCESSED, 1_000),))  # fmt: skip
+        seed_payment(
+            user=user,
+            status=PaymentStatus.PARTIALLY_REFUNDED,
+            amount=10_000 + n,
+            created_at=ist(2, 20 + n % 8, 10),
+            captured_at=ist(2, 20 + n % 8, 11),
+            refunds=((RefundStatus.PROCESSED, 1_000),),
+        )
     window = selectors.dashboard_window()
     with django_assert_num_queries(1):
         selectors.payment_outcomes(window=window)

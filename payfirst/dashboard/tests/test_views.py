@@ -81,7 +81,7 @@ def test_staff_sees_payments_per_state_and_the_success_rate(staff_browser, seede
 
 def test_staff_sees_revenue_per_day_in_rupees(staff_browser, seeded):
     html = staff_browser.get(URL).content.decode()
-    revenue_table = html[html.index('<table id="revenue-table">'):]
+    revenue_table = html[html.index('<table id="revenue-table">') :]
     row = re.search(r'<tr data-day="2026-03-11">(.*?)</tr>', revenue_table, re.S).group(1)
     assert re.findall(r'<td class="num">([^<]*)</td>', row) == ["1", "₹2,000.00", "₹300.00", "₹1,700.00"]
     total = re.search(r'<tr id="revenue-total">(.*?)</tr>', html, re.S).group(1)
@@ -108,7 +108,7 @@ def test_revenue_chart_has_one_bar_per_day_scaled_to_the_best_day(staff_browser,
 
 def test_page_has_no_script(staff_browser, seeded):
     html = staff_browser.get(URL).content.decode()
-    content = html[html.index('<div id="content-main">'):]
+    content = html[html.index('<div id="content-main">') :]
     assert "<script" not in content
     assert "http://" not in content.replace("http://www.w3.org/2000/svg", "")
 
@@ -125,10 +125,13 @@ def test_page_query_count_does_not_grow_with_the_data(staff_browser, seeded, use
         day = 14 + n % 15
         month, day = (2, day) if day <= 28 else (3, day - 28)
         seed_payment(
-            user=user, status=(PaymentStatus.CAPTURED, PaymentStatus.FAILED, PaymentStatus.PARTIALLY_REFUNDED)[n % 3],
-            amount=1_000 + n, created_at=ist(month, day, 10), captured_at=ist(month, day, 11) if n % 3 != 1 else None,
+            user=user,
+            status=(PaymentStatus.CAPTURED, PaymentStatus.FAILED, PaymentStatus.PARTIALLY_REFUNDED)[n % 3],
+            amount=1_000 + n,
+            created_at=ist(month, day, 10),
+            captured_at=ist(month, day, 11) if n % 3 != 1 else None,
             refunds=((RefundStatus.PROCESSED, 100),) if n % 3 == 2 else (),
-        )  # fmt: skip
+        )
     large = _page_queries(staff_browser)
     assert len(large) == len(small)
     # The session, the user, two grouped data queries, and the user's and groups' permissions for the admin's menu.
@@ -152,7 +155,9 @@ def test_success_rate_chart_has_one_bar_per_day_on_a_fixed_scale(staff_browser, 
 
 def test_success_rate_per_day_is_also_a_table(staff_browser, seeded):
     html = staff_browser.get(URL).content.decode()
-    table = html[html.index('<table id="success-table">'):html.index('<section class="dashboard-section" id="payments')]
+    table = html[
+        html.index('<table id="success-table">') : html.index('<section class="dashboard-section" id="payments')
+    ]
     row = re.search(r'<tr data-day="2026-03-12">(.*?)</tr>', table, re.S).group(1)
     assert re.findall(r'<td class="num">([^<]*)</td>', row) == ["1", "2", "50.0%"]
     assert table.count("<tr data-day=") == 30

@@ -2,153 +2,356 @@
 
 import django.db.models.deletion
 import django.db.models.expressions
-import payfirst.fulfilment.models
 from django.conf import settings
 from django.db import migrations, models
 
+import payfirst.fulfilment.models
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('payments', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("payments", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('order_number', models.CharField(default=payfirst.fulfilment.models.new_order_number, max_length=20, unique=True)),
-                ('status', models.CharField(choices=[('CONFIRMED', 'Confirmed'), ('SHIPPED', 'Shipped'), ('DELIVERED', 'Delivered'), ('CANCELLED', 'Cancelled')], default='CONFIRMED', max_length=12)),
-                ('subtotal', models.PositiveBigIntegerField(help_text="paise: the items' line totals")),
-                ('discount', models.PositiveBigIntegerField(default=0, help_text="paise: the items' share of the cart discount")),
-                ('total', models.PositiveBigIntegerField(help_text='paise: subtotal less discount, the amount paid for this order')),
-                ('shipping_address', models.JSONField(blank=True, help_text='snapshot in the Address API shape', null=True)),
-                ('billing_address', models.JSONField(blank=True, help_text='snapshot in the Address API shape', null=True)),
-                ('payment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='payments.payment')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "order_number",
+                    models.CharField(default=payfirst.fulfilment.models.new_order_number, max_length=20, unique=True),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("CONFIRMED", "Confirmed"),
+                            ("SHIPPED", "Shipped"),
+                            ("DELIVERED", "Delivered"),
+                            ("CANCELLED", "Cancelled"),
+                        ],
+                        default="CONFIRMED",
+                        max_length=12,
+                    ),
+                ),
+                ("subtotal", models.PositiveBigIntegerField(help_text="paise: the items' line totals")),
+                (
+                    "discount",
+                    models.PositiveBigIntegerField(default=0, help_text="paise: the items' share of the cart discount"),
+                ),
+                (
+                    "total",
+                    models.PositiveBigIntegerField(
+                        help_text="paise: subtotal less discount, the amount paid for this order"
+                    ),
+                ),
+                (
+                    "shipping_address",
+                    models.JSONField(blank=True, help_text="snapshot in the Address API shape", null=True),
+                ),
+                (
+                    "billing_address",
+                    models.JSONField(blank=True, help_text="snapshot in the Address API shape", null=True),
+                ),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="payments.payment"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="orders", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='OrderItem',
+            name="OrderItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=255)),
-                ('sku', models.CharField(blank=True, max_length=64)),
-                ('quantity', models.PositiveIntegerField()),
-                ('unit_price', models.PositiveBigIntegerField(help_text='paise')),
-                ('line_total', models.PositiveBigIntegerField(help_text='paise: unit_price x quantity')),
-                ('discount', models.PositiveBigIntegerField(default=0, help_text="paise: this line's share of the cart discount")),
-                ('total', models.PositiveBigIntegerField(help_text='paise: line_total less discount')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='fulfilment.order')),
-                ('payment_line', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='order_item', to='payments.paymentline')),
-                ('variant', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='order_items', to='catalog.variant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=255)),
+                ("sku", models.CharField(blank=True, max_length=64)),
+                ("quantity", models.PositiveIntegerField()),
+                ("unit_price", models.PositiveBigIntegerField(help_text="paise")),
+                ("line_total", models.PositiveBigIntegerField(help_text="paise: unit_price x quantity")),
+                (
+                    "discount",
+                    models.PositiveBigIntegerField(
+                        default=0, help_text="paise: this line's share of the cart discount"
+                    ),
+                ),
+                ("total", models.PositiveBigIntegerField(help_text="paise: line_total less discount")),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="items", to="fulfilment.order"
+                    ),
+                ),
+                (
+                    "payment_line",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="order_item",
+                        to="payments.paymentline",
+                    ),
+                ),
+                (
+                    "variant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="order_items", to="catalog.variant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Subscription',
+            name="Subscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('plan_code', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('ACTIVE', 'Active'), ('EXPIRED', 'Expired'), ('CANCELLED', 'Cancelled')], default='ACTIVE', max_length=12)),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('discount', models.PositiveBigIntegerField(default=0, help_text="paise: this line's share of the cart discount")),
-                ('total', models.PositiveBigIntegerField(help_text='paise: the plan price less discount, the amount paid')),
-                ('payment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='subscriptions', to='payments.payment')),
-                ('payment_line', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='subscription', to='payments.paymentline')),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='subscriptions', to='catalog.plan')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='subscriptions', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("plan_code", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("ACTIVE", "Active"), ("EXPIRED", "Expired"), ("CANCELLED", "Cancelled")],
+                        default="ACTIVE",
+                        max_length=12,
+                    ),
+                ),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                (
+                    "discount",
+                    models.PositiveBigIntegerField(
+                        default=0, help_text="paise: this line's share of the cart discount"
+                    ),
+                ),
+                (
+                    "total",
+                    models.PositiveBigIntegerField(help_text="paise: the plan price less discount, the amount paid"),
+                ),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="subscriptions", to="payments.payment"
+                    ),
+                ),
+                (
+                    "payment_line",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subscription",
+                        to="payments.paymentline",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="subscriptions", to="catalog.plan"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="subscriptions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Booking',
+            name="Booking",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('book_id', models.CharField(default=payfirst.fulfilment.models.new_book_id, max_length=16, unique=True)),
-                ('status', models.CharField(choices=[('CONFIRMED', 'Confirmed'), ('COMPLETED', 'Completed'), ('CANCELLED', 'Cancelled')], default='CONFIRMED', max_length=12)),
-                ('selected_date', models.DateField()),
-                ('selected_time', models.TimeField()),
-                ('discount', models.PositiveBigIntegerField(default=0, help_text="paise: this line's share of the cart discount")),
-                ('total', models.PositiveBigIntegerField(help_text='paise: the package price less discount, the amount paid')),
-                ('package', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='bookings', to='catalog.servicepackage')),
-                ('payment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='bookings', to='payments.payment')),
-                ('payment_line', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='booking', to='payments.paymentline')),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='bookings', to='catalog.service')),
-                ('slot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='bookings', to='catalog.slot')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='bookings', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "book_id",
+                    models.CharField(default=payfirst.fulfilment.models.new_book_id, max_length=16, unique=True),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("CONFIRMED", "Confirmed"), ("COMPLETED", "Completed"), ("CANCELLED", "Cancelled")],
+                        default="CONFIRMED",
+                        max_length=12,
+                    ),
+                ),
+                ("selected_date", models.DateField()),
+                ("selected_time", models.TimeField()),
+                (
+                    "discount",
+                    models.PositiveBigIntegerField(
+                        default=0, help_text="paise: this line's share of the cart discount"
+                    ),
+                ),
+                (
+                    "total",
+                    models.PositiveBigIntegerField(help_text="paise: the package price less discount, the amount paid"),
+                ),
+                (
+                    "package",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="bookings",
+                        to="catalog.servicepackage",
+                    ),
+                ),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="bookings", to="payments.payment"
+                    ),
+                ),
+                (
+                    "payment_line",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="booking", to="payments.paymentline"
+                    ),
+                ),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="bookings", to="catalog.service"
+                    ),
+                ),
+                (
+                    "slot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="bookings", to="catalog.slot"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="bookings",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['user', '-created_at', '-id'], name='booking_user_recent'), models.Index(fields=['selected_date', 'selected_time'], name='booking_when')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('discount__gte', 0), ('total__gte', 0)), name='booking_money_not_negative')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["user", "-created_at", "-id"], name="booking_user_recent"),
+                    models.Index(fields=["selected_date", "selected_time"], name="booking_when"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("discount__gte", 0), ("total__gte", 0)), name="booking_money_not_negative"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['user', '-created_at', '-id'], name='order_user_recent'),
+            model_name="order",
+            index=models.Index(fields=["user", "-created_at", "-id"], name="order_user_recent"),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.UniqueConstraint(fields=('payment',), name='order_one_per_payment'),
+            model_name="order",
+            constraint=models.UniqueConstraint(fields=("payment",), name="order_one_per_payment"),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('discount__gte', 0), ('subtotal__gte', 0), ('total__gte', 0)), name='order_money_not_negative'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("discount__gte", 0), ("subtotal__gte", 0), ("total__gte", 0)),
+                name="order_money_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('total', django.db.models.expressions.CombinedExpression(models.F('subtotal'), '-', models.F('discount')))), name='order_total_adds_up'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "total",
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("subtotal"), "-", models.F("discount")
+                        ),
+                    )
+                ),
+                name="order_total_adds_up",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderitem',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gt', 0)), name='order_item_quantity_positive'),
+            model_name="orderitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gt", 0)), name="order_item_quantity_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderitem',
-            constraint=models.CheckConstraint(condition=models.Q(('discount__gte', 0), ('line_total__gte', 0), ('total__gte', 0), ('unit_price__gte', 0)), name='order_item_money_not_negative'),
+            model_name="orderitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("discount__gte", 0), ("line_total__gte", 0), ("total__gte", 0), ("unit_price__gte", 0)
+                ),
+                name="order_item_money_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderitem',
-            constraint=models.CheckConstraint(condition=models.Q(('line_total', django.db.models.expressions.CombinedExpression(models.F('unit_price'), '*', models.F('quantity')))), name='order_item_line_total_adds_up'),
+            model_name="orderitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "line_total",
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("unit_price"), "*", models.F("quantity")
+                        ),
+                    )
+                ),
+                name="order_item_line_total_adds_up",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderitem',
-            constraint=models.CheckConstraint(condition=models.Q(('total', django.db.models.expressions.CombinedExpression(models.F('line_total'), '-', models.F('discount')))), name='order_item_total_adds_up'),
+            model_name="orderitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "total",
+                        django.db.models.expressions.CombinedExpression(
+                            models.F("line_total"), "-", models.F("discount")
+                        ),
+                    )
+                ),
+                name="order_item_total_adds_up",
+            ),
         ),
         migrations.AddIndex(
-            model_name='subscription',
-            index=models.Index(fields=['user', '-created_at', '-id'], name='subscription_user_recent'),
+            model_name="subscription",
+            index=models.Index(fields=["user", "-created_at", "-id"], name="subscription_user_recent"),
         ),
         migrations.AddIndex(
-            model_name='subscription',
-            index=models.Index(fields=['user', 'plan', 'status', 'ends_at'], name='subscription_user_plan_end'),
+            model_name="subscription",
+            index=models.Index(fields=["user", "plan", "status", "ends_at"], name="subscription_user_plan_end"),
         ),
         migrations.AddConstraint(
-            model_name='subscription',
-            constraint=models.CheckConstraint(condition=models.Q(('discount__gte', 0), ('total__gte', 0)), name='subscription_money_not_negative'),
+            model_name="subscription",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("discount__gte", 0), ("total__gte", 0)), name="subscription_money_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='subscription',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='subscription_ends_after_start'),
+            model_name="subscription",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_at__gt", models.F("starts_at"))), name="subscription_ends_after_start"
+            ),
         ),
     ]

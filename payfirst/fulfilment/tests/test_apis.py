@@ -63,7 +63,8 @@ def _service_line(at: time = time(10, 0)):
 
 def _order_for(user, *, products: int = 2, discount: int = 0) -> Order:
     payment = make_captured_payment(
-        user=user, lines=[product(make_variant(price=10_000 * (i + 1)), quantity=i + 1) for i in range(products)],
+        user=user,
+        lines=[product(make_variant(price=10_000 * (i + 1)), quantity=i + 1) for i in range(products)],
         discount=discount,
     )
     fulfil(payment=payment)
@@ -306,7 +307,15 @@ def test_schema_describes_the_shapes_pagination_and_errors():
     shipping = components["OrderOutput"]["properties"]["shipping_address"]
     assert (shipping["type"], shipping["nullable"]) == ("object", True)
     assert set(shipping["properties"]) == {
-        "id", "full_name", "phone", "address_line_1", "address_line_2", "city", "state", "postal_code", "country",
+        "id",
+        "full_name",
+        "phone",
+        "address_line_1",
+        "address_line_2",
+        "city",
+        "state",
+        "postal_code",
+        "country",
         "is_default",
     }
     for name in ("subtotal", "discount", "total"):

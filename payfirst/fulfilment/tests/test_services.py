@@ -174,9 +174,12 @@ def test_fulfil_with_the_lines_already_read_runs_one_query_less(user, django_ass
     with django_assert_num_queries(6):
         refs = fulfil(payment=payment, lines=lines)
     assert [ref.type for ref in refs] == ["order", "booking", "booking", "subscription", "subscription"]
-    assert sum(o.total for o in Order.objects.filter(payment=payment)) + sum(
-        b.total for b in Booking.objects.filter(payment=payment)
-    ) + sum(s.total for s in Subscription.objects.filter(payment=payment)) == payment.amount
+    assert (
+        sum(o.total for o in Order.objects.filter(payment=payment))
+        + sum(b.total for b in Booking.objects.filter(payment=payment))
+        + sum(s.total for s in Subscription.objects.filter(payment=payment))
+        == payment.amount
+    )
 
 
 def test_fulfil_refuses_lines_of_another_payment(user, django_assert_num_queries):

@@ -4,24 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='PeriodicTaskState',
+            name="PeriodicTaskState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text="the task's module path", max_length=255, unique=True)),
-                ('next_run_at', models.DateTimeField(help_text='the earliest time the next run is enqueued')),
-                ('last_enqueued_at', models.DateTimeField(blank=True, null=True)),
-                ('last_task_result_id', models.CharField(blank=True, max_length=64)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(help_text="the task's module path", max_length=255, unique=True)),
+                ("next_run_at", models.DateTimeField(help_text="the earliest time the next run is enqueued")),
+                ("last_enqueued_at", models.DateTimeField(blank=True, null=True)),
+                ("last_task_result_id", models.CharField(blank=True, max_length=64)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
     ]

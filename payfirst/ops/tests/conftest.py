@@ -18,4 +18,3 @@ def probe_table(django_db_blocker):
     with django_db_blocker.unblock():
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {PROBE_TABLE}")
-

@@ -27,9 +27,15 @@ def fake_phonepe():
 @pytest.fixture
 def address(user):
     return Address.objects.create(
-        user=user, full_name="Asha Rao", phone="+919876543210", address_line_1="12 MG Road", city="Bengaluru",
-        state="Karnataka", postal_code="560001", is_default=True,
-    )  # fmt: skip
+        user=user,
+        full_name="Asha Rao",
+        phone="+919876543210",
+        address_line_1="12 MG Road",
+        city="Bengaluru",
+        state="Karnataka",
+        postal_code="560001",
+        is_default=True,
+    )
 
 
 @pytest.fixture

@@ -25,9 +25,21 @@ pytestmark = pytest.mark.django_db
 CREATE = "/api/payments/create-from-cart/"
 CONFIRM = "/api/payments/confirm-razorpay/"
 PAYMENT_KEYS = {
-    "id", "status", "amount", "currency", "gateway", "gateway_order_id", "cart_id", "items_count", "created_at",
-    "expires_at", "captured_at", "refunded_amount", "fulfilments", "checkout",
-}  # fmt: skip
+    "id",
+    "status",
+    "amount",
+    "currency",
+    "gateway",
+    "gateway_order_id",
+    "cart_id",
+    "items_count",
+    "created_at",
+    "expires_at",
+    "captured_at",
+    "refunded_amount",
+    "fulfilments",
+    "checkout",
+}
 
 
 def assert_error(response, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
@@ -300,9 +312,11 @@ def test_check_booking_before_and_after_capture(auth_client, other_client, creat
     body = auth_client.get(url).json()
     booking = Booking.objects.get()
     assert body == {
-        "success": True, "payment_status": "SUCCESS", "booking_created": True,
+        "success": True,
+        "payment_status": "SUCCESS",
+        "booking_created": True,
         "booking": {"book_id": booking.book_id, "status": booking.status, "total": 250000},
-    }  # fmt: skip
+    }
     assert_error(other_client.get(url), 404, "not_found")
 
 
@@ -316,9 +330,16 @@ def test_cart_status_follows_the_payment(auth_client, other_client, created, mix
     body = auth_client.get(url).json()
     assert body["success"] is True
     assert set(body["data"]) == {
-        "cart_id", "payment_status", "payment_amount", "merchant_order_id", "booking_created", "booking_id",
-        "cart_status", "payment_created_at", "payment_completed_at",
-    }  # fmt: skip
+        "cart_id",
+        "payment_status",
+        "payment_amount",
+        "merchant_order_id",
+        "booking_created",
+        "booking_id",
+        "cart_status",
+        "payment_created_at",
+        "payment_completed_at",
+    }
     data = body["data"]
     assert data["payment_status"] == "SUCCESS" and data["cart_status"] == "CONVERTED"
     assert data["booking_created"] is True and data["booking_id"].startswith("BK-")

@@ -126,11 +126,16 @@ def test_buyers_racing_for_the_last_unit_or_place_never_oversell(make_user, fake
                 factories.add_service(cart, package, slot)
             buyers.append((buyer, new_address(buyer).pk if what == "last_unit" else None))
         orders_before = fake_razorpay.calls["create_order"]
-        results = run_concurrently([
-            (lambda b=buyer, a=address: services.create_payment_for_cart(user=b, gateway="razorpay",
-                                                                         shipping_address_id=a))
-            for buyer, address in buyers
-        ])  # fmt: skip
+        results = run_concurrently(
+            [
+                (
+                    lambda b=buyer, a=address: services.create_payment_for_cart(
+                        user=b, gateway="razorpay", shipping_address_id=a
+                    )
+                )
+                for buyer, address in buyers
+            ]
+        )
         winners = [r for r in results if isinstance(r, services.CreatedPayment)]
         losers = [r for r in results if isinstance(r, InsufficientStock | SlotFull)]
         assert len(winners) == 1 and len(losers) == buyers_per_round - 1, results
@@ -156,9 +161,9 @@ def test_double_submitted_checkout_of_one_cart_makes_one_payment(make_user, fake
         buyer = make_user()
         package = factories.make_package()
         factories.add_service(factories.active_cart(buyer), package, factories.make_slot(package=package, capacity=5))
-        results = run_concurrently([
-            partial(services.create_payment_for_cart, user=buyer, gateway="razorpay") for _ in range(4)
-        ])  # fmt: skip
+        results = run_concurrently(
+            [partial(services.create_payment_for_cart, user=buyer, gateway="razorpay") for _ in range(4)]
+        )
         payments = {r.payment.pk for r in results if isinstance(r, services.CreatedPayment)}
         unexpected = [r for r in results if isinstance(r, Exception) and not isinstance(r, PaymentInProgress)]
         assert not unexpected, unexpected
@@ -231,11 +236,13 @@ def test_expiry_racing_a_capture_never_loses_the_money_or_doubles_the_fulfilment
         payment = services.create_payment_for_cart(user=buyer, gateway="razorpay").payment
         Payment.objects.filter(pk=payment.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
         fake_razorpay.settle(payment.gateway_order_id)
-        results = run_concurrently([
-            partial(services.expire_payment, payment_id=payment.pk),
-            partial(services.sync_payment, payment=payment, source=EventSource.WEBHOOK),
-            services.expire_stale_payments,
-        ])  # fmt: skip
+        results = run_concurrently(
+            [
+                partial(services.expire_payment, payment_id=payment.pk),
+                partial(services.sync_payment, payment=payment, source=EventSource.WEBHOOK),
+                services.expire_stale_payments,
+            ]
+        )
         assert not [r for r in results if isinstance(r, Exception)], results
         payment.refresh_from_db()
         slot.refresh_from_db()
@@ -256,10 +263,12 @@ def test_cancel_racing_a_capture_ends_consistent(make_user, fake_razorpay):
             user=buyer, gateway="razorpay", shipping_address_id=new_address(buyer).pk
         ).payment
         fake_razorpay.settle(payment.gateway_order_id)
-        results = run_concurrently([
-            partial(services.cancel_payment, payment_id=payment.pk, actor=buyer),
-            partial(services.sync_payment, payment=payment, source=EventSource.CONFIRM),
-        ])  # fmt: skip
+        results = run_concurrently(
+            [
+                partial(services.cancel_payment, payment_id=payment.pk, actor=buyer),
+                partial(services.sync_payment, payment=payment, source=EventSource.CONFIRM),
+            ]
+        )
         assert not [r for r in results if isinstance(r, Exception) and not isinstance(r, AppError)], results
         payment.refresh_from_db()
         variant.refresh_from_db()

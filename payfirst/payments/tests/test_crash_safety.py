@@ -93,8 +93,12 @@ def _die_on_gateway_call(operation: str) -> None:
 
 
 # The steps of a refund: recorded and committed → sent → answered → applied.
-REFUND_STEPS = ["after recording, before sending", "inside the gateway call, before the gateway acts",
-                "after the gateway refunded, before the answer is applied", "while applying the answer"]  # fmt: skip
+REFUND_STEPS = [
+    "after recording, before sending",
+    "inside the gateway call, before the gateway acts",
+    "after the gateway refunded, before the answer is applied",
+    "while applying the answer",
+]
 
 
 @pytest.mark.django_db
@@ -152,8 +156,9 @@ def test_dying_after_an_automatic_refund_is_recorded_then_reconciling_sends_it_o
 
 
 @pytest.mark.django_db
-def test_a_webhook_that_died_mid_processing_is_left_in_error_and_retried(user, address, mixed_cart, fake_razorpay,
-                                                                         monkeypatch):  # fmt: skip
+def test_a_webhook_that_died_mid_processing_is_left_in_error_and_retried(
+    user, address, mixed_cart, fake_razorpay, monkeypatch
+):
     from payfirst.payments.reconcile import redrive_failed_webhooks
 
     payment = open_payment(user=user, address=address)

@@ -36,7 +36,9 @@ def test_capture_locks_the_cart_row_before_the_payment_row(user, address, mixed_
 
         def capture() -> None:
             try:
-                outcome.append(services.record_capture(payment=payment, gateway_payment=answer, source=EventSource.WEBHOOK))
+                outcome.append(
+                    services.record_capture(payment=payment, gateway_payment=answer, source=EventSource.WEBHOOK)
+                )
             finally:
                 connection.close()
 

@@ -78,9 +78,14 @@ def factories_address(owner):  # type: ignore[no-untyped-def]
     from payfirst.accounts.models import Address
 
     return Address.objects.create(
-        user=owner, full_name="Ravi K", phone="+919812345678", address_line_1="1 Park St", city="Kolkata",
-        state="West Bengal", postal_code="700016",
-    )  # fmt: skip
+        user=owner,
+        full_name="Ravi K",
+        phone="+919812345678",
+        address_line_1="1 Park St",
+        city="Kolkata",
+        state="West Bengal",
+        postal_code="700016",
+    )
 
 
 @pytest.mark.django_db
@@ -170,8 +175,9 @@ def test_the_command_prints_the_summary_table(user, address, mixed_cart, fake_ra
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("args", [["--since", "yesterday"], ["--since", "5x"], ["--limit", "0"],
-                                  ["--since", "2999-01-01"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "args", [["--since", "yesterday"], ["--since", "5x"], ["--limit", "0"], ["--since", "2999-01-01"]]
+)
 def test_the_command_refuses_bad_arguments(args):
     with pytest.raises(CommandError):
         call_command("reconcile_payments", *args, stdout=StringIO(), stderr=StringIO())

@@ -35,8 +35,9 @@ def act(client: Client, action: str, payment: Payment) -> str:
     return response.content.decode()
 
 
-def test_refund_action_refunds_the_rest_and_lands_in_the_timeline(admin_client, operator, user, address, mixed_cart,
-                                                                   fake_razorpay):  # fmt: skip
+def test_refund_action_refunds_the_rest_and_lands_in_the_timeline(
+    admin_client, operator, user, address, mixed_cart, fake_razorpay
+):
     payment = pay(user=user, address=address, fake=fake_razorpay)
     page = act(admin_client, "refund_rest", payment)
     refund = Refund.objects.get()
@@ -87,8 +88,9 @@ def test_payment_page_shows_its_fulfilments_and_refunds(admin_client, user, addr
     assert Refund.objects.get().reference in page
 
 
-def test_refund_and_cancel_action_gives_stock_and_places_back(admin_client, user, address, mixed_cart, variant, slot,
-                                                              fake_razorpay):  # fmt: skip
+def test_refund_and_cancel_action_gives_stock_and_places_back(
+    admin_client, user, address, mixed_cart, variant, slot, fake_razorpay
+):
     payment = pay(user=user, address=address, fake=fake_razorpay)
     assert "is processed" in act(admin_client, "refund_rest_and_cancel", payment)
     variant.refresh_from_db()

@@ -30,9 +30,10 @@ def test_refund_with_cancel_fulfilment_cancels_and_gives_stock_and_places_back(
     payment = pay(user=user, address=address, fake=fake_razorpay)
     assert stock(variant, slot) == (3, 0, 1)
     response = staff_client.post(
-        f"/api/payments/{payment.pk}/refunds/", {"reason": "Customer cancelled", "cancel_fulfilment": True},
+        f"/api/payments/{payment.pk}/refunds/",
+        {"reason": "Customer cancelled", "cancel_fulfilment": True},
         format="json",
-    )  # fmt: skip
+    )
     assert response.status_code == 201 and response.json()["status"] == "PROCESSED"
     assert stock(variant, slot) == (5, 0, 0)
     assert Order.objects.get(payment=payment).status == "CANCELLED"
@@ -66,16 +67,18 @@ def test_cancelling_twice_gives_back_once_and_shipped_orders_stay(
 def test_a_refused_refund_cancels_nothing(user, staff_user, address, mixed_cart, variant, slot, fake_razorpay):
     payment = pay(user=user, address=address, fake=fake_razorpay)
     with pytest.raises(RefundExceedsCaptured):
-        refund_payment(payment_id=payment.pk, amount=payment.amount + 1, reason="x", actor_id=staff_user.pk,
-                       cancel_fulfilment=True)  # fmt: skip
+        refund_payment(
+            payment_id=payment.pk, amount=payment.amount + 1, reason="x", actor_id=staff_user.pk, cancel_fulfilment=True
+        )
     assert stock(variant, slot) == (3, 0, 1)
     assert Booking.objects.get(payment=payment).status == "CONFIRMED"
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_cancelling_refunds_give_stock_back_once(user, staff_user, address, mixed_cart, variant, slot,
-                                                            fake_razorpay):  # fmt: skip
+def test_concurrent_cancelling_refunds_give_stock_back_once(
+    user, staff_user, address, mixed_cart, variant, slot, fake_razorpay
+):
     import threading
 
     from django.db import connection
@@ -86,8 +89,9 @@ def test_concurrent_cancelling_refunds_give_stock_back_once(user, staff_user, ad
     def attempt() -> None:
         try:
             barrier.wait(timeout=10)
-            refund_payment(payment_id=payment.pk, amount=1000, reason="race", actor_id=staff_user.pk,
-                           cancel_fulfilment=True)  # fmt: skip
+            refund_payment(
+                payment_id=payment.pk, amount=1000, reason="race", actor_id=staff_user.pk, cancel_fulfilment=True
+            )
         finally:
             connection.close()
 

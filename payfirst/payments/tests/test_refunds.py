@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from payfirst.catalog.models import Slot
 from payfirst.core.errors import AppError, InvalidState
-from payfirst.gateways.base import EventKind, GatewayStatus, GatewayUnavailable, RefundStatus as GatewayRefundStatus
+from payfirst.gateways.base import EventKind, GatewayStatus, GatewayUnavailable
+from payfirst.gateways.base import RefundStatus as GatewayRefundStatus
 from payfirst.ops.tasks import run_queued_tasks
 from payfirst.payments import services
 from payfirst.payments.errors import RefundExceedsCaptured
@@ -55,8 +56,16 @@ def test_full_refund_without_amount_refunds_the_whole_payment(staff_client, staf
     response = staff_client.post(url(captured), {"reason": "Customer changed their mind"}, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
-    assert set(body) == {"id", "payment_id", "amount", "status", "reason", "gateway_refund_id", "created_at",
-                         "processed_at"}  # fmt: skip
+    assert set(body) == {
+        "id",
+        "payment_id",
+        "amount",
+        "status",
+        "reason",
+        "gateway_refund_id",
+        "created_at",
+        "processed_at",
+    }
     assert (body["payment_id"], body["amount"], body["status"]) == (captured.pk, TOTAL, "PROCESSED")
     assert body["gateway_refund_id"].startswith("frfnd_") and body["processed_at"] is not None
     captured.refresh_from_db()
@@ -101,8 +110,16 @@ def test_over_refund_is_refused_and_nothing_is_recorded(staff_client, captured, 
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body", [{}, {"reason": "x", "amount": 0}, {"reason": "x", "amount": -5},
-                                  {"reason": "x", "amount": "lots"}, {"reason": "x", "amount": 1.5}])  # fmt: skip
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"reason": "x", "amount": 0},
+        {"reason": "x", "amount": -5},
+        {"reason": "x", "amount": "lots"},
+        {"reason": "x", "amount": 1.5},
+    ],
+)
 def test_bad_refund_input_is_400_invalid_input(staff_client, captured, body):
     response = staff_client.post(url(captured), body, format="json")
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_input"
@@ -237,9 +254,11 @@ def test_the_periodic_refund_task_runs_on_the_queue(captured, fake_razorpay, sta
 
 def deliver(fake, *, event_id: str, name: str, refund: Refund, status: str) -> str:  # type: ignore[no-untyped-def]
     headers, body = fake.webhook(
-        event_id=event_id, name=name, kind=EventKind.REFUND,
+        event_id=event_id,
+        name=name,
+        kind=EventKind.REFUND,
         extra={"refund_reference": refund.reference, "refund_id": refund.gateway_refund_id or None, "status": status},
-    )  # fmt: skip
+    )
     return receive_webhook(gateway="razorpay", headers=headers, body=body).outcome
 
 

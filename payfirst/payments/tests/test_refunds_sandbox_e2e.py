@@ -30,8 +30,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def arm(server: str, fault: str, count: int) -> None:
-    armed = httpx.post(f"{server}/sandbox/faults/", json={"gateway": "razorpay", "fault": fault, "count": count},
-                       timeout=30)  # fmt: skip
+    armed = httpx.post(
+        f"{server}/sandbox/faults/", json={"gateway": "razorpay", "fault": fault, "count": count}, timeout=30
+    )
     assert armed.status_code in (200, 201), armed.text
 
 
@@ -66,12 +67,18 @@ def test_staff_refund_through_the_sandbox_processes_by_webhook(server, api, user
     run_queued_tasks()  # payment webhooks: captured and fulfilled
     assert Payment.objects.get(pk=payment["id"]).status == S.CAPTURED
     staff = api(server, staff_user)
-    created = staff.post(f"/api/payments/{payment['id']}/refunds/", json={"amount": 99900, "reason": "Plan cancelled"},
-                         headers={"Idempotency-Key": "refund-plan"})  # fmt: skip
+    created = staff.post(
+        f"/api/payments/{payment['id']}/refunds/",
+        json={"amount": 99900, "reason": "Plan cancelled"},
+        headers={"Idempotency-Key": "refund-plan"},
+    )
     assert created.status_code == 201, created.text
     assert created.json()["status"] == "PENDING" and created.json()["gateway_refund_id"].startswith("rfnd_")
-    replay = staff.post(f"/api/payments/{payment['id']}/refunds/", json={"amount": 99900, "reason": "Plan cancelled"},
-                        headers={"Idempotency-Key": "refund-plan"})  # fmt: skip
+    replay = staff.post(
+        f"/api/payments/{payment['id']}/refunds/",
+        json={"amount": 99900, "reason": "Plan cancelled"},
+        headers={"Idempotency-Key": "refund-plan"},
+    )
     assert replay.json()["id"] == created.json()["id"]
     run_queued_tasks()  # the sandbox settles the refund and delivers refund.created / refund.processed
     refund = Refund.objects.get()

@@ -66,10 +66,14 @@ def api(server):  # type: ignore[no-untyped-def]
 
 def fill_mixed_cart(client: httpx.Client, *, variant: Variant, slot: Slot, plan_code: str) -> dict:
     assert client.post("/api/cart/add/", json={"variant_id": variant.pk, "quantity": 2}).status_code == 201
-    added = client.post("/api/cart/add/", json={
-        "package_id": ServicePackage.objects.filter(service_id=slot.service_id).first().pk,
-        "selected_date": slot.date.isoformat(), "selected_time": slot.time.strftime("%H:%M"),
-    })  # fmt: skip
+    added = client.post(
+        "/api/cart/add/",
+        json={
+            "package_id": ServicePackage.objects.filter(service_id=slot.service_id).first().pk,
+            "selected_date": slot.date.isoformat(),
+            "selected_time": slot.time.strftime("%H:%M"),
+        },
+    )
     assert added.status_code == 201, added.text
     cart = client.post("/api/cart/add/", json={"plan_code": plan_code})
     assert cart.status_code == 201, cart.text
@@ -202,9 +206,14 @@ def test_phonepe_happy_path_through_the_sandbox_and_the_redirect(server, api, us
     variant, slot, plan = catalog
     client = api(server, user)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
-    created = client.post("/api/payments/create-from-cart/", json={
-        "gateway": "phonepe", "shipping_address_id": address.pk, "redirect_url": "http://localhost:3000/confirmbooking",
-    })  # fmt: skip
+    created = client.post(
+        "/api/payments/create-from-cart/",
+        json={
+            "gateway": "phonepe",
+            "shipping_address_id": address.pk,
+            "redirect_url": "http://localhost:3000/confirmbooking",
+        },
+    )
     assert created.status_code == 201, created.text
     payment = created.json()
     assert payment["gateway_order_id"] == Payment.objects.get(pk=payment["id"]).reference
@@ -252,6 +261,11 @@ def test_phonepe_failed_payment_releases_everything(server, api, user, address, 
 @pytest.fixture
 def address(user):  # type: ignore[no-untyped-def]
     return Address.objects.create(
-        user=user, full_name="Asha Rao", phone="+919876543210", address_line_1="12 MG Road", city="Bengaluru",
-        state="Karnataka", postal_code="560001",
-    )  # fmt: skip
+        user=user,
+        full_name="Asha Rao",
+        phone="+919876543210",
+        address_line_1="12 MG Road",
+        city="Bengaluru",
+        state="Karnataka",
+        postal_code="560001",
+    )

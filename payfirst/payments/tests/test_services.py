@@ -65,8 +65,10 @@ def test_create_payment_prices_from_the_database_snapshots_and_reserves(
     assert payment.billing_address == payment.shipping_address
     lines = list(PaymentLine.objects.filter(payment=payment).order_by("id"))
     assert [(line.kind, line.quantity, line.unit_price, line.total) for line in lines] == [
-        ("product", 2, 49900, 99800), ("service", 1, 250000, 250000), ("plan", 1, 99900, 99900),
-    ]  # fmt: skip
+        ("product", 2, 49900, 99800),
+        ("service", 1, 250000, 250000),
+        ("plan", 1, 99900, 99900),
+    ]
     assert lines[1].selected_date == slot.date and lines[2].plan_id is not None
     assert counters(variant, slot) == (5, 2, 1)
     event = PaymentEvent.objects.get(payment=payment)
@@ -185,9 +187,14 @@ def test_create_payment_without_products_needs_no_address(user, package, slot, f
 
 def test_create_payment_refuses_another_users_address(user, other_user, variant, fake_razorpay):
     theirs = Address.objects.create(
-        user=other_user, full_name="Ravi", phone="9876543210", address_line_1="x", city="y", state="z",
+        user=other_user,
+        full_name="Ravi",
+        phone="9876543210",
+        address_line_1="x",
+        city="y",
+        state="z",
         postal_code="110001",
-    )  # fmt: skip
+    )
     factories.add_product(factories.active_cart(user), variant, 1)
     with pytest.raises(NotFound):
         create(user, theirs)
@@ -268,14 +275,22 @@ def create_without_gateway(user, address) -> Payment:  # type: ignore[no-untyped
     cart = Cart.objects.get(user=user, status=CartStatus.ACTIVE)
     priced = price_cart(cart=cart)
     payment, created = services._reserve_and_record(
-        user=user, cart=cart, priced=priced, gateway="razorpay",
-        plan_ids={line.plan_code: Plan.objects.get(code=line.plan_code).pk
-                  for line in priced.lines if line.plan_code},
-        shipping=services.address_snapshot(address), billing=services.address_snapshot(address), redirect="",
-        contents_hash=services._contents_hash(priced=priced, gateway="razorpay",
-                                              shipping=services.address_snapshot(address),
-                                              billing=services.address_snapshot(address), redirect_url=""),
-    )  # fmt: skip
+        user=user,
+        cart=cart,
+        priced=priced,
+        gateway="razorpay",
+        plan_ids={line.plan_code: Plan.objects.get(code=line.plan_code).pk for line in priced.lines if line.plan_code},
+        shipping=services.address_snapshot(address),
+        billing=services.address_snapshot(address),
+        redirect="",
+        contents_hash=services._contents_hash(
+            priced=priced,
+            gateway="razorpay",
+            shipping=services.address_snapshot(address),
+            billing=services.address_snapshot(address),
+            redirect_url="",
+        ),
+    )
     assert created and not payment.gateway_order_id
     return payment
 
@@ -426,7 +441,6 @@ def test_late_capture_after_cancel_with_stock_still_free_is_fulfilled(user, addr
     assert (variant.stock_on_hand, variant.reserved) == (4, 0)
 
 
-
 def test_late_capture_of_a_superseded_payment_is_refunded_while_the_newer_one_is_open(
     user, address, variant, plan, fake_razorpay
 ):
@@ -463,6 +477,7 @@ def test_late_capture_after_the_cart_was_paid_by_another_payment_is_refunded(use
     assert services.sync_payment(payment=first, source=EventSource.WEBHOOK) == SyncOutcome.AUTO_REFUND
     assert Order.objects.filter(payment__cart=cart).count() == 1
     assert Refund.objects.filter(payment=first, is_automatic=True).count() == 1
+
 
 # ---- cancel and expiry -----------------------------------------------------------------------------------------
 

@@ -22,10 +22,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--limit", type=int, default=500, help="at most this many payments (and refunds)")
         parser.add_argument(
-            "--since", default="3d",
+            "--since",
+            default="3d",
             help='payments created since an ISO date/datetime or a duration back from now ("6h", "3d", "2w"); '
-                 '"all" for every one (default 3d)',
-        )  # fmt: skip
+            '"all" for every one (default 3d)',
+        )
         parser.add_argument("--dry-run", action="store_true", help="ask the gateways, change nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
