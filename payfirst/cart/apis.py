@@ -23,8 +23,9 @@ from rest_framework.views import APIView
 
 from payfirst.cart import services
 from payfirst.cart.errors import CartItemNotFound, InvalidQuantity
-from payfirst.cart.models import CartStatus, LineKind
+from payfirst.cart.models import CartStatus
 from payfirst.cart.pricing import MAX_PRODUCT_QUANTITY, PricedCart
+from payfirst.catalog.models import LineKind
 from payfirst.core.models import MAX_ID
 from payfirst.core.money import CURRENCY
 

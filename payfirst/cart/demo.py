@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from payfirst.cart.models import LineKind, PromoCode, PromoKind
+from payfirst.cart.models import PromoCode, PromoKind
 from payfirst.catalog.demo import SeedReport
+from payfirst.catalog.models import LineKind
 
 DEMO_PROMOS: list[dict[str, object]] = [
     {

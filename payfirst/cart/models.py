@@ -11,8 +11,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from payfirst.catalog.models import Plan, ServicePackage, Slot, Variant
+from payfirst.catalog.models import LineKind, Plan, ServicePackage, Slot, Variant
 from payfirst.core.models import TimestampedModel
+
+__all__ = ["Cart", "CartItem", "CartStatus", "LineKind", "PromoCode", "PromoKind", "PromoRedemption", "new_cart_id"]
 
 
 def new_cart_id() -> str:
@@ -23,12 +25,6 @@ class CartStatus(models.TextChoices):
     ACTIVE = "ACTIVE"
     CONVERTED = "CONVERTED"
     ABANDONED = "ABANDONED"
-
-
-class LineKind(models.TextChoices):
-    PRODUCT = "product"
-    SERVICE = "service"
-    PLAN = "plan"
 
 
 class PromoKind(models.TextChoices):

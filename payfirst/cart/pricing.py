@@ -13,8 +13,9 @@ from datetime import date, datetime, time
 
 from django.utils import timezone
 
-from payfirst.cart.models import Cart, CartItem, LineKind, PromoCode, PromoKind, PromoRedemption
+from payfirst.cart.models import Cart, CartItem, PromoCode, PromoKind, PromoRedemption
 from payfirst.cart.selectors import OwnHolds, cart_items_for_pricing, own_holds
+from payfirst.catalog.models import LineKind
 from payfirst.core.money import Paise
 
 MAX_PRODUCT_QUANTITY = 99

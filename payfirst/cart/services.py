@@ -22,10 +22,10 @@ from payfirst.cart.errors import (
     SlotFull,
     SlotNotAvailable,
 )
-from payfirst.cart.models import Cart, CartItem, CartStatus, LineKind, PromoCode, PromoRedemption
+from payfirst.cart.models import Cart, CartItem, CartStatus, PromoCode, PromoRedemption
 from payfirst.cart.pricing import MAX_PRODUCT_QUANTITY, PricedCart, price_cart, slot_starts_at
 from payfirst.cart.selectors import get_active_cart, own_holds
-from payfirst.catalog.models import Plan, ServicePackage, Slot, Variant
+from payfirst.catalog.models import LineKind, Plan, ServicePackage, Slot, Variant
 from payfirst.core.errors import InvalidState, NotFound
 
 # A cart can be converted by a payment between our read and our lock; we then move on to the fresh cart.

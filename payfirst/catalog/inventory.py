@@ -130,6 +130,23 @@ def consume_holds(*, variants: Mapping[int, int]) -> None:
         raise InventoryCorrupted(f"Variant reservations below what is being sold: {amounts}")
 
 
+def return_stock(*, variants: Mapping[int, int]) -> None:
+    """Give sold units back to stock (a cancelled order): stock_on_hand += n per variant id, in one statement under
+    the variants' row locks (pk order)."""
+    amounts = _nonzero(variants)
+    if not amounts:
+        return
+    _lock_variants(list(amounts))
+    changed = _update_per_row(
+        model=Variant,
+        assignments="stock_on_hand = stock_on_hand + d.qty",
+        guard="d.qty > 0",
+        amounts=amounts,
+    )
+    if changed != len(amounts):
+        raise InventoryCorrupted(f"Stock given back to variants that are not there or a negative amount: {amounts}")
+
+
 def sell_without_hold(*, variants: Mapping[int, int], slots: Mapping[int, int]) -> None:
     """Take units and places straight from what is free now (a late capture whose reservation was released).
 

@@ -13,6 +13,14 @@ from django.db.models import F, Q
 from payfirst.core.models import TimestampedModel
 
 
+class LineKind(models.TextChoices):
+    """What a cart or payment line sells: a product variant, a service package in a slot, or a plan."""
+
+    PRODUCT = "product"
+    SERVICE = "service"
+    PLAN = "plan"
+
+
 class Product(TimestampedModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)

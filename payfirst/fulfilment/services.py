@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from payfirst.cart.models import LineKind
+from payfirst.catalog.models import LineKind
 from payfirst.core.errors import InvalidState
+from payfirst.fulfilment.locks import lock_user_row
 from payfirst.fulfilment.models import (
     Booking,
     Order,
@@ -20,53 +22,58 @@ from payfirst.fulfilment.models import (
     new_book_id,
 )
 from payfirst.fulfilment.selectors import FulfilmentRef
-from payfirst.payments.states import PaymentStatus
-
-if TYPE_CHECKING:
-    from payfirst.payments.models import Payment, PaymentLine
 
 
-def payment_lines_for_fulfilment(*, payment_id: int) -> list[PaymentLine]:
-    """A payment's lines as `fulfil` needs them, in pk order, in one query: each also carries its package's service
-    (`joined_service_id`) and its plan's `joined_plan_code` and `joined_plan_days` (None where it has none).
+@dataclass(frozen=True, slots=True)
+class PaidPayment:
+    """What fulfilment needs to know of a captured payment: whose it is and where its products go."""
 
-    `record_capture` reads them once with this and uses them both for the stock it sells and for `fulfil`. Plain SQL
-    with the two LEFT JOINs because it runs on every capture and the ORM's select_related cost more than the query.
-    """
-    from payfirst.catalog.models import Plan, ServicePackage
-    from payfirst.payments.models import PaymentLine  # payments imports this module: imported when called
-
-    line, package, plan = (connection.ops.quote_name(m._meta.db_table) for m in (PaymentLine, ServicePackage, Plan))
-    return list(
-        PaymentLine.objects.raw(
-            f"SELECT l.*, k.service_id AS joined_service_id, pl.code AS joined_plan_code, "
-            f"pl.duration_days AS joined_plan_days FROM {line} l LEFT JOIN {package} k ON k.id = l.package_id "
-            f"LEFT JOIN {plan} pl ON pl.id = l.plan_id WHERE l.payment_id = %s ORDER BY l.id",
-            [payment_id],
-        )
-    )
+    id: int
+    user_id: int
+    shipping_address: dict[str, Any] | None
+    billing_address: dict[str, Any] | None
 
 
-def fulfil(*, payment: Payment, lines: list[PaymentLine] | None = None) -> list[FulfilmentRef]:
+@dataclass(frozen=True, slots=True)
+class FulfilmentLine:
+    """One line of a captured payment, as sold, with its package's service and its plan's code and length joined
+    (None where it has none). The payments app reads them in one statement and hands them over."""
+
+    id: int
+    payment_id: int
+    kind: str
+    variant_id: int | None
+    package_id: int | None
+    service_id: int | None
+    slot_id: int | None
+    plan_id: int | None
+    plan_code: str | None
+    plan_days: int | None
+    name: str
+    sku: str
+    selected_date: date | None
+    selected_time: time | None
+    quantity: int
+    unit_price: int
+    line_total: int
+    discount: int
+    total: int
+
+
+def fulfil(*, payment: PaidPayment, lines: Sequence[FulfilmentLine]) -> list[FulfilmentRef]:
     """One Order (with its items) for the product lines, a Booking per service line, a Subscription per plan line.
 
-    Called only by payments' `record_capture`, inside its transaction, with the payment row locked and CAPTURED.
-    Amounts are the lines' `total` (line total less its discount share), so the fulfilments add up to the payment's
-    amount. `lines` are the payment's lines from `payment_lines_for_fulfilment` when the caller has read them already
-    (record_capture does); otherwise they are read here. Queries: 1 to read the lines (0 when given), 2 for an
-    order, 1 for the bookings, 3 for the subscriptions (lock the user, read their running subscriptions, insert) —
-    the same whatever the payment holds. A second call for the same payment raises IntegrityError (one order per
-    payment, one fulfilment per payment line) and adds nothing. Stock, slots, the cart and the payment's state are
-    the caller's business.
+    Called only by payments' capture, inside its transaction, with the payment row locked and CAPTURED (the caller
+    checks that: nothing is fulfilled without a captured payment). Amounts are the lines' `total` (line total less
+    its discount share), so the fulfilments add up to the payment's amount. Queries: 2 for an order, 1 for the
+    bookings, 3 for the subscriptions (lock the user, read their running subscriptions, insert) — the same whatever
+    the payment holds. A second call for the same payment raises IntegrityError (one order per payment, one
+    fulfilment per payment line) and adds nothing. Stock, slots, the cart and the payment's state are the caller's
+    business.
     """
-    if payment.status != PaymentStatus.CAPTURED:
-        # Nothing is fulfilled without a captured payment (DESIGN.md invariant 1); the caller holds its row lock.
-        raise InvalidState(f"Payment {payment.pk} is {payment.status}, not CAPTURED; nothing was fulfilled.")
-    if lines is None:
-        lines = payment_lines_for_fulfilment(payment_id=payment.pk)
-    elif any(line.payment_id != payment.pk for line in lines):
+    if any(line.payment_id != payment.id for line in lines):
         raise InvalidState(
-            f"Lines of another payment were handed to fulfil payment {payment.pk}; nothing was fulfilled."
+            f"Lines of another payment were handed to fulfil payment {payment.id}; nothing was fulfilled."
         )
     # PaymentLine's CHECK constraint admits only these three kinds, so every line lands in exactly one list.
     products = [line for line in lines if line.kind == LineKind.PRODUCT]
@@ -86,12 +93,12 @@ def fulfil(*, payment: Payment, lines: list[PaymentLine] | None = None) -> list[
     return refs
 
 
-def _create_order(*, payment: Payment, lines: list[PaymentLine]) -> FulfilmentRef:
+def _create_order(*, payment: PaidPayment, lines: list[FulfilmentLine]) -> FulfilmentRef:
     subtotal = sum(line.line_total for line in lines)
     discount = sum(line.discount for line in lines)
     order = Order.objects.create(
         user_id=payment.user_id,
-        payment=payment,
+        payment_id=payment.id,
         subtotal=subtotal,
         discount=discount,
         total=sum(line.total for line in lines),
@@ -102,7 +109,7 @@ def _create_order(*, payment: Payment, lines: list[PaymentLine]) -> FulfilmentRe
         [
             OrderItem(
                 order=order,
-                payment_line=line,
+                payment_line_id=line.id,
                 variant_id=line.variant_id,
                 name=line.name,
                 sku=line.sku,
@@ -118,7 +125,7 @@ def _create_order(*, payment: Payment, lines: list[PaymentLine]) -> FulfilmentRe
     return FulfilmentRef(type="order", id=order.pk, reference=order.order_number)
 
 
-def _create_bookings(*, payment: Payment, lines: list[PaymentLine]) -> list[FulfilmentRef]:
+def _create_bookings(*, payment: PaidPayment, lines: list[FulfilmentLine]) -> list[FulfilmentRef]:
     book_ids: set[str] = set()
     while len(book_ids) < len(lines):  # distinct within this payment; the unique constraint guards the rest
         book_ids.add(new_book_id())
@@ -126,10 +133,10 @@ def _create_bookings(*, payment: Payment, lines: list[PaymentLine]) -> list[Fulf
         [
             Booking(
                 user_id=payment.user_id,
-                payment=payment,
-                payment_line=line,
+                payment_id=payment.id,
+                payment_line_id=line.id,
                 book_id=book_id,
-                service_id=line.joined_service_id,
+                service_id=line.service_id,
                 package_id=line.package_id,
                 slot_id=line.slot_id,
                 selected_date=line.selected_date,
@@ -143,17 +150,13 @@ def _create_bookings(*, payment: Payment, lines: list[PaymentLine]) -> list[Fulf
     return [FulfilmentRef(type="booking", id=booking.pk, reference=booking.book_id) for booking in bookings]
 
 
-def _lock_user_row(*, user_id: int) -> None:
-    """SELECT ... FOR NO KEY UPDATE of one user row, as plain SQL: it runs on every capture with a plan, and the
-    ORM's queryset construction cost more than the statement. SQLite has no row locks (it serialises writers)."""
-    lock = " FOR NO KEY UPDATE" if connection.features.has_select_for_no_key_update else ""
-    table = connection.ops.quote_name(get_user_model()._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id FROM {table} WHERE id = %s{lock}", [user_id])
-        cursor.fetchall()
+def _days(line: FulfilmentLine) -> int:
+    if line.plan_days is None:
+        raise InvalidState(f"Plan line {line.id} has no plan length; nothing was fulfilled.")
+    return line.plan_days
 
 
-def _create_subscriptions(*, payment: Payment, lines: list[PaymentLine]) -> list[FulfilmentRef]:
+def _create_subscriptions(*, payment: PaidPayment, lines: list[FulfilmentLine]) -> list[FulfilmentRef]:
     """A plan bought while the user's subscription to it is still running extends it: the new one starts when the
     latest running one ends.
 
@@ -161,7 +164,7 @@ def _create_subscriptions(*, payment: Payment, lines: list[PaymentLine]) -> list
     the lock order is payment, then user), so the second sees the first's subscription and periods never overlap.
     It is FOR NO KEY UPDATE: rows that merely reference the user (new payments, carts) are not held up by it.
     """
-    _lock_user_row(user_id=payment.user_id)
+    lock_user_row(user_id=payment.user_id)
     now = timezone.now()
     # The latest end per plan is taken here rather than by GROUP BY: a user has a handful of running subscriptions,
     # and the plain read is much cheaper to build on this hot path. A statement of its own (not joined to the lock
@@ -178,15 +181,15 @@ def _create_subscriptions(*, payment: Payment, lines: list[PaymentLine]) -> list
     subscriptions = []
     for line in lines:
         starts_at = max(now, latest_end.get(line.plan_id, now))
-        ends_at = starts_at + timedelta(days=line.joined_plan_days)
+        ends_at = starts_at + timedelta(days=_days(line))
         latest_end[line.plan_id] = ends_at
         subscriptions.append(
             Subscription(
                 user_id=payment.user_id,
-                payment=payment,
-                payment_line=line,
+                payment_id=payment.id,
+                payment_line_id=line.id,
                 plan_id=line.plan_id,
-                plan_code=line.joined_plan_code,
+                plan_code=line.plan_code,
                 starts_at=starts_at,
                 ends_at=ends_at,
                 discount=line.discount,

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from payfirst.core.models import TimestampedModel
-from payfirst.payments.states import EventSource, PaymentStatus
+from payfirst.payments.statuses import EventSource, PaymentStatus
 
 
 def new_payment_reference() -> str:

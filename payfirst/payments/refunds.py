@@ -17,11 +17,11 @@ from django_tasks import task
 
 from payfirst.core.errors import InvalidState
 from payfirst.core.money import Paise
+from payfirst.fulfilment.cancellation import cancel_fulfilments
 from payfirst.gateways.base import GatewayError, GatewayEvent
 from payfirst.gateways.base import RefundStatus as GatewayRefundStatus
 from payfirst.gateways.registry import get_gateway
 from payfirst.ops.tasks import periodic
-from payfirst.payments.cancellation import cancel_fulfilment as _cancel_fulfilment
 from payfirst.payments.errors import RefundExceedsCaptured
 from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundStatus
 from payfirst.payments.states import EventSource, PaymentStatus, transition
@@ -168,7 +168,7 @@ def request_refund(
         )
         detail = f"Refund {refund.reference} of {wanted} paise requested: {reason}"
         if cancel_fulfilment:
-            cancelled = _cancel_fulfilment(payment=payment)
+            cancelled = cancel_fulfilments(payment_id=payment.pk)
             detail += f" Cancelled: {', '.join(cancelled) if cancelled else 'nothing left to cancel'}."
         # Not a state change yet (that comes when the refund processes), but part of the payment's story.
         PaymentEvent.objects.create(

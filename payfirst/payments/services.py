@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from payfirst.accounts.models import Address, User
@@ -31,7 +31,7 @@ from payfirst.catalog.inventory import InsufficientStock, SlotFull, change_holds
 from payfirst.catalog.models import Plan
 from payfirst.core.errors import GatewayFailed, InvalidState, NotFound
 from payfirst.core.money import CURRENCY, Paise
-from payfirst.fulfilment.services import fulfil, payment_lines_for_fulfilment
+from payfirst.fulfilment.services import FulfilmentLine
 from payfirst.gateways.base import GatewayError, GatewayPayment, GatewayStatus
 from payfirst.gateways.registry import get_gateway
 from payfirst.payments.errors import (
@@ -41,6 +41,8 @@ from payfirst.payments.errors import (
     PaymentInProgress,
     ShippingAddressRequired,
 )
+from payfirst.payments.handover import fulfil
+from payfirst.payments.locks import lock_cart_then_payment, payment_lines_for_fulfilment
 from payfirst.payments.models import Payment, PaymentEvent, PaymentLine, Refund, ReservationState
 from payfirst.payments.refunds import send_refund_task
 from payfirst.payments.states import EventSource, PaymentStatus, transition
@@ -142,7 +144,7 @@ def _holds_of_payment(payment_id: int) -> tuple[dict[int, int], dict[int, int]]:
     )
 
 
-def _holds_of_lines(lines: Iterable[PaymentLine]) -> tuple[dict[int, int], dict[int, int]]:
+def _holds_of_lines(lines: Iterable[FulfilmentLine]) -> tuple[dict[int, int], dict[int, int]]:
     """The same, from lines already read (no query)."""
     return _holds_of_rows((line.variant_id, line.slot_id, line.quantity) for line in lines)
 
@@ -520,28 +522,6 @@ def sync_payment(
     return SyncOutcome.PENDING
 
 
-def _lock_cart_then_payment(*, payment_id: int) -> Payment:
-    """Lock the payment's cart row, then the payment row, in one statement, and return the payment as it is now.
-
-    PostgreSQL locks the rows of `FOR UPDATE OF c, p` in the order the OF list names them, so this keeps the order
-    checkout takes them in (a payment's cart never changes); test_capture_locks_the_cart_row_before_the_payment_row
-    holds it to that. Plain SQL because it runs on every capture and the ORM's construction of the join cost more
-    than the query. SQLite has no row locks (it serialises writers): there it is a plain read.
-    """
-    lock = " FOR UPDATE OF c, p" if connection.features.has_select_for_update_of else ""
-    payment_table = connection.ops.quote_name(Payment._meta.db_table)
-    cart_table = connection.ops.quote_name(Cart._meta.db_table)
-    found = list(
-        Payment.objects.raw(
-            f"SELECT p.* FROM {payment_table} p JOIN {cart_table} c ON c.id = p.cart_id WHERE p.id = %s{lock}",
-            [payment_id],
-        )
-    )
-    if not found:
-        raise Payment.DoesNotExist(f"Payment {payment_id} does not exist.")
-    return found[0]
-
-
 def record_capture(
     *,
     payment: Payment,
@@ -560,7 +540,7 @@ def record_capture(
         "gateway_currency": gateway_payment.currency,
     }
     with transaction.atomic():
-        locked = _lock_cart_then_payment(payment_id=payment.pk)
+        locked = lock_cart_then_payment(payment_id=payment.pk)
         if locked.status in CAPTURED_LIKE or locked.status == S.FLAGGED:
             return SyncOutcome.UNCHANGED
         now = timezone.now()

@@ -6,38 +6,13 @@ Every status change in payfirst goes through `transition()`, which also appends 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
-from django.db import models
+from typing import Any
 
 from payfirst.core.errors import InvalidState
+from payfirst.payments.models import Payment
+from payfirst.payments.statuses import EventSource, PaymentStatus
 
-if TYPE_CHECKING:
-    from payfirst.payments.models import Payment
-
-
-class PaymentStatus(models.TextChoices):
-    PENDING = "PENDING"
-    CAPTURED = "CAPTURED"
-    FAILED = "FAILED"
-    EXPIRED = "EXPIRED"
-    CANCELLED = "CANCELLED"
-    SUPERSEDED = "SUPERSEDED"
-    FLAGGED = "FLAGGED"
-    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
-    REFUNDED = "REFUNDED"
-
-
-class EventSource(models.TextChoices):
-    """What caused a state change (the audit trail's "source")."""
-
-    API = "api"
-    CONFIRM = "confirm"
-    WEBHOOK = "webhook"
-    REDIRECT = "redirect"
-    RECONCILE = "reconcile"
-    ADMIN = "admin"
-    EXPIRY = "expiry"
+__all__ = ["ALLOWED", "EventSource", "PaymentStatus", "can_transition", "transition"]
 
 
 S = PaymentStatus

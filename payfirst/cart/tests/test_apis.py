@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conftest import client_for
-from payfirst.cart.models import Cart, CartItem, CartStatus, LineKind, PromoKind, PromoRedemption
+from payfirst.cart.models import Cart, CartItem, CartStatus, PromoKind, PromoRedemption
 from payfirst.cart.tests.factories import (
     hours_from_now,
     local_today,
@@ -21,6 +21,7 @@ from payfirst.cart.tests.factories import (
     make_slot,
     make_variant,
 )
+from payfirst.catalog.models import LineKind
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from payfirst.cart import services
 from payfirst.cart.demo import seed_demo_promos
 from payfirst.cart.errors import InsufficientStock, SlotFull
-from payfirst.cart.models import Cart, CartItem, CartStatus, LineKind, PromoCode, PromoKind, PromoRedemption
+from payfirst.cart.models import Cart, CartItem, CartStatus, PromoCode, PromoKind, PromoRedemption
 from payfirst.cart.pricing import price_cart
 from payfirst.cart.selectors import get_active_cart
 from payfirst.cart.tests.factories import (
@@ -27,7 +27,7 @@ from payfirst.cart.tests.factories import (
     make_slot,
     make_variant,
 )
-from payfirst.catalog.models import ServicePackage, Slot, Variant
+from payfirst.catalog.models import LineKind, ServicePackage, Slot, Variant
 from payfirst.payments.models import Payment, PaymentLine
 
 pytestmark = pytest.mark.django_db

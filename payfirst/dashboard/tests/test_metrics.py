@@ -11,8 +11,8 @@ from django.db import OperationalError, connection
 from prometheus_client.parser import text_string_to_metric_families
 
 from payfirst.dashboard.metrics import build_collectors, register_collectors
-from payfirst.fulfilment.services import fulfil
 from payfirst.fulfilment.tests import factories as fulfilment_factories
+from payfirst.payments.handover import fulfil
 from payfirst.payments.models import Refund, RefundStatus, WebhookEvent, WebhookOutcome
 from payfirst.payments.states import PaymentStatus
 from payfirst.payments.tests.factories import make_bare_payment

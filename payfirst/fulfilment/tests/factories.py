@@ -8,8 +8,8 @@ from datetime import date, time, timedelta
 
 from django.utils import timezone
 
-from payfirst.cart.models import Cart, CartStatus, LineKind
-from payfirst.catalog.models import Plan, Product, Service, ServicePackage, Slot, Variant
+from payfirst.cart.models import Cart, CartStatus
+from payfirst.catalog.models import LineKind, Plan, Product, Service, ServicePackage, Slot, Variant
 from payfirst.payments.models import Payment, PaymentLine, ReservationState
 from payfirst.payments.states import PaymentStatus
 

@@ -6,7 +6,6 @@ import pytest
 from django.test import Client
 
 from payfirst.fulfilment.models import Booking, Order, OrderStatus, Subscription
-from payfirst.fulfilment.services import fulfil
 from payfirst.fulfilment.tests.factories import (
     make_captured_payment,
     make_package,
@@ -17,6 +16,7 @@ from payfirst.fulfilment.tests.factories import (
     product,
     service,
 )
+from payfirst.payments.handover import fulfil
 
 pytestmark = pytest.mark.django_db
 

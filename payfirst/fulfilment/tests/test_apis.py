@@ -10,7 +10,6 @@ from drf_spectacular.generators import SchemaGenerator
 
 from conftest import client_for
 from payfirst.fulfilment.models import Booking, Order, Subscription
-from payfirst.fulfilment.services import fulfil
 from payfirst.fulfilment.tests.factories import (
     ADDRESS,
     make_captured_payment,
@@ -22,6 +21,7 @@ from payfirst.fulfilment.tests.factories import (
     product,
     service,
 )
+from payfirst.payments.handover import fulfil
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,6 @@ import pytest
 
 from payfirst.fulfilment.models import Booking
 from payfirst.fulfilment.selectors import FulfilmentRef, fulfilment_refs, payment_booking
-from payfirst.fulfilment.services import fulfil
 from payfirst.fulfilment.tests.factories import (
     make_captured_payment,
     make_package,
@@ -17,6 +16,7 @@ from payfirst.fulfilment.tests.factories import (
     product,
     service,
 )
+from payfirst.payments.handover import fulfil
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from payfirst.fulfilment.models import (
     SubscriptionStatus,
 )
 from payfirst.fulfilment.selectors import FulfilmentRef
-from payfirst.fulfilment.services import expire_subscriptions, fulfil, payment_lines_for_fulfilment
+from payfirst.fulfilment.services import expire_subscriptions
 from payfirst.fulfilment.tests.factories import (
     ADDRESS,
     make_captured_payment,
@@ -32,6 +32,7 @@ from payfirst.fulfilment.tests.factories import (
     product,
     service,
 )
+from payfirst.payments.handover import fulfil, payment_lines_for_fulfilment
 
 pytestmark = pytest.mark.django_db
 
