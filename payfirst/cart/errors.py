@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from payfirst.catalog.errors import InsufficientStock, SlotFull
 from payfirst.core.errors import AppError, NotFound
+
+__all__ = [
+    "CartItemNotFound",
+    "InsufficientStock",
+    "InvalidPromoCode",
+    "InvalidQuantity",
+    "SlotFull",
+    "SlotNotAvailable",
+]
 
 
 class InvalidQuantity(AppError):
     code, status = "invalid_quantity", 400
     message = "A product line holds 1 to 99 units; service and plan lines hold 1."
-
-
-class InsufficientStock(AppError):
-    code, status, message = "insufficient_stock", 409, "There is not enough stock for that quantity."
-
-
-class SlotFull(AppError):
-    code, status, message = "slot_full", 409, "That slot has no places left."
 
 
 class SlotNotAvailable(AppError):

@@ -70,7 +70,7 @@ class PromoCode(TimestampedModel):
         return self.code
 
 
-class PromoRedemption(models.Model):
+class PromoRedemption(models.Model):  # noqa: DJ008 - its admin lists it by its fields; the default name stays
     """One use of a promo code, counted when the payment that used it is captured (once per payment)."""
 
     promo = models.ForeignKey(PromoCode, on_delete=models.PROTECT, related_name="redemptions")

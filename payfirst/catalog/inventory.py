@@ -11,23 +11,23 @@ from collections.abc import Mapping
 from django.db import connection
 
 from payfirst.catalog.models import Slot, Variant
-from payfirst.core.errors import AppError
 
-
-class InsufficientStock(AppError):
-    code, status, message = "insufficient_stock", 409, "There is not enough stock for that quantity."
-
-
-class SlotFull(AppError):
-    code, status, message = "slot_full", 409, "That slot has no places left."
+__all__ = [
+    "InsufficientStock",
+    "InventoryCorrupted",
+    "SlotFull",
+    "change_holds",
+    "consume_holds",
+    "return_stock",
+    "sell_without_hold",
+]
+from payfirst.catalog.errors import InsufficientStock, SlotFull
+from payfirst.core.sql import for_update, placeholders
+from payfirst.core.sql import table as sql_table
 
 
 class InventoryCorrupted(RuntimeError):
     """A release or consume found fewer units held than it gives back: a bug, never the customer's problem."""
-
-
-def _table(model: type[Variant] | type[Slot]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 def _update_per_row(
@@ -41,7 +41,7 @@ def _update_per_row(
     UPDATE so that Python's sqlite3 reports its rowcount. `assignments` and `guard` are fixed SQL from this module:
     never user input. The guard keeps the decision in the database (a row without room is simply not updated).
     """
-    table = _table(model)
+    table = sql_table(model)
     rows = ", ".join(["(%s, %s)"] * len(amounts))
     params = [value for pk, amount in amounts.items() for value in (pk, amount)]
     amounts_table = f"(SELECT column1 AS id, column2 AS qty FROM (VALUES {rows}) AS v) AS d"
@@ -54,9 +54,7 @@ def _update_per_row(
 def _lock_rows(*, model: type[Variant] | type[Slot], columns: str, ids: list[int]) -> list[tuple]:
     """SELECT ... FOR UPDATE in pk order, so concurrent callers always queue in the same order (no deadlock).
     SQLite has no row locks (it serialises writers), so there it is a plain read."""
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    placeholders = ", ".join(["%s"] * len(ids))
-    sql = f"SELECT {columns} FROM {_table(model)} WHERE id IN ({placeholders}) ORDER BY id{lock}"
+    sql = f"SELECT {columns} FROM {sql_table(model)} WHERE id IN ({placeholders(len(ids))}) ORDER BY id{for_update()}"
     with connection.cursor() as cursor:
         cursor.execute(sql, ids)
         return cursor.fetchall()

@@ -41,7 +41,8 @@ class JsonFormatter(_JsonFormatter):
 
 
 def tag_with_context(event: Event, hint: Hint) -> Event:
-    """Sentry's before_send: tag each event with the task id, or the request id, of the code that raised or logged it."""
+    """Sentry's before_send: tag each event with the task id, or the request id, of the code that raised or
+    logged it."""
     tags = event.setdefault("tags", {})
     task_id = task_id_var.get()
     if task_id is not None:

@@ -1,8 +1,14 @@
-"""Fixtures for payments tests: fake gateways swapped in through the registry, a catalog, an address, a cart."""
+"""Fixtures for payments tests: fake gateways swapped in through the registry, a catalog, an address, a cart; and
+for the end-to-end tests, payfirst and its sandbox on a live server with signed-in HTTP clients."""
 
 from __future__ import annotations
 
+import gc
+
+import httpx
 import pytest
+from django.db import connection
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from payfirst.accounts.models import Address
 from payfirst.gateways.fake import FakeGateway
@@ -66,3 +72,52 @@ def mixed_cart(user, variant, package, slot, plan):
     factories.add_service(cart, package, slot)
     factories.add_plan(cart, plan)
     return cart
+
+
+@pytest.fixture
+def server(live_server, settings):
+    """payfirst and its sandbox on one live server, pointed at each other as in `make run`.
+
+    The live server's request threads close their database connections after each request (CONN_MAX_AGE 0 on the
+    shared settings dict), so no session outlives the test and the test database can be dropped afterwards.
+    """
+    max_age = connection.settings_dict["CONN_MAX_AGE"]
+    connection.settings_dict["CONN_MAX_AGE"] = 0
+    settings.PAYFIRST_PUBLIC_BASE_URL = live_server.url
+    settings.RAZORPAY_API_BASE = f"{live_server.url}/sandbox/razorpay"
+    settings.PHONEPE_API_BASE = f"{live_server.url}/sandbox/phonepe"
+    settings.PHONEPE_OAUTH_BASE = f"{live_server.url}/sandbox/phonepe"
+    settings.FRONTEND_BASE_URL = "http://localhost:3000"
+    settings.SANDBOX_WEBHOOK_RETRY_BASE_SECONDS = 0
+    settings.SANDBOX_REFUND_SETTLE_SECONDS = 0
+    yield live_server.url
+    # The adapters' HTTP sessions keep sockets to the live server open until they are collected; collecting them
+    # now, while the server runs, lets its request threads finish cleanly instead of after it has stopped.
+    gc.collect()
+    connection.settings_dict["CONN_MAX_AGE"] = max_age
+
+
+@pytest.fixture
+def api(server):  # type: ignore[no-untyped-def]
+    """Signed-in HTTP clients, closed when the test ends: a keep-alive socket left open would make the live server's
+    request thread close its (shared, on SQLite) database connection later, after the server has stopped."""
+    opened: list[httpx.Client] = []
+
+    def for_user(base: str, user) -> httpx.Client:  # type: ignore[no-untyped-def]
+        token = str(RefreshToken.for_user(user).access_token)
+        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        opened.append(client)
+        return client
+
+    yield for_user
+    for client in opened:
+        client.close()
+
+
+@pytest.fixture
+def catalog(db):  # type: ignore[no-untyped-def]
+    variant = factories.make_variant(price=49900, stock=5)
+    package = factories.make_package(price=250000)
+    slot = factories.make_slot(package=package, capacity=3)
+    plan = factories.make_plan(price=99900)
+    return variant, slot, plan

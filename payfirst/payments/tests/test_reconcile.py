@@ -246,14 +246,14 @@ def test_two_reconciliation_runs_at_once_the_second_changes_nothing(user, addres
         barrier = threading.Barrier(2)
         results: list[Counter[str]] = []
 
-        def run() -> None:
+        def run(barrier: threading.Barrier, results: list[Counter[str]]) -> None:
             try:
                 barrier.wait(timeout=10)
                 results.append(reconcile_open_payments())
             finally:
                 connection.close()
 
-        threads = [threading.Thread(target=run) for _ in range(2)]
+        threads = [threading.Thread(target=run, args=(barrier, results)) for _ in range(2)]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -380,7 +380,7 @@ def test_concurrent_refund_requests_never_exceed_the_captured_amount(captured, f
         barrier = threading.Barrier(6)
         results: list[object] = []
 
-        def attempt() -> None:
+        def attempt(barrier: threading.Barrier, results: list[object], amount: int) -> None:
             try:
                 barrier.wait(timeout=10)
                 results.append(
@@ -391,7 +391,7 @@ def test_concurrent_refund_requests_never_exceed_the_captured_amount(captured, f
             finally:
                 connection.close()
 
-        threads = [threading.Thread(target=attempt) for _ in range(6)]
+        threads = [threading.Thread(target=attempt, args=(barrier, results, amount)) for _ in range(6)]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -16,14 +16,7 @@ from payfirst.payments.models import Payment, Refund, RefundStatus, WebhookEvent
 from payfirst.payments.reconcile import reconcile_open_payments
 from payfirst.payments.refunds import retry_pending_refunds
 from payfirst.payments.states import PaymentStatus
-from payfirst.payments.tests.test_sandbox_e2e import (  # noqa: F401 (fixtures)
-    address,
-    api,
-    assert_fulfilled,
-    catalog,
-    fill_mixed_cart,
-    server,
-)
+from payfirst.payments.tests.test_sandbox_e2e import assert_fulfilled, fill_mixed_cart
 
 S = PaymentStatus
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,65 +3,20 @@ sandbox's webhooks delivered back to payfirst by the task queue. A mixed cart (p
 
 from __future__ import annotations
 
-import gc
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from django.db import connection
-from rest_framework_simplejwt.tokens import RefreshToken
 
-from payfirst.accounts.models import Address
 from payfirst.cart.models import Cart
 from payfirst.catalog.models import ServicePackage, Slot, Variant
 from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.ops.tasks import run_queued_tasks
 from payfirst.payments.models import Payment, WebhookEvent
 from payfirst.payments.states import PaymentStatus
-from payfirst.payments.tests import factories
 
 S = PaymentStatus
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def server(live_server, settings):
-    """payfirst and its sandbox on one live server, pointed at each other as in `make run`.
-
-    The live server's request threads close their database connections after each request (CONN_MAX_AGE 0 on the
-    shared settings dict), so no session outlives the test and the test database can be dropped afterwards.
-    """
-    max_age = connection.settings_dict["CONN_MAX_AGE"]
-    connection.settings_dict["CONN_MAX_AGE"] = 0
-    settings.PAYFIRST_PUBLIC_BASE_URL = live_server.url
-    settings.RAZORPAY_API_BASE = f"{live_server.url}/sandbox/razorpay"
-    settings.PHONEPE_API_BASE = f"{live_server.url}/sandbox/phonepe"
-    settings.PHONEPE_OAUTH_BASE = f"{live_server.url}/sandbox/phonepe"
-    settings.FRONTEND_BASE_URL = "http://localhost:3000"
-    settings.SANDBOX_WEBHOOK_RETRY_BASE_SECONDS = 0
-    settings.SANDBOX_REFUND_SETTLE_SECONDS = 0
-    yield live_server.url
-    # The adapters' HTTP sessions keep sockets to the live server open until they are collected; collecting them
-    # now, while the server runs, lets its request threads finish cleanly instead of after it has stopped.
-    gc.collect()
-    connection.settings_dict["CONN_MAX_AGE"] = max_age
-
-
-@pytest.fixture
-def api(server):  # type: ignore[no-untyped-def]
-    """Signed-in HTTP clients, closed when the test ends: a keep-alive socket left open would make the live server's
-    request thread close its (shared, on SQLite) database connection later, after the server has stopped."""
-    opened: list[httpx.Client] = []
-
-    def for_user(base: str, user) -> httpx.Client:  # type: ignore[no-untyped-def]
-        token = str(RefreshToken.for_user(user).access_token)
-        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-        opened.append(client)
-        return client
-
-    yield for_user
-    for client in opened:
-        client.close()
 
 
 def fill_mixed_cart(client: httpx.Client, *, variant: Variant, slot: Slot, plan_code: str) -> dict:
@@ -78,15 +33,6 @@ def fill_mixed_cart(client: httpx.Client, *, variant: Variant, slot: Slot, plan_
     cart = client.post("/api/cart/add/", json={"plan_code": plan_code})
     assert cart.status_code == 201, cart.text
     return cart.json()
-
-
-@pytest.fixture
-def catalog(db):  # type: ignore[no-untyped-def]
-    variant = factories.make_variant(price=49900, stock=5)
-    package = factories.make_package(price=250000)
-    slot = factories.make_slot(package=package, capacity=3)
-    plan = factories.make_plan(price=99900)
-    return variant, slot, plan
 
 
 def assert_fulfilled(payment: Payment, *, variant: Variant, slot: Slot) -> None:
@@ -256,16 +202,3 @@ def test_phonepe_failed_payment_releases_everything(server, api, user, address, 
     assert (variant.reserved, slot.taken) == (0, 0) and not Booking.objects.exists()
     answer = httpx.get(f"{server}/api/payments/redirect/phonepe/?payment_id={payment['id']}", timeout=30)
     assert answer.json() == {"payment_id": payment["id"], "status": "failed"}
-
-
-@pytest.fixture
-def address(user):  # type: ignore[no-untyped-def]
-    return Address.objects.create(
-        user=user,
-        full_name="Asha Rao",
-        phone="+919876543210",
-        address_line_1="12 MG Road",
-        city="Bengaluru",
-        state="Karnataka",
-        postal_code="560001",
-    )
