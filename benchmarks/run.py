@@ -1,7 +1,8 @@
 """Benchmark of the payment hot path on PostgreSQL: create-from-cart and capture -> fulfil, with query counts,
 against PostgreSQL running the very same SQL directly (pgbench replaying what one capture sent).
 
-    make bench            # or: DATABASE_URL=postgres://postgres@127.0.0.1:5432/payfirst_bench .venv/bin/python -m benchmarks.run
+    make bench
+    # or: DATABASE_URL=postgres://postgres@127.0.0.1:5432/payfirst_bench .venv/bin/python -m benchmarks.run
 
 It creates (and drops first) its own database, named by DATABASE_URL (default payfirst_bench), and prints figures;
 it asserts nothing. Gateways are the in-memory FakeGateway: what is measured is payfirst and the database.
