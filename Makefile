@@ -10,7 +10,7 @@ PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/payfirst_bench
 
 export PAYFIRST_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test test-sqlite test-postgres venv worker bench clean
+.PHONY: run test test-sqlite test-postgres lint venv worker bench clean
 
 venv: $(VENV)/.installed
 
@@ -42,6 +42,13 @@ run: venv
 worker: venv
 	@mkdir -p data/prometheus
 	PAYFIRST_DEMO=1 PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/data/prometheus" $(PY) manage.py run_worker
+
+# Lint and types: ruff, the formatter, mypy (django-stubs, drf-stubs) and the import contracts in pyproject.toml.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy payfirst config
+	$(VENV)/bin/lint-imports
 
 # SQLite first, then PostgreSQL when it answers on 127.0.0.1:5432.
 test: venv
