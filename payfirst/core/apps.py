@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from payfirst.core import checks  # noqa: F401 - registers the system checks
+
 
 class CoreConfig(AppConfig):
     name = "payfirst.core"
