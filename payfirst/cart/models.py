@@ -62,7 +62,7 @@ class PromoCode(TimestampedModel):
             ),
         ]
 
-    def save(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def save(self, *args, **kwargs) -> None:
         self.code = self.code.strip().upper()
         super().save(*args, **kwargs)
 

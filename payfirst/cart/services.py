@@ -183,7 +183,7 @@ def update_item_quantity(*, user: Any, item_id: int, quantity: int) -> PricedCar
         if item.kind == LineKind.PRODUCT and item.quantity != quantity:
             variant = item.variant
             # A line whose variant has ended is dropped by settling below; there is no stock to check for it.
-            if variant.is_active and variant.product.is_active:
+            if variant is not None and variant.is_active and variant.product.is_active:
                 _check_stock(cart=cart, variant=variant, quantity=quantity)
             CartItem.objects.filter(pk=item.pk).update(quantity=quantity, updated_at=timezone.now())
         _start_change(cart)

@@ -195,7 +195,7 @@ class SlotAdminForm(forms.ModelForm):
         fields = SLOT_FORM_FIELDS
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if self.instance.pk is None:
             return cleaned
         # Locked until the admin's transaction commits, so save_model writes what was checked here.

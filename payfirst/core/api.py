@@ -108,7 +108,7 @@ class ScopedThrottle(ScopedRateThrottle):
     DRF's own copies the rate table once at import, so a changed setting (a test's override_settings) would be ignored.
     """
 
-    @property  # type: ignore[override]
+    @property
     def THROTTLE_RATES(self) -> dict[str, str | None]:  # noqa: N802 - the name DRF reads
         return api_settings.DEFAULT_THROTTLE_RATES
 

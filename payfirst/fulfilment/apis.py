@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
@@ -43,7 +45,7 @@ class AddressSnapshotField(serializers.JSONField):
 class HourMinuteField(serializers.TimeField):
     """A slot time as API.md writes it: `HH:MM`, 24 h."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="%H:%M", **kwargs)
 
 

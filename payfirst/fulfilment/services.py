@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,6 +22,8 @@ from payfirst.fulfilment.models import (
     new_book_id,
 )
 from payfirst.fulfilment.selectors import FulfilmentRef
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,7 @@ def _create_order(*, payment: PaidPayment, lines: list[FulfilmentLine]) -> Fulfi
             OrderItem(
                 order=order,
                 payment_line_id=line.id,
-                variant_id=line.variant_id,
+                variant_id=given(line.variant_id, line=line, what="variant_id"),
                 name=line.name,
                 sku=line.sku,
                 quantity=line.quantity,
@@ -136,11 +138,11 @@ def _create_bookings(*, payment: PaidPayment, lines: list[FulfilmentLine]) -> li
                 payment_id=payment.id,
                 payment_line_id=line.id,
                 book_id=book_id,
-                service_id=line.service_id,
-                package_id=line.package_id,
-                slot_id=line.slot_id,
-                selected_date=line.selected_date,
-                selected_time=line.selected_time,
+                service_id=given(line.service_id, line=line, what="service_id"),
+                package_id=given(line.package_id, line=line, what="package_id"),
+                slot_id=given(line.slot_id, line=line, what="slot_id"),
+                selected_date=given(line.selected_date, line=line, what="selected_date"),
+                selected_time=given(line.selected_time, line=line, what="selected_time"),
                 discount=line.discount,
                 total=line.total,
             )
@@ -150,10 +152,11 @@ def _create_bookings(*, payment: PaidPayment, lines: list[FulfilmentLine]) -> li
     return [FulfilmentRef(type="booking", id=booking.pk, reference=booking.book_id) for booking in bookings]
 
 
-def _days(line: FulfilmentLine) -> int:
-    if line.plan_days is None:
-        raise InvalidState(f"Plan line {line.id} has no plan length; nothing was fulfilled.")
-    return line.plan_days
+def given(value: T | None, *, line: FulfilmentLine, what: str) -> T:
+    """A field the line's kind always has (the payment line's CHECK constraint says so), typed as present."""
+    if value is None:
+        raise InvalidState(f"Payment line {line.id} ({line.kind}) has no {what}; nothing was fulfilled.")
+    return value
 
 
 def _create_subscriptions(*, payment: PaidPayment, lines: list[FulfilmentLine]) -> list[FulfilmentRef]:
@@ -180,16 +183,17 @@ def _create_subscriptions(*, payment: PaidPayment, lines: list[FulfilmentLine]) 
         latest_end[plan_id] = max(ends_at, latest_end.get(plan_id, ends_at))
     subscriptions = []
     for line in lines:
-        starts_at = max(now, latest_end.get(line.plan_id, now))
-        ends_at = starts_at + timedelta(days=_days(line))
-        latest_end[line.plan_id] = ends_at
+        plan_id = given(line.plan_id, line=line, what="plan_id")
+        starts_at = max(now, latest_end.get(plan_id, now))
+        ends_at = starts_at + timedelta(days=given(line.plan_days, line=line, what="plan_days"))
+        latest_end[plan_id] = ends_at
         subscriptions.append(
             Subscription(
                 user_id=payment.user_id,
                 payment_id=payment.id,
                 payment_line_id=line.id,
-                plan_id=line.plan_id,
-                plan_code=line.plan_code,
+                plan_id=plan_id,
+                plan_code=given(line.plan_code, line=line, what="plan_code"),
                 starts_at=starts_at,
                 ends_at=ends_at,
                 discount=line.discount,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 import razorpay
 import razorpay.errors
@@ -24,7 +25,7 @@ class _TimeoutSession(requests.Session):
         self.timeout_seconds = timeout_seconds
         self.hooks["response"].append(_classify_response)
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs["timeout"] = self.timeout_seconds
         # Translated here rather than after the SDK: the SDK print()s transport errors to stdout before re-raising
         # them, and a GatewayError passes through it untouched.
@@ -73,7 +74,7 @@ def _classify_response(response: requests.Response, *args: Any, **kwargs: Any) -
 def _path(url: str | bytes | None) -> str:
     # Log and error lines carry the path only; the query string of a GET could hold customer data.
     text = url.decode() if isinstance(url, bytes) else (url or "")
-    return requests.utils.urlparse(text).path
+    return urlparse(text).path
 
 
 class RazorpayApi:

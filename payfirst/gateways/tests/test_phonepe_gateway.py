@@ -203,7 +203,7 @@ def test_wrong_client_secret_is_an_auth_error_that_never_shows_the_secret(make_g
     ],
 )
 def test_malformed_token_answers_are_rejected(make_gateway, phonepe, token_body):
-    phonepe.issue_token = lambda request: httpx.Response(200, json=token_body)  # type: ignore[method-assign]
+    phonepe.issue_token = lambda request: httpx.Response(200, json=token_body)
     with pytest.raises(GatewayRejected):
         make_gateway().fetch_payment(gateway_order_id="PAY-7Q3K9X2M")
 
@@ -219,7 +219,7 @@ def test_concurrent_callers_fetch_one_token(make_gateway, phonepe):
         release.wait(5)  # hold the first fetch open until every thread has asked for a token
         return original(request)
 
-    phonepe.issue_token = slow_token  # type: ignore[method-assign]
+    phonepe.issue_token = slow_token
     gateways = [make_gateway() for _ in range(8)]
     errors: list[BaseException] = []
 

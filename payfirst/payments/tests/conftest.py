@@ -98,12 +98,12 @@ def server(live_server, settings):
 
 
 @pytest.fixture
-def api(server):  # type: ignore[no-untyped-def]
+def api(server):
     """Signed-in HTTP clients, closed when the test ends: a keep-alive socket left open would make the live server's
     request thread close its (shared, on SQLite) database connection later, after the server has stopped."""
     opened: list[httpx.Client] = []
 
-    def for_user(base: str, user) -> httpx.Client:  # type: ignore[no-untyped-def]
+    def for_user(base: str, user) -> httpx.Client:
         token = str(RefreshToken.for_user(user).access_token)
         client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
         opened.append(client)
@@ -115,7 +115,7 @@ def api(server):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def catalog(db):  # type: ignore[no-untyped-def]
+def catalog(db):
     variant = factories.make_variant(price=49900, stock=5)
     package = factories.make_package(price=250000)
     slot = factories.make_slot(package=package, capacity=3)

@@ -41,7 +41,7 @@ def make_promo(*, code: str = "", flat: int = 10000) -> PromoCode:
     return PromoCode.objects.create(code=code or f"SAVE{next(_seq)}", kind="FLAT", flat_amount=flat)
 
 
-def active_cart(user) -> Cart:  # type: ignore[no-untyped-def]
+def active_cart(user) -> Cart:
     cart = Cart.objects.filter(user=user, status=CartStatus.ACTIVE).first()
     return cart or Cart.objects.create(user=user)
 
@@ -58,7 +58,7 @@ def add_plan(cart: Cart, plan: Plan) -> CartItem:
     return CartItem.objects.create(cart=cart, kind="plan", plan=plan, quantity=1)
 
 
-def make_bare_payment(  # type: ignore[no-untyped-def]
+def make_bare_payment(
     *,
     user,
     status: str = PaymentStatus.PENDING,

@@ -16,11 +16,11 @@ from payfirst.payments.states import EventSource, PaymentStatus
 S = PaymentStatus
 
 
-def open_payment(*, user, address, gateway: str = "razorpay") -> Payment:  # type: ignore[no-untyped-def]
+def open_payment(*, user, address, gateway: str = "razorpay") -> Payment:
     return services.create_payment_for_cart(user=user, gateway=gateway, shipping_address_id=address.pk).payment
 
 
-def pay(*, user, address, fake: FakeGateway) -> Payment:  # type: ignore[no-untyped-def]
+def pay(*, user, address, fake: FakeGateway) -> Payment:
     """A cart paid and captured through the confirm door: CAPTURED and fulfilled."""
     payment = open_payment(user=user, address=address, gateway=fake.name)
     fake.settle(payment.gateway_order_id, GatewayStatus.CAPTURED)
@@ -34,7 +34,7 @@ def hold_refunds_pending(fake: FakeGateway) -> None:
     """From now on the fake gateway answers new refunds as pending (a "normal speed" refund); settle_refund decides."""
     original = fake.refund
 
-    def refund(**kwargs) -> GatewayRefund:  # type: ignore[no-untyped-def]
+    def refund(**kwargs) -> GatewayRefund:
         answer = original(**kwargs)
         if answer.status is RefundStatus.PROCESSED and kwargs["reference"] not in decided:
             answer = dataclasses.replace(answer, status=RefundStatus.PENDING)

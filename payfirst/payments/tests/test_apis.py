@@ -42,7 +42,7 @@ PAYMENT_KEYS = {
 }
 
 
-def assert_error(response, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
+def assert_error(response, status: int, code: str) -> None:
     assert response.status_code == status, response.content
     body = response.json()
     assert set(body) == {"error"} and body["error"]["code"] == code and body["error"]["message"]

@@ -60,7 +60,7 @@ def webhook_outcome(headers: dict[str, str], body: bytes) -> str:
     return receive_webhook(gateway="razorpay", headers=headers, body=body).outcome
 
 
-def new_address(user) -> Address:  # type: ignore[no-untyped-def]
+def new_address(user) -> Address:
     return Address.objects.create(
         user=user, full_name="R", phone="9876543210", address_line_1="x", city="y", state="z", postal_code="560001"
     )
@@ -178,7 +178,7 @@ def test_idempotency_key_while_the_first_request_is_at_the_gateway_is_409(make_u
         _idempotency_key_in_flight_round(make_user, fake_razorpay, key=f"key-{round_number}")
 
 
-def _idempotency_key_in_flight_round(make_user, fake_razorpay, *, key: str) -> None:  # type: ignore[no-untyped-def]
+def _idempotency_key_in_flight_round(make_user, fake_razorpay, *, key: str) -> None:
     buyer = make_user()
     factories.add_plan(factories.active_cart(buyer), factories.make_plan())
     at_gateway, release = threading.Event(), threading.Event()

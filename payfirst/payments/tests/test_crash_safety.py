@@ -31,7 +31,7 @@ class ProcessDied(Exception):
     """Stands for the process being killed at this point: nothing after it runs, open transactions roll back."""
 
 
-def die(*args, **kwargs):  # type: ignore[no-untyped-def]
+def die(*args, **kwargs):
     raise ProcessDied()
 
 
@@ -77,10 +77,10 @@ def test_dying_during_capture_then_reconciling_fulfils_exactly_once(
     assert_every_capture_is_fulfilled_or_refunded()
 
 
-def _wrap_gateway_refund_then_die(fake: FakeGateway):  # type: ignore[no-untyped-def]
+def _wrap_gateway_refund_then_die(fake: FakeGateway):
     original = fake.refund
 
-    def refund(**kwargs):  # type: ignore[no-untyped-def]
+    def refund(**kwargs):
         original(**kwargs)  # the gateway refunded; the answer never reaches us
         raise ProcessDied()
 

@@ -13,7 +13,7 @@ from payfirst.payments.tests import factories
 pytestmark = pytest.mark.django_db
 
 
-def refused(make) -> bool:  # type: ignore[no-untyped-def]
+def refused(make) -> bool:
     try:
         with transaction.atomic():
             make()

@@ -74,7 +74,7 @@ def test_reconciliation_records_failures_and_expires_what_is_unpaid_past_expiry(
     assert reconcile_open_payments() == counts(checked=2, unchanged=2)
 
 
-def factories_address(owner):  # type: ignore[no-untyped-def]
+def factories_address(owner):
     from payfirst.accounts.models import Address
 
     return Address.objects.create(

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def operator(make_user):  # type: ignore[no-untyped-def]
+def operator(make_user):
     return make_user(is_staff=True, is_superuser=True)
 
 

@@ -44,7 +44,7 @@ def captured(user, address, mixed_cart, fake_razorpay) -> Payment:
     return pay(user=user, address=address, fake=fake_razorpay)
 
 
-def later(minutes: int = 120):  # type: ignore[no-untyped-def]
+def later(minutes: int = 120):
     return timezone.now() + timedelta(minutes=minutes)
 
 
@@ -198,14 +198,14 @@ def test_gateway_down_leaves_the_refund_pending_and_the_retry_sends_exactly_one(
 def test_an_answer_lost_after_the_gateway_refunded_is_not_refunded_twice(captured, fake_razorpay, staff_user):
     original = fake_razorpay.refund
 
-    def refund_then_lose_the_answer(**kwargs):  # type: ignore[no-untyped-def]
+    def refund_then_lose_the_answer(**kwargs):
         original(**kwargs)
         raise GatewayUnavailable("connection reset after the request was sent")
 
-    fake_razorpay.refund = refund_then_lose_the_answer  # type: ignore[method-assign]
+    fake_razorpay.refund = refund_then_lose_the_answer
     refund = refund_payment(payment_id=captured.pk, amount=None, reason="x", actor_id=staff_user.pk)
     assert refund.status == RefundStatus.PENDING
-    fake_razorpay.refund = original  # type: ignore[method-assign]
+    fake_razorpay.refund = original
     assert retry_pending_refunds(now=later()) == {"processed": 1}
     assert len(fake_razorpay.refunds) == 1
     captured.refresh_from_db()
@@ -252,7 +252,7 @@ def test_the_periodic_refund_task_runs_on_the_queue(captured, fake_razorpay, sta
 # ---- refund webhooks -------------------------------------------------------------------------------------------
 
 
-def deliver(fake, *, event_id: str, name: str, refund: Refund, status: str) -> str:  # type: ignore[no-untyped-def]
+def deliver(fake, *, event_id: str, name: str, refund: Refund, status: str) -> str:
     headers, body = fake.webhook(
         event_id=event_id,
         name=name,

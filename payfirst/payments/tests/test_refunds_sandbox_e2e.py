@@ -29,7 +29,7 @@ def arm(server: str, fault: str, count: int) -> None:
     assert armed.status_code in (200, 201), armed.text
 
 
-def pay_without_confirm(server, client, address, catalog) -> dict:  # type: ignore[no-untyped-def]
+def pay_without_confirm(server, client, address, catalog) -> dict:
     variant, slot, plan = catalog
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
     payment = client.post(

@@ -36,7 +36,7 @@ S = PaymentStatus
 pytestmark = pytest.mark.django_db
 
 
-def create(user, address=None, gateway="razorpay", **extra):  # type: ignore[no-untyped-def]
+def create(user, address=None, gateway="razorpay", **extra):
     return services.create_payment_for_cart(
         user=user, gateway=gateway, shipping_address_id=address.pk if address else None, **extra
     )
@@ -270,7 +270,7 @@ def fulfilled_total(payment: Payment) -> int:
     )
 
 
-def create_without_gateway(user, address) -> Payment:  # type: ignore[no-untyped-def]
+def create_without_gateway(user, address) -> Payment:
     """Run only the first (reserve and record) step of create_payment_for_cart, as if the process died after it."""
     cart = Cart.objects.get(user=user, status=CartStatus.ACTIVE)
     priced = price_cart(cart=cart)
@@ -534,7 +534,7 @@ def test_expire_stale_payments_goes_on_past_a_capture_that_cannot_be_recorded(
     Payment.objects.filter(pk__in=[broken.pk, unpaid.pk]).update(expires_at=timezone.now() - timedelta(seconds=1))
     fake_razorpay.settle(broken.gateway_order_id)
 
-    def failing_fulfil(*, payment, lines):  # type: ignore[no-untyped-def]
+    def failing_fulfil(*, payment, lines):
         raise IntegrityError("fulfilment refused")
 
     monkeypatch.setattr(services, "fulfil", failing_fulfil)
@@ -557,7 +557,7 @@ def test_expiry_task_runs_from_the_queue(user, package, slot, fake_razorpay):
 # ---- the query budget ------------------------------------------------------------------------------------------
 
 
-def _cart_of_size(user, n: int) -> None:  # type: ignore[no-untyped-def]
+def _cart_of_size(user, n: int) -> None:
     cart = factories.active_cart(user)
     for _ in range(n):
         factories.add_product(cart, factories.make_variant(stock=10), 2)
@@ -566,7 +566,7 @@ def _cart_of_size(user, n: int) -> None:  # type: ignore[no-untyped-def]
         factories.add_plan(cart, factories.make_plan())
 
 
-def _queries_for(make_user, n: int, fake) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+def _queries_for(make_user, n: int, fake) -> tuple[int, int]:
     buyer = make_user()
     address = Address.objects.create(
         user=buyer, full_name="B", phone="9876543210", address_line_1="x", city="y", state="z", postal_code="560001"

@@ -24,7 +24,7 @@ def pending(user, address, mixed_cart, fake_razorpay) -> Payment:
     return create_payment_for_cart(user=user, gateway="razorpay", shipping_address_id=address.pk).payment
 
 
-def deliver(headers: dict[str, str], body: bytes):  # type: ignore[no-untyped-def]
+def deliver(headers: dict[str, str], body: bytes):
     # CSRF enforced as a browser would: webhooks must not depend on a CSRF token.
     client = APIClient(enforce_csrf_checks=True)
     extra = {
