@@ -44,9 +44,9 @@ def deliver_capture_webhook(fake: FakeGateway, payment: Payment) -> None:
 
 # The steps of record_capture's one transaction, in order, and the moment just after it commits.
 CAPTURE_STEPS = {
-    "before the status moves": "payfirst.payments.services.transition",
-    "while consuming the reserved stock": "payfirst.payments.services.consume_holds",
-    "while fulfilling": "payfirst.payments.services.fulfil",
+    "before the status moves": "payfirst.payments.capture.transition",
+    "while consuming the reserved stock": "payfirst.payments.capture.consume_holds",
+    "while fulfilling": "payfirst.payments.capture.fulfil",
     "after commit, before the webhook is marked processed": "payfirst.payments.webhooks._finish",
 }
 
@@ -164,7 +164,7 @@ def test_a_webhook_that_died_mid_processing_is_left_in_error_and_retried(
     payment = open_payment(user=user, address=address)
     fake_razorpay.settle(payment.gateway_order_id)
     with monkeypatch.context() as patched:
-        patched.setattr("payfirst.payments.services.fulfil", die)
+        patched.setattr("payfirst.payments.capture.fulfil", die)
         with pytest.raises(ProcessDied):
             deliver_capture_webhook(fake_razorpay, payment)
     assert redrive_failed_webhooks() == {WebhookOutcome.PROCESSED: 1}

@@ -20,7 +20,7 @@ from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.fulfilment.selectors import fulfilment_refs
 from payfirst.gateways.base import GatewayStatus, GatewayUnavailable
 from payfirst.ops.tasks import run_queued_tasks
-from payfirst.payments import services
+from payfirst.payments import capture, checkout, services
 from payfirst.payments.errors import (
     CartEmpty,
     InvalidRedirectUrl,
@@ -274,7 +274,7 @@ def create_without_gateway(user, address) -> Payment:
     """Run only the first (reserve and record) step of create_payment_for_cart, as if the process died after it."""
     cart = Cart.objects.get(user=user, status=CartStatus.ACTIVE)
     priced = price_cart(cart=cart)
-    payment, created = services._reserve_and_record(
+    payment, created = checkout._reserve_and_record(
         user=user,
         cart=cart,
         priced=priced,
@@ -283,7 +283,7 @@ def create_without_gateway(user, address) -> Payment:
         shipping=services.address_snapshot(address),
         billing=services.address_snapshot(address),
         redirect="",
-        contents_hash=services._contents_hash(
+        contents_hash=checkout._contents_hash(
             priced=priced,
             gateway="razorpay",
             shipping=services.address_snapshot(address),
@@ -537,7 +537,7 @@ def test_expire_stale_payments_goes_on_past_a_capture_that_cannot_be_recorded(
     def failing_fulfil(*, payment, lines):
         raise IntegrityError("fulfilment refused")
 
-    monkeypatch.setattr(services, "fulfil", failing_fulfil)
+    monkeypatch.setattr(capture, "fulfil", failing_fulfil)
     assert services.expire_stale_payments() == {"errors": 1, "expired": 1}
     assert Payment.objects.get(pk=broken.pk).status == S.PENDING  # rolled back, not expired: money is there
     assert Payment.objects.get(pk=unpaid.pk).status == S.EXPIRED
