@@ -59,7 +59,7 @@ class CaptureEvidence:
 
 def sync_payment(
     *, payment: Payment, source: str, payload: Mapping[str, Any] | None = None, actor_id: int | None = None
-) -> str:
+) -> SyncOutcome:
     """Ask the gateway what happened to the payment's money, then record it. The gateway's status API is the truth;
     webhooks and redirects only say when to ask. Raises GatewayError when the gateway cannot answer."""
     if not payment.gateway_order_id:
@@ -86,7 +86,7 @@ def record_capture(
     source: str,
     payload: Mapping[str, Any] | None = None,
     actor_id: int | None = None,
-) -> str:
+) -> SyncOutcome:
     """Money received: in ONE transaction, capture, fulfil, turn reservations into sales, count the promo code and
     convert the cart; or flag a wrong amount; or, for a late capture that can no longer be fulfilled, record an
     automatic refund and queue it. A replay changes nothing. `payment` may be stale: it is locked and read again."""
@@ -138,7 +138,7 @@ def _record_late_capture(
     *,
     payment: Payment,
     evidence: CaptureEvidence,
-) -> str:
+) -> SyncOutcome:
     """Money for a payment we stopped waiting for (expired, cancelled, superseded, failed). Take its stock and
     places again if they are still free and fulfil; otherwise capture it with an automatic refund and its reason.
 
@@ -182,7 +182,7 @@ def _capture_and_refund(
     payment: Payment,
     evidence: CaptureEvidence,
     reason: str,
-) -> str:
+) -> SyncOutcome:
     """Record money that cannot be fulfilled: CAPTURED with an automatic refund of all of it, queued with the capture
     (if this transaction rolls back, the refund task never runs)."""
     transition(
@@ -245,7 +245,7 @@ def record_failure(
     source: str,
     payload: Mapping[str, Any] | None = None,
     actor_id: int | None = None,
-) -> str:
+) -> SyncOutcome:
     """The gateway says every attempt failed. Only a PENDING payment moves (to FAILED, reservations released):
     a failure that arrives after a capture, or after any other end, never moves a payment backwards."""
     with transaction.atomic():

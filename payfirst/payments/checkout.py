@@ -7,33 +7,32 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from payfirst.accounts.models import Address, User
+from payfirst.accounts.models import User
 from payfirst.cart.models import Cart, CartStatus
 from payfirst.cart.pricing import PricedCart, price_cart
 from payfirst.cart.selectors import get_active_cart
 from payfirst.catalog.inventory import change_holds
 from payfirst.catalog.models import Plan
-from payfirst.core.errors import GatewayFailed, NotFound
+from payfirst.core.errors import GatewayFailed
 from payfirst.core.money import CURRENCY, Paise
 from payfirst.gateways.base import GatewayError
 from payfirst.gateways.registry import get_gateway
 from payfirst.payments.errors import (
     CartEmpty,
-    InvalidRedirectUrl,
     NothingToPay,
     PaymentInProgress,
     ShippingAddressRequired,
 )
+from payfirst.payments.inputs import own_addresses, validate_redirect_url
 from payfirst.payments.models import Payment, PaymentEvent, PaymentLine, ReservationState
 from payfirst.payments.reservations import holds_of_payment, holds_of_priced, net, release_and_move
 from payfirst.payments.states import EventSource, PaymentStatus, transition
@@ -47,56 +46,6 @@ S = PaymentStatus
 class CreatedPayment:
     payment: Payment
     created: bool  # False: the cart's identical pending payment was returned
-
-
-def _allowed_redirect_prefixes() -> list[tuple[str, str, str]]:
-    """(scheme, host[:port], path prefix) a redirect_url may start with."""
-    prefixes = []
-    for base in [settings.FRONTEND_BASE_URL, *settings.CORS_ALLOWED_ORIGINS]:
-        parts = urlsplit(base.strip())
-        if parts.scheme in {"http", "https"} and parts.netloc:
-            prefixes.append((parts.scheme, parts.netloc.lower(), parts.path.rstrip("/")))
-    return prefixes
-
-
-def validate_redirect_url(*, redirect_url: str) -> str:
-    """The URL if it is under FRONTEND_BASE_URL or an allowed CORS origin (an open redirect otherwise)."""
-    parts = urlsplit(redirect_url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.username or parts.password:
-        raise InvalidRedirectUrl()
-    for scheme, netloc, path in _allowed_redirect_prefixes():
-        if parts.scheme == scheme and parts.netloc.lower() == netloc:
-            if not path or parts.path == path or parts.path.startswith(path + "/"):
-                return redirect_url
-    raise InvalidRedirectUrl()
-
-
-def address_snapshot(address: Address) -> dict[str, Any]:
-    """The Address API shape, frozen into the payment (and from there into the order)."""
-    return {
-        "id": address.pk,
-        "full_name": address.full_name,
-        "phone": address.phone,
-        "address_line_1": address.address_line_1,
-        "address_line_2": address.address_line_2,
-        "city": address.city,
-        "state": address.state,
-        "postal_code": address.postal_code,
-        "country": address.country,
-        "is_default": address.is_default,
-    }
-
-
-def _own_addresses(*, user: User, ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
-    """Snapshots of the user's own addresses by id; another user's address is NotFound like a missing one."""
-    wanted = {pk for pk in ids if pk is not None}
-    if not wanted:
-        return {}
-    found = {address.pk: address_snapshot(address) for address in Address.objects.filter(user=user, pk__in=wanted)}
-    missing = wanted - found.keys()
-    if missing:
-        raise NotFound(f"Address {min(missing)} was not found.")
-    return found
 
 
 def _contents_hash(*, priced: PricedCart, gateway: str, shipping: Any, billing: Any, redirect_url: str) -> str:
@@ -151,7 +100,7 @@ def create_payment_for_cart(
     supersedes it. On a gateway failure everything is released and GatewayFailed (502) is raised: retrying is safe.
     """
     redirect = validate_redirect_url(redirect_url=redirect_url) if redirect_url else ""
-    addresses = _own_addresses(user=user, ids=(shipping_address_id, billing_address_id))
+    addresses = own_addresses(user=user, ids=(shipping_address_id, billing_address_id))
     shipping = addresses.get(shipping_address_id) if shipping_address_id is not None else None
     billing = addresses.get(billing_address_id) if billing_address_id is not None else shipping
 

@@ -10,14 +10,9 @@ the answer in a new short transaction. Lock order everywhere: cart row, payment 
 from __future__ import annotations
 
 from payfirst.payments.capture import CAPTURED_LIKE, SyncOutcome, record_capture, record_failure, sync_payment
-from payfirst.payments.checkout import (
-    CreatedPayment,
-    address_snapshot,
-    create_payment_for_cart,
-    phonepe_return_url,
-    validate_redirect_url,
-)
+from payfirst.payments.checkout import CreatedPayment, create_payment_for_cart, phonepe_return_url
 from payfirst.payments.expiry import cancel_payment, expire_payment, expire_stale_payments
+from payfirst.payments.inputs import address_snapshot, validate_redirect_url
 
 __all__ = [
     "CAPTURED_LIKE",
