@@ -23,16 +23,13 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from payfirst.core.api import PagePagination, error_body
-from payfirst.core.errors import GatewayFailed, NotFound
+from payfirst.core.errors import NotFound
 from payfirst.core.models import MAX_ID
-from payfirst.gateways.base import GatewayError, SignatureInvalid
-from payfirst.gateways.registry import GATEWAY_NAMES, get_gateway
-from payfirst.payments import selectors, services
-from payfirst.payments.errors import InvalidSignature
+from payfirst.gateways.registry import GATEWAY_NAMES
+from payfirst.payments import returns, selectors, services
 from payfirst.payments.idempotency import respond_idempotently
 from payfirst.payments.models import Payment
 from payfirst.payments.serializers import PaymentOutput, PaymentPageOutput
-from payfirst.payments.states import EventSource
 from payfirst.payments.webhooks import WebhookProcessingFailed, receive_webhook
 
 logger = logging.getLogger("payfirst.payments")
@@ -184,31 +181,8 @@ class PaymentConfirmRazorpayApi(APIView):
     def post(self, request: Request) -> Response:
         data = self.PaymentConfirmRazorpayInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        try:
-            get_gateway("razorpay").verify_client_signature(fields=fields)
-        except SignatureInvalid:
-            logger.warning(
-                "razorpay checkout signature invalid; nothing changed",
-                extra={"gateway_order_id": fields["razorpay_order_id"], "user_id": request.user.pk},
-            )
-            raise InvalidSignature() from None
-        payment = selectors.payment_for_gateway_order(gateway="razorpay", gateway_order_id=fields["razorpay_order_id"])
-        if payment is None or payment.user_id != request.user.pk:
-            raise NotFound("Payment not found.")
-        try:
-            services.sync_payment(
-                payment=payment,
-                source=EventSource.CONFIRM,
-                actor_id=request.user.pk,
-                payload={"checkout": {"razorpay_payment_id": fields["razorpay_payment_id"]}},
-            )
-        except GatewayError as error:
-            logger.warning("confirm could not reach the gateway", extra={"payment_id": payment.pk, "error": str(error)})
-            raise GatewayFailed() from None
-        payment = selectors.get_payment(user=request.user, payment_id=payment.pk)
-        refs = selectors.fulfilments_of([payment])
-        outcome = selectors.outcome_for_customer(payment=payment, is_fulfilled=bool(refs[payment.pk]))
+        returned = returns.confirm_razorpay(user=request.user, fields=data.validated_data)
+        payment, refs, outcome = returned.payment, returned.fulfilments, returned.outcome
         return Response({"status": outcome, "payment": PaymentOutput(payment, context={"fulfilments": refs}).data})
 
 
@@ -372,19 +346,8 @@ class PhonePeRedirectApi(APIView):
     )
     def get(self, request: Request) -> HttpResponse:
         payment_id = _payment_id(request.query_params.get("payment_id", ""))
-        payment = Payment.objects.select_related("cart").filter(pk=payment_id, gateway="phonepe").first()
-        if payment is None:
-            raise NotFound("Payment not found.")
-        try:
-            services.sync_payment(payment=payment, source=EventSource.REDIRECT)
-        except GatewayError as error:
-            # The customer still gets somewhere useful; the webhook, or the expiry's last check, settles it later.
-            logger.warning(
-                "phonepe status check on redirect failed", extra={"payment_id": payment.pk, "error": str(error)}
-            )
-        payment = Payment.objects.select_related("cart").get(pk=payment.pk)
-        refs = selectors.fulfilments_of([payment])
-        outcome = selectors.outcome_for_customer(payment=payment, is_fulfilled=bool(refs[payment.pk]))
+        returned = returns.return_from_phonepe(payment_id=payment_id)
+        payment, outcome = returned.payment, returned.outcome
         if not payment.redirect_url:
             return Response({"payment_id": payment.pk, "status": outcome})
         return HttpResponseRedirect(_with_query(payment.redirect_url, payment_id=str(payment.pk), status=outcome))
