@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from payfirst.fulfilment.models import Booking, Order, Subscription
+from payfirst.payments import selectors as payments_selectors
 from payfirst.payments.models import GatewayName, Payment, Refund, RefundStatus, WebhookEvent, WebhookOutcome
 from payfirst.payments.states import PaymentStatus
 
@@ -179,16 +179,4 @@ def captured_without_fulfilment() -> int:
     """CAPTURED payments with no order, booking or subscription and no pending or processed refund: money taken for
     nothing. Capture and fulfilment commit together, so this is 0 unless something is wrong. A failed refund does
     not count as a refund here: the money is still held."""
-    refund_under_way = Refund.objects.filter(
-        payment=OuterRef("pk"), status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED]
-    )
-    return (
-        Payment.objects.filter(status=PaymentStatus.CAPTURED)
-        .filter(
-            ~Exists(Order.objects.filter(payment=OuterRef("pk"))),
-            ~Exists(Booking.objects.filter(payment=OuterRef("pk"))),
-            ~Exists(Subscription.objects.filter(payment=OuterRef("pk"))),
-            ~Exists(refund_under_way),
-        )
-        .count()
-    )
+    return payments_selectors.unfulfilled_captures().count()

@@ -25,12 +25,11 @@ from payfirst.payments.locks import lock_cart_then_payment, payment_lines_for_fu
 from payfirst.payments.models import Payment, Refund, ReservationState
 from payfirst.payments.refunds import send_refund_task
 from payfirst.payments.reservations import holds_of_lines, holds_of_payment, release_and_move
-from payfirst.payments.states import PaymentStatus, transition
+from payfirst.payments.states import CAPTURED_LIKE, PaymentStatus, transition
 
 logger = logging.getLogger("payfirst.payments")
 
 S = PaymentStatus
-CAPTURED_LIKE = frozenset({S.CAPTURED, S.PARTIALLY_REFUNDED, S.REFUNDED})
 
 
 class SyncOutcome(StrEnum):

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 from django_tasks import task
 from prometheus_client import Counter as MetricCounter
@@ -21,10 +21,11 @@ from payfirst.gateways.base import GatewayError, GatewayStatus
 from payfirst.gateways.base import RefundStatus as GatewayRefundStatus
 from payfirst.gateways.registry import get_gateway
 from payfirst.ops.tasks import periodic
+from payfirst.payments import selectors
 from payfirst.payments.models import Payment, Refund, RefundStatus, WebhookEvent, WebhookOutcome
 from payfirst.payments.refunds import poll_refund
-from payfirst.payments.services import CAPTURED_LIKE, SyncOutcome, expire_payment, sync_payment
-from payfirst.payments.states import LATE_CAPTURE_FROM, EventSource, PaymentStatus
+from payfirst.payments.services import SyncOutcome, expire_payment, sync_payment
+from payfirst.payments.states import CAPTURED_LIKE, LATE_CAPTURE_FROM, EventSource, PaymentStatus
 from payfirst.payments.webhooks import redrive_webhook
 
 logger = logging.getLogger("payfirst.payments.reconcile")
@@ -78,14 +79,7 @@ def pending_refund_ids(*, limit: int) -> list[int]:
 def unfulfilled_captures(*, since: datetime | None = None) -> list[int]:
     """CAPTURED payments with no order, booking or subscription and no pending or processed refund: money taken for
     nothing. Capture and fulfilment commit together, so this is empty unless something is badly wrong."""
-    queryset = Payment.objects.filter(status=S.CAPTURED).filter(
-        ~Exists(Order.objects.filter(payment=OuterRef("pk"))),
-        ~Exists(Booking.objects.filter(payment=OuterRef("pk"))),
-        ~Exists(Subscription.objects.filter(payment=OuterRef("pk"))),
-        ~Exists(
-            Refund.objects.filter(payment=OuterRef("pk"), status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED])
-        ),
-    )
+    queryset = selectors.unfulfilled_captures()
     if since is not None:
         queryset = queryset.filter(Q(captured_at__gte=since) | Q(captured_at__isnull=True))
     return list(queryset.order_by("pk").values_list("pk", flat=True))

@@ -6,17 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Value, When
 
 from payfirst.cart.models import Cart
 from payfirst.core.errors import NotFound
 from payfirst.core.models import MAX_ID
+from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.fulfilment.selectors import FulfilmentRef, fulfilment_refs, payment_booking
-from payfirst.payments.models import Payment
-from payfirst.payments.states import PaymentStatus
+from payfirst.payments.models import Payment, Refund, RefundStatus
+from payfirst.payments.states import CAPTURED_LIKE, PaymentStatus
 
 S = PaymentStatus
-CAPTURED_LIKE = (S.CAPTURED, S.PARTIALLY_REFUNDED, S.REFUNDED)
 ENDED_UNPAID = (S.FAILED, S.EXPIRED, S.CANCELLED, S.SUPERSEDED)
 
 
@@ -138,3 +138,18 @@ def cart_payment_status(*, user: Any, cart_id: str) -> dict[str, Any]:
             "payment_completed_at": payment.captured_at if payment is not None else None,
         },
     }
+
+
+def unfulfilled_captures() -> QuerySet[Payment]:
+    """CAPTURED payments with no order, booking or subscription and no pending or processed refund: money taken for
+    nothing. Capture and fulfilment commit together, so this is empty unless something is badly wrong. A failed
+    refund does not count as a refund here: the money is still held. Reconciliation alarms on these; the dashboard
+    counts them."""
+    return Payment.objects.filter(status=S.CAPTURED).filter(
+        ~Exists(Order.objects.filter(payment=OuterRef("pk"))),
+        ~Exists(Booking.objects.filter(payment=OuterRef("pk"))),
+        ~Exists(Subscription.objects.filter(payment=OuterRef("pk"))),
+        ~Exists(
+            Refund.objects.filter(payment=OuterRef("pk"), status__in=[RefundStatus.PENDING, RefundStatus.PROCESSED])
+        ),
+    )

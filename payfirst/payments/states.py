@@ -12,7 +12,15 @@ from payfirst.core.errors import InvalidState
 from payfirst.payments.models import Payment
 from payfirst.payments.statuses import EventSource, PaymentStatus
 
-__all__ = ["ALLOWED", "EventSource", "PaymentStatus", "can_transition", "transition"]
+__all__ = [
+    "ALLOWED",
+    "CAPTURED_LIKE",
+    "LATE_CAPTURE_FROM",
+    "EventSource",
+    "PaymentStatus",
+    "can_transition",
+    "transition",
+]
 
 
 S = PaymentStatus
@@ -31,12 +39,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     S.FLAGGED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
 }
 
-# Statuses in which the payment still holds its stock and slot reservations.
-HOLDS_RESERVATIONS: frozenset[str] = frozenset({S.PENDING})
-# Statuses that will not change without the gateway telling us something new.
-FINAL: frozenset[str] = frozenset({S.REFUNDED})
-# Statuses worth asking the gateway about (open, or a late capture could still arrive).
-OPEN: frozenset[str] = frozenset({S.PENDING})
+# Statuses whose money was captured (whatever has been refunded since).
+CAPTURED_LIKE: frozenset[str] = frozenset({S.CAPTURED, S.PARTIALLY_REFUNDED, S.REFUNDED})
 
 
 def can_transition(*, from_status: str, to_status: str) -> bool:
