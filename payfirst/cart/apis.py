@@ -26,6 +26,7 @@ from payfirst.cart.errors import CartItemNotFound, InvalidQuantity
 from payfirst.cart.models import CartStatus
 from payfirst.cart.pricing import MAX_PRODUCT_QUANTITY, PricedCart
 from payfirst.catalog.models import LineKind
+from payfirst.core.fields import HourMinuteField
 from payfirst.core.models import MAX_ID
 from payfirst.core.money import CURRENCY
 
@@ -54,14 +55,6 @@ class QuantityField(serializers.IntegerField):
                 fields={"quantity": [f"Must be 1 to {MAX_PRODUCT_QUANTITY}."]},
             )
         return value
-
-
-@extend_schema_field({"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "10:00"})
-class HourMinuteField(serializers.TimeField):
-    """A slot time as "HH:MM" (24 h); "HH:MM:SS" is accepted on input."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], **kwargs)
 
 
 def _id_field(help_text: str) -> serializers.IntegerField:

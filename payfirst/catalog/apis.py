@@ -6,16 +6,15 @@ header sent by a signed-in front end never turns a public catalog page into a 40
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import AllowAny
 
 from payfirst.catalog.models import Plan, Product, Service, ServiceType, Slot, Variant
 from payfirst.catalog.selectors import plan_list, product_get, product_list, service_get, service_list, slot_list
+from payfirst.core.fields import HourMinuteField
 
 
 class CatalogErrorDetailSerializer(serializers.Serializer):
@@ -40,14 +39,6 @@ SERVICE_NOT_FOUND = OpenApiResponse(
 )
 NO_SUCH_PAGE = OpenApiResponse(CatalogErrorSerializer, description="`not_found`: no such page.")
 INVALID_INPUT = OpenApiResponse(CatalogErrorSerializer, description="`invalid_input`, with `fields`.")
-
-
-@extend_schema_field({"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "10:00"})
-class HourMinuteField(serializers.TimeField):
-    """A time of day as "HH:MM" (24 h)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="%H:%M", **kwargs)
 
 
 # Public and unauthenticated (see the module docstring). Kept free of a docstring so none leaks into the schema.

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 
+from payfirst.core.fields import HourMinuteField
 from payfirst.core.schema import NOT_AUTHENTICATED, NOT_FOUND
 from payfirst.fulfilment.models import Booking, Order, OrderItem, Subscription
 from payfirst.fulfilment.selectors import (
@@ -39,14 +38,6 @@ _ADDRESS_TEXT = {"type": "string"}
 )
 class AddressSnapshotField(serializers.JSONField):
     pass
-
-
-@extend_schema_field({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "10:00"})
-class HourMinuteField(serializers.TimeField):
-    """A slot time as API.md writes it: `HH:MM`, 24 h."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="%H:%M", **kwargs)
 
 
 class OrderItemOutput(serializers.ModelSerializer):
