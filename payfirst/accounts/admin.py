@@ -11,7 +11,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models.functions import Lower
 from django.http import HttpRequest
 
-from payfirst.accounts.models import Address, User, UserManager
+from payfirst.accounts.models import ADDRESS_FIELDS, Address, User, UserManager
 from payfirst.accounts.services import save_address
 
 
@@ -102,18 +102,7 @@ class UserAdmin(DjangoUserAdmin):
 class AddressAdminForm(forms.ModelForm):
     class Meta:
         model = Address
-        fields = (
-            "user",
-            "full_name",
-            "phone",
-            "address_line_1",
-            "address_line_2",
-            "city",
-            "state",
-            "postal_code",
-            "country",
-            "is_default",
-        )
+        fields = ("user", *ADDRESS_FIELDS)
 
     def _get_validation_exclusions(self) -> set[str]:
         # Not checked here against the one-default index: saving through save_address clears the user's other

@@ -19,7 +19,7 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, Toke
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from payfirst.accounts import services
-from payfirst.accounts.models import PHONE, Address, User, UserManager
+from payfirst.accounts.models import ADDRESS_FIELDS, PHONE, Address, User, UserManager
 from payfirst.accounts.selectors import addresses_for_user, get_address, is_email_available
 from payfirst.accounts.serializers import AddressOutput, UserOutput
 from payfirst.core.api import ScopedThrottle
@@ -192,17 +192,7 @@ class ProfileDetailApi(APIView):
 class AddressInputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Address
-        fields = [
-            "full_name",
-            "phone",
-            "address_line_1",
-            "address_line_2",
-            "city",
-            "state",
-            "postal_code",
-            "country",
-            "is_default",
-        ]
+        fields = list(ADDRESS_FIELDS)
         extra_kwargs = {
             "phone": {"help_text": "10 to 15 digits, optional +"},
             "postal_code": {"help_text": "6-digit Indian PIN code, first digit 1-9"},

@@ -67,6 +67,21 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
+# An address's own fields, in the order the API shows them (after "id"): the serializers, the admin form and the
+# snapshot a payment freezes all use this one list.
+ADDRESS_FIELDS: tuple[str, ...] = (
+    "full_name",
+    "phone",
+    "address_line_1",
+    "address_line_2",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "is_default",
+)
+
+
 class Address(TimestampedModel):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="addresses")
     full_name = models.CharField(max_length=150)

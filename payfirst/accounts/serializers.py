@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from payfirst.accounts.models import Address, User
+from payfirst.accounts.models import ADDRESS_FIELDS, Address, User
 
 
 @extend_schema_serializer(component_name="User")
@@ -20,16 +20,5 @@ class UserOutput(serializers.ModelSerializer):
 class AddressOutput(serializers.ModelSerializer):
     class Meta:
         model = Address
-        fields = [
-            "id",
-            "full_name",
-            "phone",
-            "address_line_1",
-            "address_line_2",
-            "city",
-            "state",
-            "postal_code",
-            "country",
-            "is_default",
-        ]
+        fields = ["id", *ADDRESS_FIELDS]
         read_only_fields = fields

@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 
+from payfirst.accounts.models import ADDRESS_FIELDS
 from payfirst.core.fields import HourMinuteField
 from payfirst.core.schema import NOT_AUTHENTICATED, NOT_FOUND
 from payfirst.fulfilment.models import Booking, Order, OrderItem, Subscription
@@ -27,10 +28,7 @@ _ADDRESS_TEXT = {"type": "string"}
         "description": "the address as it was when the payment was made (the Address shape), or null",
         "properties": {
             "id": {"type": "integer"},
-            **{
-                name: _ADDRESS_TEXT
-                for name in ("full_name", "phone", "address_line_1", "address_line_2", "city", "state", "country")
-            },
+            **{name: _ADDRESS_TEXT for name in ADDRESS_FIELDS if name not in ("postal_code", "is_default")},
             "postal_code": {"type": "string", "pattern": "^[1-9][0-9]{5}$"},
             "is_default": {"type": "boolean"},
         },

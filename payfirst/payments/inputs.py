@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from payfirst.accounts.models import Address, User
+from payfirst.accounts.models import ADDRESS_FIELDS, Address, User
 from payfirst.core.errors import NotFound
 from payfirst.payments.errors import InvalidRedirectUrl
 
@@ -37,18 +37,7 @@ def validate_redirect_url(*, redirect_url: str) -> str:
 
 def address_snapshot(address: Address) -> dict[str, Any]:
     """The Address API shape, frozen into the payment (and from there into the order)."""
-    return {
-        "id": address.pk,
-        "full_name": address.full_name,
-        "phone": address.phone,
-        "address_line_1": address.address_line_1,
-        "address_line_2": address.address_line_2,
-        "city": address.city,
-        "state": address.state,
-        "postal_code": address.postal_code,
-        "country": address.country,
-        "is_default": address.is_default,
-    }
+    return {"id": address.pk, **{name: getattr(address, name) for name in ADDRESS_FIELDS}}
 
 
 def own_addresses(*, user: User, ids: Iterable[int | None]) -> dict[int, dict[str, Any]]:
