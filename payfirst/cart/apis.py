@@ -14,7 +14,6 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_field,
     extend_schema_serializer,
-    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -29,6 +28,7 @@ from payfirst.catalog.models import LineKind
 from payfirst.core.fields import HourMinuteField
 from payfirst.core.models import MAX_ID
 from payfirst.core.money import CURRENCY
+from payfirst.core.schema import coded_error_response
 
 # --- input -------------------------------------------------------------------------------------------------------
 
@@ -174,19 +174,13 @@ def _cart_response(priced: PricedCart, code: int = status.HTTP_200_OK) -> Respon
 
 def _error(name: str, codes: list[str], description: str) -> OpenApiResponse:
     """The one error shape with `code` narrowed to the codes this endpoint can answer with."""
-    detail = inline_serializer(
-        name=f"{name}ErrorDetail",
-        fields={
-            "code": serializers.ChoiceField(choices=codes),
-            "message": serializers.CharField(help_text="a sentence for a person"),
-            "fields": serializers.DictField(
-                child=serializers.ListField(child=serializers.CharField()),
-                required=False,
-                help_text="only for validation errors: field name to messages",
-            ),
-        },
+    return coded_error_response(
+        component=f"{name}Error",
+        detail_component=f"{name}ErrorDetail",
+        codes=codes,
+        description=description,
+        with_help=True,
     )
-    return OpenApiResponse(inline_serializer(name=f"{name}Error", fields={"error": detail}), description=description)
 
 
 def _same_error(response: OpenApiResponse, description: str) -> OpenApiResponse:

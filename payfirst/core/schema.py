@@ -6,7 +6,7 @@ Use them in `@extend_schema(responses={...})` so each operation documents its er
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
 
@@ -29,6 +29,26 @@ class ErrorSerializer(serializers.Serializer):
 def error_response(description: str) -> OpenApiResponse:
     """An error response in the one shape; `description` names the codes it can carry and when."""
     return OpenApiResponse(ErrorSerializer, description=description)
+
+
+def coded_error_response(
+    *, component: str, detail_component: str, codes: list[str], description: str, with_help: bool
+) -> OpenApiResponse:
+    """The one error shape as its own schema component, with `code` narrowed to the codes an endpoint can answer
+    with. `with_help` adds the field descriptions (the cart's components carry them, the payments' do not)."""
+    message_help = {"help_text": "a sentence for a person"} if with_help else {}
+    fields_help = {"help_text": "only for validation errors: field name to messages"} if with_help else {}
+    detail = inline_serializer(
+        name=detail_component,
+        fields={
+            "code": serializers.ChoiceField(choices=codes),
+            "message": serializers.CharField(**message_help),
+            "fields": serializers.DictField(
+                child=serializers.ListField(child=serializers.CharField()), required=False, **fields_help
+            ),
+        },
+    )
+    return OpenApiResponse(inline_serializer(name=component, fields={"error": detail}), description=description)
 
 
 INVALID_INPUT = error_response("`invalid_input`, with `fields` naming what to fix; `malformed_request` for bad JSON.")

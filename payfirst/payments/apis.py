@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from payfirst.core.api import PagePagination, error_body
 from payfirst.core.errors import NotFound
 from payfirst.core.models import MAX_ID
+from payfirst.core.schema import coded_error_response
 from payfirst.gateways.registry import GATEWAY_NAMES
 from payfirst.payments import returns, selectors, services
 from payfirst.payments.idempotency import respond_idempotently
@@ -36,23 +37,12 @@ logger = logging.getLogger("payfirst.payments")
 
 
 def _error(name: str, codes: list[str], description: str) -> OpenApiResponse:
-    return OpenApiResponse(
+    return coded_error_response(
+        component=name,
+        detail_component=f"{name}Detail",
+        codes=codes,
         description=f"{description} Codes: {', '.join(f'`{code}`' for code in codes)}.",
-        response=inline_serializer(
-            name=name,
-            fields={
-                "error": inline_serializer(
-                    name=f"{name}Detail",
-                    fields={
-                        "code": serializers.ChoiceField(choices=codes),
-                        "message": serializers.CharField(),
-                        "fields": serializers.DictField(
-                            child=serializers.ListField(child=serializers.CharField()), required=False
-                        ),
-                    },
-                )
-            },
-        ),
+        with_help=False,
     )
 
 
