@@ -163,54 +163,66 @@ def _gone_reason(item: CartItem, *, now: datetime) -> str:
 def _line(item: CartItem, *, seats_in_cart: Counter[int], holds: OwnHolds) -> PricedLine:
     """The line at today's catalog price, before any discount."""
     if item.kind == LineKind.PRODUCT:
-        variant = item.variant
-        stock = variant.available + holds.units[variant.pk]
-        return PricedLine(
-            item_id=item.pk,
-            kind=item.kind,
-            variant_id=variant.pk,
-            package_id=None,
-            slot_id=None,
-            plan_code=None,
-            name=f"{variant.product.name} — {variant.name}",
-            sku=variant.sku,
-            selected_date=None,
-            selected_time=None,
-            quantity=item.quantity,
-            unit_price=variant.price,
-            line_total=variant.price * item.quantity,
-            discount=0,
-            total=variant.price * item.quantity,
-            product_name=variant.product.name,
-            variant_name=variant.name,
-            stock=stock,
-            available=stock >= item.quantity,
-        )
+        return _product_line(item, holds=holds)
     if item.kind == LineKind.SERVICE:
-        package, slot = item.package, item.slot
-        remaining = slot.remaining + holds.places[slot.pk]
-        return PricedLine(
-            item_id=item.pk,
-            kind=item.kind,
-            variant_id=None,
-            package_id=package.pk,
-            slot_id=slot.pk,
-            plan_code=None,
-            name=f"{package.service.name} — {package.name}",
-            sku=None,
-            selected_date=slot.date,
-            selected_time=slot.time,
-            quantity=1,
-            unit_price=package.price,
-            line_total=package.price,
-            discount=0,
-            total=package.price,
-            service_id=package.service_id,
-            service_name=package.service.name,
-            package_name=package.name,
-            slot_remaining=remaining,
-            available=remaining >= seats_in_cart[slot.pk],
-        )
+        return _service_line(item, seats_in_cart=seats_in_cart, holds=holds)
+    return _plan_line(item)
+
+
+def _product_line(item: CartItem, *, holds: OwnHolds) -> PricedLine:
+    variant = item.variant
+    stock = variant.available + holds.units[variant.pk]
+    return PricedLine(
+        item_id=item.pk,
+        kind=item.kind,
+        variant_id=variant.pk,
+        package_id=None,
+        slot_id=None,
+        plan_code=None,
+        name=f"{variant.product.name} — {variant.name}",
+        sku=variant.sku,
+        selected_date=None,
+        selected_time=None,
+        quantity=item.quantity,
+        unit_price=variant.price,
+        line_total=variant.price * item.quantity,
+        discount=0,
+        total=variant.price * item.quantity,
+        product_name=variant.product.name,
+        variant_name=variant.name,
+        stock=stock,
+        available=stock >= item.quantity,
+    )
+
+
+def _service_line(item: CartItem, *, seats_in_cart: Counter[int], holds: OwnHolds) -> PricedLine:
+    package, slot = item.package, item.slot
+    remaining = slot.remaining + holds.places[slot.pk]
+    return PricedLine(
+        item_id=item.pk,
+        kind=item.kind,
+        variant_id=None,
+        package_id=package.pk,
+        slot_id=slot.pk,
+        plan_code=None,
+        name=f"{package.service.name} — {package.name}",
+        sku=None,
+        selected_date=slot.date,
+        selected_time=slot.time,
+        quantity=1,
+        unit_price=package.price,
+        line_total=package.price,
+        discount=0,
+        total=package.price,
+        service_id=package.service_id,
+        service_name=package.service.name,
+        package_name=package.name,
+        slot_remaining=remaining,
+        available=remaining >= seats_in_cart[slot.pk],
+    )
+
+
+def _plan_line(item: CartItem) -> PricedLine:
     plan = item.plan
     return PricedLine(
         item_id=item.pk,
