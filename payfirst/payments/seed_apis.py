@@ -38,7 +38,14 @@ IDEMPOTENCY = OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParam
 CART_NOT_FOUND = _error("SeedPaymentCartNotFound", ["not_found"], "No such cart, or another user's.")
 CREATE_INVALID = _error(
     "SeedPaymentCreateInvalid",
-    ["invalid_input", "malformed_request", "cart_empty", "invalid_redirect_url", "amount_not_payable"],
+    [
+        "invalid_input",
+        "malformed_request",
+        "cart_empty",
+        "shipping_address_required",
+        "invalid_redirect_url",
+        "amount_not_payable",
+    ],
     "The request or the cart cannot be paid as it is (a cart with products needs create-from-cart and an address).",
 )
 CREATE_CONFLICT = _error(
