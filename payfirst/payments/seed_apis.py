@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,13 +23,32 @@ from payfirst.cart.selectors import own_cart_by_reference
 from payfirst.core.errors import InvalidState, NotFound
 from payfirst.fulfilment.selectors import fulfilment_refs, payment_booking
 from payfirst.payments import services
-from payfirst.payments.apis import GATEWAY_ERROR, UNAUTHORIZED, _error
 from payfirst.payments.idempotency import respond_idempotently
 from payfirst.payments.models import Payment
 from payfirst.payments.selectors import payment_status_label
 from payfirst.payments.serializers import CheckoutOutput
 
 TAGS = ["payments (seed-compatible)"]
+
+
+def _error(name: str, codes: list[str], description: str) -> OpenApiResponse:
+    """The one error shape with `code` narrowed to the codes this endpoint can answer with."""
+    detail = inline_serializer(
+        name=f"{name}Detail",
+        fields={
+            "code": serializers.ChoiceField(choices=codes),
+            "message": serializers.CharField(),
+            "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False),
+        },
+    )
+    return OpenApiResponse(
+        description=f"{description} Codes: {', '.join(f'`{code}`' for code in codes)}.",
+        response=inline_serializer(name=name, fields={"error": detail}),
+    )
+
+
+UNAUTHORIZED = _error("SeedPaymentNotSignedIn", ["not_authenticated", "authentication_failed"], "Sign in first.")
+GATEWAY_ERROR = _error("SeedPaymentGatewayError", ["gateway_error"], "The gateway did not answer; retrying is safe.")
 
 CART_REFERENCE = serializers.CharField(
     max_length=40, help_text='the cart\'s `cart_id` ("CART_…") or its numeric `id` (a JSON number is fine)'
