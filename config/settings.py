@@ -152,6 +152,13 @@ CSRF_FAILURE_VIEW = "payfirst.core.api.csrf_failure_view"
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
 FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", "http://localhost:3000")
+# Seed 002's return pages: where a PhonePe payment made without a redirect_url sends the browser back to.
+PHONEPE_SUCCESS_REDIRECT_URL = os.environ.get(
+    "PHONEPE_SUCCESS_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/confirmbooking/"
+)
+PHONEPE_FAILED_REDIRECT_URL = os.environ.get(
+    "PHONEPE_FAILED_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/failedbooking/"
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],

@@ -174,7 +174,11 @@ def test_phonepe_happy_path_through_the_sandbox_and_the_redirect(server, api, us
     assert redirected.status_code == 302
     target = urlsplit(redirected.headers["location"])
     assert (target.netloc, target.path) == ("localhost:3000", "/confirmbooking")
-    assert parse_qs(target.query) == {"payment_id": [str(payment["id"])], "status": ["success"]}
+    assert parse_qs(target.query) == {
+        "payment_id": [str(payment["id"])],
+        "status": ["success"],
+        "redirect_source": ["phonepe"],
+    }
     record = Payment.objects.get(pk=payment["id"])
     assert record.status == S.CAPTURED and record.events.filter(source="redirect").exists()
     assert_fulfilled(record, variant=variant, slot=slot)
