@@ -30,6 +30,7 @@ class AddressOutput(serializers.ModelSerializer):
             "state",
             "postal_code",
             "country",
+            "gstin",
             "is_default",
         ]
         read_only_fields = fields

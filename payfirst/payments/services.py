@@ -41,6 +41,7 @@ from payfirst.payments.errors import (
     PaymentInProgress,
     ShippingAddressRequired,
 )
+from payfirst.payments.invoicing import issue_capture_documents
 from payfirst.payments.models import Payment, PaymentEvent, PaymentLine, Refund, ReservationState
 from payfirst.payments.refunds import send_refund_task
 from payfirst.payments.states import EventSource, PaymentStatus, transition
@@ -108,6 +109,7 @@ def address_snapshot(address: Address) -> dict[str, Any]:
         "state": address.state,
         "postal_code": address.postal_code,
         "country": address.country,
+        "gstin": address.gstin,
         "is_default": address.is_default,
     }
 
@@ -687,6 +689,8 @@ def _capture_and_refund(
         detail=reason,
         fields={**money, "captured_at": now},
     )
+    # Money was taken, so it is invoiced; the credit note follows when the refund is processed.
+    issue_capture_documents(payment=payment, lines=payment_lines_for_fulfilment(payment_id=payment.pk), captured_at=now)
     refund = Refund.objects.create(payment=payment, amount=payment.amount, reason=reason, is_automatic=True)
     send_refund_task.enqueue(refund_id=refund.pk)
     logger.warning(
@@ -726,6 +730,7 @@ def _capture_and_fulfil(
         variants, _slots = _holds_of_lines(lines)
         consume_holds(variants=variants)
     fulfil(payment=payment, lines=lines)
+    issue_capture_documents(payment=payment, lines=lines, captured_at=now)
     if payment.promo_id is not None:
         record_promo_use(
             promo_id=payment.promo_id,
