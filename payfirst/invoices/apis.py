@@ -9,8 +9,10 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from payfirst.accounts.models import User
 from payfirst.core.schema import NOT_AUTHENTICATED, NOT_FOUND
@@ -180,6 +182,10 @@ class DocumentDetailApi(generics.RetrieveAPIView):
     },
 )
 class DocumentHtmlApi(APIView):
+    """Also answers a signed-in admin session, so staff can print from the admin (GET only: no CSRF concern)."""
+
+    authentication_classes = [JWTAuthentication, SessionAuthentication]
+
     def get(self, request: Request, document_id: int) -> HttpResponse:
         document = get_document(user=_user(request), document_id=document_id)
         return HttpResponse(document_html(document), content_type="text/html; charset=utf-8")
@@ -195,6 +201,8 @@ class DocumentHtmlApi(APIView):
     },
 )
 class DocumentPdfApi(APIView):
+    authentication_classes = [JWTAuthentication, SessionAuthentication]
+
     def get(self, request: Request, document_id: int) -> HttpResponse:
         document = get_document(user=_user(request), document_id=document_id)
         response = HttpResponse(document_pdf(document), content_type="application/pdf")
