@@ -128,7 +128,8 @@ def gstin_problem(value: str, *, state_code: str | None = None) -> str:
 
 
 def validate_gstin(value: str) -> None:
-    """A model-field validator: the format, the state code and the check character."""
-    problem = gstin_problem(value)
+    """A model-field validator: the format, the state code and the check character (letters in either case; the
+    model upper-cases them when it cleans)."""
+    problem = gstin_problem(value.strip().upper())
     if problem:
         raise ValidationError(problem, code="invalid_gstin")
