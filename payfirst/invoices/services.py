@@ -289,6 +289,7 @@ def issue_documents_for_capture(
                         hsn_sac=item.hsn_sac,
                         is_service=line.is_service,
                         quantity=line.quantity,
+                        unit="NA" if line.is_service else "NOS",  # a Unique Quantity Code for goods only
                         rate=0 if item.exempt else item.rate,
                         exempt=item.exempt,
                         place_state_code=place,
