@@ -237,9 +237,11 @@ def _save_document(
     return document
 
 
-def _document_place(codes: Sequence[str]) -> str:
-    """The place printed on the document: the lines' one place, else the first line's (goods come first)."""
-    return codes[0]
+def _document_place(lines: Sequence[tuple[DocumentLine, TaxSplit]]) -> str:
+    """The place of supply printed on the document: where its goods go when it has any, else its first line's (each
+    line also carries its own)."""
+    goods = [line.place_state_code for line, _ in lines if not line.is_service]
+    return (goods or [lines[0][0].place_state_code])[0]
 
 
 def issue_documents_for_capture(
@@ -268,11 +270,10 @@ def issue_documents_for_capture(
         seller = seller_snapshot()
         buyer_data = buyer_snapshot(buyer)
         classified = _classify(lines, day=day)
-        # Goods first: the document's place of supply is where the goods go when there are any.
+        # Goods first, then services, each in the payment's order.
         order = sorted(range(len(lines)), key=lambda i: lines[i].is_service)
         shares = line_discounts(lines=lines, discount=discount)
         built: dict[bool, list[tuple[DocumentLine, TaxSplit]]] = defaultdict(list)
-        places: dict[bool, list[str]] = defaultdict(list)
         for index in order:
             item = classified[index]
             line = item.line
@@ -299,7 +300,6 @@ def issue_documents_for_capture(
                     split,
                 )
             )
-            places[item.exempt].append(place)
         common = {
             "payment_id": payment_id,
             "user_id": buyer.user_id,
@@ -314,7 +314,7 @@ def issue_documents_for_capture(
                 _save_document(
                     kind=DocumentKind.TAX_INVOICE,
                     title="Invoice-cum-Bill of Supply",
-                    place_code=_document_place(places[False] + places[True]),
+                    place_code=_document_place(every),
                     lines=every,
                     **common,
                 )
@@ -325,7 +325,7 @@ def issue_documents_for_capture(
                     _save_document(
                         kind=DocumentKind.TAX_INVOICE,
                         title="Tax Invoice",
-                        place_code=_document_place(places[False]),
+                        place_code=_document_place(built[False]),
                         lines=built[False],
                         **common,
                     )
@@ -335,7 +335,7 @@ def issue_documents_for_capture(
                     _save_document(
                         kind=DocumentKind.BILL_OF_SUPPLY,
                         title="Bill of Supply",
-                        place_code=_document_place(places[True]),
+                        place_code=_document_place(built[True]),
                         lines=built[True],
                         **common,
                     )
