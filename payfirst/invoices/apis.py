@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
@@ -15,7 +15,8 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from payfirst.accounts.models import User
-from payfirst.core.schema import NOT_AUTHENTICATED, NOT_FOUND
+from payfirst.core.models import MAX_ID
+from payfirst.core.schema import INVALID_INPUT, NOT_AUTHENTICATED, NOT_FOUND
 from payfirst.invoices.models import Document, DocumentLine
 from payfirst.invoices.rendering import document_html, document_pdf
 from payfirst.invoices.selectors import documents_for_user, get_document
@@ -152,14 +153,31 @@ def _user(request: Request) -> User:
     return request.user  # type: ignore[return-value]
 
 
-@extend_schema(tags=TAGS, responses={200: DocumentOutput(many=True), 401: NOT_AUTHENTICATED, 404: NOT_FOUND})
+class DocumentFilter(serializers.Serializer):
+    payment_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+
+
+@extend_schema(
+    tags=TAGS,
+    parameters=[
+        OpenApiParameter(
+            "payment_id", int, description="only the documents of this payment (its invoice, bill, credit notes)"
+        )
+    ],
+    responses={200: DocumentOutput(many=True), 400: INVALID_INPUT, 401: NOT_AUTHENTICATED, 404: NOT_FOUND},
+)
 class DocumentListApi(generics.ListAPIView):
     """Your GST documents (tax invoices, bills of supply, credit notes), newest first. Staff see everyone's."""
 
     serializer_class = DocumentOutput
 
     def get_queryset(self) -> QuerySet[Document]:
-        return documents_for_user(user=_user(self.request))
+        query = DocumentFilter(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        documents = documents_for_user(user=_user(self.request))
+        if "payment_id" in query.validated_data:
+            documents = documents.filter(payment_id=query.validated_data["payment_id"])
+        return documents
 
 
 @extend_schema(tags=TAGS, responses={200: DocumentOutput, 401: NOT_AUTHENTICATED, 404: NOT_FOUND})

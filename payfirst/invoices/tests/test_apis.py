@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.test import Client
 from pypdf import PdfReader
 
 from payfirst.invoices.services import issue_credit_notes_for_refund, issue_documents_for_capture
@@ -130,3 +131,38 @@ def test_the_schema_describes_the_invoice_endpoints(api_client):
         "/api/invoices/{document_id}/html/",
     ):
         assert path in schema["paths"], path
+
+
+def test_the_list_filters_by_payment(auth_client, documents, user):
+    other = issue_documents_for_capture(
+        payment_id=42,
+        captured_at=f.at(2026, 11, 22),
+        buyer=f.buyer(user),
+        lines=[f.goods_line(f.variant(price=11800, tax=f.standard()))],
+        discount=0,
+    )
+    assert auth_client.get("/api/invoices/").json()["count"] == 5
+    only = auth_client.get("/api/invoices/", {"payment_id": 42}).json()
+    assert [d["number"] for d in only["results"]] == [other[0].number]
+    assert auth_client.get("/api/invoices/", {"payment_id": 41}).json()["count"] == 4
+    bad = auth_client.get("/api/invoices/", {"payment_id": "x"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_input"
+
+
+@pytest.fixture
+def admin_client(make_user):  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(make_user(is_staff=True, is_superuser=True))
+    return client
+
+
+def test_the_admin_lists_and_shows_documents_read_only_in_rupees(admin_client, documents):
+    invoice = documents[0]
+    listing = admin_client.get("/admin/invoices/document/", {"q": "Meera"})
+    assert listing.status_code == 200 and invoice.number in listing.content.decode()
+    page = admin_client.get(f"/admin/invoices/document/{invoice.pk}/change/").content.decode()
+    assert "855.24" in page and "21.38" in page and "898.00" in page and f"/api/invoices/{invoice.pk}/pdf/" in page
+    assert admin_client.post(f"/admin/invoices/document/{invoice.pk}/delete/").status_code == 403
+    pdf = admin_client.get(f"/api/invoices/{invoice.pk}/pdf/")  # the admin session prints it
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert admin_client.get("/admin/catalog/taxclass/").status_code == 200
