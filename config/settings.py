@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "payfirst.cart",
     "payfirst.payments",
     "payfirst.fulfilment",
+    "payfirst.invoices",
     "payfirst.gateways",
     "payfirst.gateways.sandbox",
     "payfirst.ops",
@@ -219,6 +220,16 @@ TASK_FAILED_RESULTS_KEEP_DAYS = int(os.environ.get("TASK_FAILED_RESULTS_KEEP_DAY
 
 # Payments and gateways.
 PAYMENT_EXPIRY_MINUTES = int(os.environ.get("PAYMENT_EXPIRY_MINUTES", "15"))
+
+# GST documents (payfirst/invoices): the seller printed on every tax invoice, bill of supply and credit note. The
+# defaults are a demo shop with a well-formed GSTIN; a real shop sets its own (checked at start-up: format, check
+# character, state code matching GST_SELLER_STATE).
+GST_SELLER_LEGAL_NAME = os.environ.get("GST_SELLER_LEGAL_NAME", "Shubh Puja Stores Private Limited")
+GST_SELLER_ADDRESS = os.environ.get("GST_SELLER_ADDRESS", "14 Chickpet Main Road, Bengaluru 560053")
+GST_SELLER_STATE = os.environ.get("GST_SELLER_STATE", "Karnataka")
+GST_SELLER_GSTIN = os.environ.get("GST_SELLER_GSTIN", "29AAKCS4821M1ZS")
+# Basis points (1800 = 18 %) for a catalog item without a tax class.
+GST_STANDARD_RATE = int(os.environ.get("GST_STANDARD_RATE", "1800"))
 PAYFIRST_GATEWAYS = os.environ.get("PAYFIRST_GATEWAYS", "sandbox" if (DEBUG or DEMO) else "live")
 if PAYFIRST_GATEWAYS not in {"sandbox", "live"}:
     raise ImproperlyConfigured("PAYFIRST_GATEWAYS must be 'sandbox' or 'live'.")
@@ -277,5 +288,6 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # WeasyPrint narrates every rendering step at INFO (and parses its stylesheet at import).
+    "loggers": {"django.db.backends": {"level": "INFO"}, "weasyprint": {"level": "WARNING"}},
 }

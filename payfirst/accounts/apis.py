@@ -194,6 +194,7 @@ class AddressInputSerializer(serializers.ModelSerializer):
         model = Address
         fields = list(ADDRESS_FIELDS)
         extra_kwargs = {
+            "gstin": {"help_text": "optional: your business's GSTIN for a B2B tax invoice; it must be of this state"},
             "phone": {"help_text": "10 to 15 digits, optional +"},
             "postal_code": {"help_text": "6-digit Indian PIN code, first digit 1-9"},
             "country": {"default": "India"},

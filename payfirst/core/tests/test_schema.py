@@ -82,6 +82,7 @@ ADDRESS = {
     "postal_code",
     "country",
     "is_default",
+    "gstin",  # beyond the contract's Address, documented: a business buyer's GSTIN for B2B tax invoices
 }
 
 
