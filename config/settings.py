@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "payfirst.gateways",
     "payfirst.gateways.sandbox",
     "payfirst.ops",
+    "payfirst.notifications",
     "payfirst.dashboard",
 ]
 
@@ -153,6 +154,17 @@ CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
 FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", "http://localhost:3000")
 
+# Email (notifications, password reset): EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 (the SMTP
+# timeout is 10 s unless ?timeout= says otherwise). Without it: the demo writes each message as a file under
+# data/emails/, anything else prints it to the console.
+from payfirst.core.mail import parse_email_url  # noqa: E402
+
+EMAIL_URL = os.environ.get("EMAIL_URL", "")
+globals().update(parse_email_url(EMAIL_URL or (f"file://{DATA_DIR / 'emails'}" if DEMO else "console://")))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "payfirst <no-reply@payfirst.example>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(60 * 60)))  # seconds a reset link works
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -166,6 +178,7 @@ REST_FRAMEWORK = {
         "register": os.environ.get("THROTTLE_REGISTER", "10/hour"),
         "token": os.environ.get("THROTTLE_TOKEN", "20/minute"),
         "check_email": os.environ.get("THROTTLE_CHECK_EMAIL", "30/minute"),
+        "password_reset": os.environ.get("THROTTLE_PASSWORD_RESET", "5/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Proxies in front of the app that append to X-Forwarded-For. 0 (the default) trusts only the socket's address,

@@ -18,6 +18,7 @@ from payfirst.fulfilment.models import (
     Subscription,
     SubscriptionStatus,
 )
+from payfirst.fulfilment.notices import notify_bookings_cancelled
 from payfirst.payments.models import Payment
 
 
@@ -51,6 +52,7 @@ def cancel_fulfilment(*, payment: Payment) -> list[str]:
         list(Variant.objects.select_for_update().filter(pk__in=list(stock)).order_by("pk").values_list("pk"))
         for variant_id, quantity in sorted(stock.items()):
             Variant.objects.filter(pk=variant_id).update(stock_on_hand=F("stock_on_hand") + quantity)
+    notify_bookings_cancelled(booking_ids=[b.pk for b in bookings], reason="Cancelled with a refund of the payment.")
     places: Counter[int] = Counter(booking.slot_id for booking in bookings)
     if places:
         change_holds(variants={}, slots={slot_id: -count for slot_id, count in places.items()})

@@ -42,6 +42,7 @@ from payfirst.payments.errors import (
     ShippingAddressRequired,
 )
 from payfirst.payments.models import Payment, PaymentEvent, PaymentLine, Refund, ReservationState
+from payfirst.payments.notices import notify_payment_confirmed
 from payfirst.payments.refunds import send_refund_task
 from payfirst.payments.states import EventSource, PaymentStatus, transition
 
@@ -725,7 +726,8 @@ def _capture_and_fulfil(
     if consume:
         variants, _slots = _holds_of_lines(lines)
         consume_holds(variants=variants)
-    fulfil(payment=payment, lines=lines)
+    refs = fulfil(payment=payment, lines=lines)
+    notify_payment_confirmed(payment=payment, lines=lines, refs=refs)  # the email, sent once this commits
     if payment.promo_id is not None:
         record_promo_use(
             promo_id=payment.promo_id,
