@@ -179,6 +179,7 @@ REST_FRAMEWORK = {
         "token": os.environ.get("THROTTLE_TOKEN", "20/minute"),
         "check_email": os.environ.get("THROTTLE_CHECK_EMAIL", "30/minute"),
         "password_reset": os.environ.get("THROTTLE_PASSWORD_RESET", "5/hour"),
+        "password_reset_confirm": os.environ.get("THROTTLE_PASSWORD_RESET_CONFIRM", "20/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Proxies in front of the app that append to X-Forwarded-For. 0 (the default) trusts only the socket's address,
