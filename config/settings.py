@@ -36,7 +36,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if (DEBUG or DEMO) else "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "payfirst.core.admin_apps.PayfirstAdminConfig",  # django.contrib.admin, with payfirst's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -10,10 +10,11 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from payfirst.core.admin_tools import RupeesAdmin
 from payfirst.fulfilment.models import Booking, Order, OrderItem, Subscription
 
 
-class _ReadMostlyAdmin(admin.ModelAdmin):
+class _ReadMostlyAdmin(RupeesAdmin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -21,8 +22,9 @@ class _ReadMostlyAdmin(admin.ModelAdmin):
         return False
 
 
-class OrderItemInline(admin.TabularInline):
+class OrderItemInline(RupeesAdmin, admin.TabularInline):
     model = OrderItem
+    paise_fields = ("unit_price", "line_total", "discount", "total")
     extra = 0
     can_delete = False
     fields = ["variant", "name", "sku", "quantity", "unit_price", "line_total", "discount", "total"]
@@ -37,6 +39,7 @@ class OrderItemInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(_ReadMostlyAdmin):
+    paise_fields = ("subtotal", "discount", "total")
     list_display = ["order_number", "user", "status", "total", "payment", "created_at"]
     list_filter = ["status", "created_at"]
     search_fields = ["order_number", "user__email", "payment__reference"]
@@ -61,6 +64,7 @@ class OrderAdmin(_ReadMostlyAdmin):
 
 @admin.register(Booking)
 class BookingAdmin(_ReadMostlyAdmin):
+    paise_fields = ("discount", "total")
     list_display = ["book_id", "user", "service", "package", "selected_date", "selected_time", "status", "total"]
     list_filter = ["status", "selected_date", "service"]
     search_fields = ["book_id", "user__email", "payment__reference"]
@@ -87,6 +91,7 @@ class BookingAdmin(_ReadMostlyAdmin):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(_ReadMostlyAdmin):
+    paise_fields = ("discount", "total")
     list_display = ["plan_code", "user", "status", "starts_at", "ends_at", "total"]
     list_filter = ["status", "plan"]
     search_fields = ["plan_code", "user__email", "payment__reference"]
