@@ -10,7 +10,7 @@ PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/payfirst_bench
 
 export PAYFIRST_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test test-sqlite test-postgres venv worker bench clean
+.PHONY: run test test-sqlite test-postgres venv worker reconcile bench clean
 
 venv: $(VENV)/.installed
 
@@ -42,6 +42,12 @@ run: venv
 worker: venv
 	@mkdir -p data/prometheus
 	PAYFIRST_DEMO=1 PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/data/prometheus" $(PY) manage.py run_worker
+
+# Ask the gateways about open payments and pending refunds now, against the demo's database (see docs/operations.md).
+reconcile: venv
+	@mkdir -p data
+	PAYFIRST_DEMO=1 $(PY) manage.py migrate --noinput
+	PAYFIRST_DEMO=1 $(PY) manage.py reconcile_payments $(RECONCILE_ARGS)
 
 # SQLite first, then PostgreSQL when it answers on 127.0.0.1:5432.
 test: venv

@@ -203,6 +203,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets shared by several components get one stable name (without this drf-spectacular invents hashed
+    # names such as Code3e9Enum, and warns).
+    "ENUM_NAME_OVERRIDES": {
+        "NotFoundCodeEnum": ["not_found"],
+        "NotAuthenticatedCodeEnum": ["not_authenticated", "authentication_failed"],
+        "GatewayErrorCodeEnum": ["gateway_error"],
+        "PaymentOutcomeEnum": ["success", "pending", "failed"],
+        "GatewayEnum": ["razorpay", "phonepe"],
+    },
 }
 
 # Caches back DRF's throttling. One process: local memory; many: set CACHE_URL to Redis.
