@@ -128,7 +128,10 @@ def send_notification(*, key: str, now: datetime | None = None) -> str:
 
 def send_due_notifications(*, limit: int = 100, now: datetime | None = None) -> Counter[str]:
     """The sweep: send each PENDING notification that is due and unclaimed (oldest first), e.g. one whose queued
-    task never ran or whose mail server failed. Counts the statuses reached."""
+    task never ran or whose mail server failed. Counts the statuses reached.
+
+    It stops at the first send that fails: the mail server is down or hanging, and trying the rest now would only
+    hold the worker for a timeout each (and spend their attempts). They wait for the next sweep."""
     now = now or timezone.now()
     keys = list(
         Notification.objects.filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now)
@@ -136,7 +139,13 @@ def send_due_notifications(*, limit: int = 100, now: datetime | None = None) -> 
         .order_by("next_attempt_at", "pk")
         .values_list("key", flat=True)[:limit]
     )
-    return Counter(send_notification(key=key, now=now).lower() for key in keys)
+    counts: Counter[str] = Counter()
+    for key in keys:
+        status = send_notification(key=key, now=now)
+        counts[status.lower()] += 1
+        if status in (NotificationStatus.PENDING, NotificationStatus.FAILED):
+            break
+    return counts
 
 
 @task(queue_name="default")

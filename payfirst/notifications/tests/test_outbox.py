@@ -116,3 +116,14 @@ def test_an_unknown_kind_is_refused(user):
     with pytest.raises(ValueError):
         services.notify(key="x:1", kind="birthday", user_id=user.pk, context={})
     assert Notification.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_sweep_stops_at_the_first_failed_send_and_leaves_the_rest_for_the_next(user):
+    smtp = {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1"}
+    for n in (6, 7, 8):
+        services.notify(key=f"booking-cancelled:{n}", kind=KIND, user_id=user.pk, context=CONTEXT)
+    with override_settings(**smtp, EMAIL_PORT=_refused_port(), EMAIL_TIMEOUT=2):
+        assert services.send_due_notifications() == {"pending": 1}
+    assert sorted(Notification.objects.values_list("attempts", flat=True)) == [0, 0, 1]
+    assert services.send_due_notifications() == {"sent": 2} and len(mail.outbox) == 2
