@@ -6,6 +6,7 @@ nor delete them, and the money, the links to the payment and the address snapsho
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -13,8 +14,27 @@ from django.http import HttpRequest
 from payfirst.core.admin_tools import RupeesAdmin
 from payfirst.fulfilment.models import Booking, Order, OrderItem, Subscription
 
+CANCELLED = "CANCELLED"  # the cancelled status of orders, bookings and subscriptions alike
+
+
+class _StatusForm(forms.ModelForm):
+    """Staff move a fulfilment forward here (shipped, delivered, completed), but never cancel it by hand: cancelling
+    goes through the payment, which refunds, gives stock and places back and tells the customer, after a
+    confirmation page."""
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        if status == CANCELLED and self.instance.status != CANCELLED:
+            raise forms.ValidationError(
+                "Cancel through the payment: on Payments, tick it and choose “Refund in full and cancel…” (the "
+                "money is refunded, stock and places given back, and the customer told)."
+            )
+        return status
+
 
 class _ReadMostlyAdmin(RupeesAdmin, admin.ModelAdmin):
+    form = _StatusForm
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
