@@ -16,9 +16,9 @@ from payfirst.payments.models import Payment, PaymentLine, Refund
 def notify_payment_confirmed(*, payment: Payment, lines: Sequence[PaymentLine], refs: Sequence[FulfilmentRef]) -> None:
     """One email per captured payment (key `capture:<payment id>`) listing its order, bookings and subscriptions.
 
-    Built from the lines and references the capture already holds: no query but the outbox INSERT. `refs` is what
-    `fulfil` returned for these lines: the order first, then one booking per service line and one subscription per
-    plan line, each in the lines' order."""
+    Built from the lines (as `payment_lines_for_fulfilment` reads them) and the references the capture already holds:
+    no query but the outbox INSERT. `refs` is what `fulfil` returned for these lines: the order first, then one
+    booking per service line and one subscription per plan line, each in the lines' order."""
     order_refs = [ref for ref in refs if ref.type == "order"]
     booking_refs = [ref for ref in refs if ref.type == "booking"]
     subscription_refs = [ref for ref in refs if ref.type == "subscription"]
@@ -45,7 +45,7 @@ def notify_payment_confirmed(*, payment: Payment, lines: Sequence[PaymentLine], 
         {
             "reference": ref.reference,
             "name": line.name,
-            "days": getattr(line, "joined_plan_days", None) or "",
+            "days": line.joined_plan_days,  # read with the lines by payment_lines_for_fulfilment
             "total": line.total,
         }
         for line, ref in zip(plans, subscription_refs, strict=True)
