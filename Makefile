@@ -10,7 +10,7 @@ PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/payfirst_bench
 
 export PAYFIRST_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test test-sqlite test-postgres lint venv system-packages worker bench clean
+.PHONY: run test test-sqlite test-postgres lint venv system-packages worker reconcile bench clean
 
 # WeasyPrint (the GST documents' PDFs) needs Pango from the system, and a font with the rupee sign.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
@@ -61,6 +61,12 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy payfirst config
 	$(VENV)/bin/lint-imports
+
+# Ask the gateways about open payments and pending refunds now, against the demo's database (see docs/operations.md).
+reconcile: venv
+	@mkdir -p data
+	PAYFIRST_DEMO=1 $(PY) manage.py migrate --noinput
+	PAYFIRST_DEMO=1 $(PY) manage.py reconcile_payments $(RECONCILE_ARGS)
 
 # SQLite first, then PostgreSQL when it answers on 127.0.0.1:5432.
 test: venv

@@ -36,7 +36,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if (DEBUG or DEMO) else "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "payfirst.core.admin_apps.PayfirstAdminConfig",  # django.contrib.admin, with payfirst's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "payfirst.gateways",
     "payfirst.gateways.sandbox",
     "payfirst.ops",
+    "payfirst.notifications",
     "payfirst.dashboard",
 ]
 
@@ -161,6 +162,17 @@ PHONEPE_FAILED_REDIRECT_URL = os.environ.get(
     "PHONEPE_FAILED_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/failedbooking/"
 )
 
+# Email (notifications, password reset): EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 (the SMTP
+# timeout is 10 s unless ?timeout= says otherwise). Without it: the demo writes each message as a file under
+# data/emails/, anything else prints it to the console.
+from payfirst.core.mail import parse_email_url  # noqa: E402
+
+EMAIL_URL = os.environ.get("EMAIL_URL", "")
+globals().update(parse_email_url(EMAIL_URL or (f"file://{DATA_DIR / 'emails'}" if DEMO else "console://")))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "payfirst <no-reply@payfirst.example>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(60 * 60)))  # seconds a reset link works
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -174,6 +186,8 @@ REST_FRAMEWORK = {
         "register": os.environ.get("THROTTLE_REGISTER", "10/hour"),
         "token": os.environ.get("THROTTLE_TOKEN", "20/minute"),
         "check_email": os.environ.get("THROTTLE_CHECK_EMAIL", "30/minute"),
+        "password_reset": os.environ.get("THROTTLE_PASSWORD_RESET", "5/hour"),
+        "password_reset_confirm": os.environ.get("THROTTLE_PASSWORD_RESET_CONFIRM", "20/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Proxies in front of the app that append to X-Forwarded-For. 0 (the default) trusts only the socket's address,
@@ -197,6 +211,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets shared by several components get one stable name (without this drf-spectacular invents hashed
+    # names such as Code3e9Enum, and warns).
+    "ENUM_NAME_OVERRIDES": {
+        "NotFoundCodeEnum": ["not_found"],
+        "NotAuthenticatedCodeEnum": ["not_authenticated", "authentication_failed"],
+        "GatewayErrorCodeEnum": ["gateway_error"],
+        "IdempotencyKeyReusedCodeEnum": ["idempotency_key_reused"],
+        "InvalidStateCodeEnum": ["invalid_state"],
+        "PaymentOutcomeEnum": ["success", "pending", "failed"],
+        "GatewayEnum": ["razorpay", "phonepe"],
+    },
 }
 
 # Caches back DRF's throttling. One process: local memory; many: set CACHE_URL to Redis.

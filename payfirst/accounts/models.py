@@ -106,6 +106,7 @@ class Address(TimestampedModel):
 
     class Meta:
         ordering = ["-is_default", "id"]
+        verbose_name_plural = "addresses"
         constraints = [
             models.UniqueConstraint(fields=["user"], condition=Q(is_default=True), name="one_default_address_per_user")
         ]

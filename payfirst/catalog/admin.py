@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from payfirst.catalog.models import Plan, Product, Service, ServicePackage, Slot, TaxClass, TaxRate, Variant
 from payfirst.catalog.services import change_stock, set_slot_capacity
-from payfirst.core.money import Paise
+from payfirst.core.money import rupees
 
 STOCK_CHANGE_LIMIT = 1_000_000
 VARIANT_FORM_FIELDS = ["sku", "name", "price", "hsn_sac", "tax_class", "is_active"]
@@ -27,7 +27,7 @@ SLOT_FORM_FIELDS = ["service", "date", "time", "capacity", "is_active"]
 
 
 def _rupees(paise: int | None) -> str:
-    return "-" if paise is None else str(Paise(paise))
+    return "—" if paise is None else rupees(paise)
 
 
 class VariantInlineForm(forms.ModelForm):
@@ -279,7 +279,7 @@ class SlotAdmin(admin.ModelAdmin):
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "price", "price_rupees", "duration_days", "is_active"]
+    list_display = ["code", "name", "price_rupees", "duration_days", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "name"]
 

@@ -14,7 +14,10 @@ class DashboardConfig(AppConfig):
 
         from payfirst.dashboard.metrics import register_collectors
 
-        # The admin index links to the dashboard through this template; another index template set on purpose wins.
-        if admin.site.index_template is None:
-            admin.site.index_template = "dashboard/admin_index.html"
+        # The admin index links to the dashboard first in its Operations section (payfirst's admin site).
+        admin.site.add_operations_link(
+            name="Dashboard",
+            url_name="dashboard:index",
+            description="Payments per state, capture success rate and revenue, last 30 days",
+        )
         register_collectors()

@@ -24,6 +24,7 @@ from payfirst.payments.handover import fulfil
 from payfirst.payments.invoicing import issue_capture_documents
 from payfirst.payments.locks import lock_cart_then_payment, payment_lines_for_fulfilment
 from payfirst.payments.models import Payment, Refund, ReservationState
+from payfirst.payments.notices import notify_payment_confirmed
 from payfirst.payments.refunds import send_refund_task
 from payfirst.payments.reservations import holds_of_lines, holds_of_payment, release_and_move
 from payfirst.payments.states import CAPTURED_LIKE, PaymentStatus, transition
@@ -232,7 +233,8 @@ def _capture_and_fulfil(
     if consume:
         variants, _slots = holds_of_lines(lines)
         consume_holds(variants=variants)
-    fulfil(payment=payment, lines=lines)
+    refs = fulfil(payment=payment, lines=lines)
+    notify_payment_confirmed(payment=payment, lines=lines, refs=refs)  # the email, sent once this commits
     issue_capture_documents(payment=payment, lines=lines, captured_at=evidence.now)
     if payment.promo_id is not None:
         record_promo_use(

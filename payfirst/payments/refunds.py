@@ -25,6 +25,7 @@ from payfirst.ops.tasks import periodic
 from payfirst.payments.errors import RefundExceedsCaptured
 from payfirst.payments.invoicing import issue_refund_credit_notes
 from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundStatus
+from payfirst.payments.notices import notify_refund_processed
 from payfirst.payments.states import EventSource, PaymentStatus, transition
 
 logger = logging.getLogger("payfirst.payments")
@@ -95,6 +96,7 @@ def apply_refund_status(*, refund_id: int, gateway_refund_id: str, status: str, 
                 transition(
                     payment=payment, to=target, source=source, detail=detail, fields={"refunded_amount": refunded}
                 )
+            notify_refund_processed(payment=payment, refund=refund, refunded_total=refunded)  # sent once committed
             logger.info("refund processed", extra={"refund_id": refund.pk, "payment_id": payment.pk})
             return RefundStatus.PROCESSED
         if status == GatewayRefundStatus.FAILED:
