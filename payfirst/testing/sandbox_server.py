@@ -1,0 +1,186 @@
+"""The gateway sandbox as a subprocess for tests: `python -m sandbox serve` on a free port with a fresh SQLite
+database, its webhooks pointed at a given base URL (the app's live_server, or a recording receiver). payfirst never
+imports the sandbox's code; tests reach it over HTTP exactly as the app does."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_SECONDS = 60.0
+
+# What the tests' sandbox is like unless a test starts its own: gateway time runs 1000 times faster (webhook retries a
+# few milliseconds apart), refunds settle at once, and an api_timeout holds its answer past the app's 5 s timeout.
+TEST_ENV = {
+    "SANDBOX_TIME_SCALE": "1000",
+    "SANDBOX_REFUND_SETTLE_SECONDS": "0",
+    "SANDBOX_HOLD_SECONDS": "6",
+    "SANDBOX_DELIVERY_THREADS": "4",
+    "SANDBOX_THREADS": "16",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class SandboxServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    workdir: Path
+    log_path: Path
+    client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=15))
+
+    @property
+    def razorpay(self) -> str:
+        return f"{self.url}/sandbox/razorpay"
+
+    @property
+    def phonepe(self) -> str:
+        return f"{self.url}/sandbox/phonepe"
+
+    def arm(self, gateway: str, fault: str, count: int = 1, delay_seconds: int | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"gateway": gateway, "fault": fault, "count": count}
+        if delay_seconds is not None:
+            body["delay_seconds"] = delay_seconds
+        response = self.client.post(f"{self.url}/sandbox/faults/", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def reset(self) -> None:
+        """Clear every armed fault and enable both webhook endpoints again: each test starts from a kind sandbox."""
+        self.client.delete(f"{self.url}/sandbox/faults/").raise_for_status()
+        for gateway in ("razorpay", "phonepe"):
+            self.client.post(f"{self.url}/sandbox/control/endpoints/", json={"gateway": gateway}).raise_for_status()
+
+    def deliveries(self, **filters: str) -> list[dict[str, Any]]:
+        """Every webhook delivery matching `filters` (gateway, subject, state, event), oldest first."""
+        found: list[dict[str, Any]] = []
+        url: str | None = f"{self.url}/sandbox/control/deliveries/"
+        params: Mapping[str, Any] | None = {**filters, "page_size": 200}
+        while url:
+            response = self.client.get(url, params=params)
+            response.raise_for_status()
+            page = response.json()
+            found.extend(page["results"])
+            url, params = page["next"], None
+        return list(reversed(found))
+
+    def jobs(self, *, pending: bool = False) -> list[dict[str, Any]]:
+        params = {"page_size": 200, **({"pending": 1} if pending else {})}
+        response = self.client.get(f"{self.url}/sandbox/control/jobs/", params=params)
+        response.raise_for_status()
+        return list(response.json()["results"])
+
+    def wait_idle(self, *, timeout: float = 30.0, horizon: float = 2.0) -> None:
+        """Wait until no webhook and no job (a refund settling, ...) is due within `horizon` seconds: done, failed
+        for good, or scheduled later."""
+        deadline = time.monotonic() + timeout
+        while True:
+            soon = datetime.now().astimezone() + timedelta(seconds=horizon)
+            busy = [
+                item
+                for item in self.deliveries(state="pending")
+                if item["next_attempt_at"] is None or datetime.fromisoformat(item["next_attempt_at"]) <= soon
+            ] + [item for item in self.jobs(pending=True) if datetime.fromisoformat(item["run_at"]) <= soon]
+            if not busy:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the sandbox still has {len(busy)} things to do: {busy[:3]}")
+            time.sleep(0.05)
+
+    def wait_for(self, predicate: Any, *, timeout: float = 20.0, what: str = "the sandbox") -> Any:
+        """Poll `predicate()` until it returns something truthy, and return that."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}")
+            time.sleep(0.05)
+
+    def refunds(self, gateway_payment_id: str, *, auth: tuple[str, str]) -> list[dict[str, Any]]:
+        """The Razorpay refunds of one payment, as Razorpay's API lists them."""
+        response = self.client.get(f"{self.razorpay}/v1/payments/{gateway_payment_id}/refunds", auth=auth)
+        response.raise_for_status()
+        return list(response.json()["items"])
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def start_sandbox(
+    *,
+    webhook_base: str,
+    env: Mapping[str, str] | None = None,
+    workdir: Path | None = None,
+    database_url: str | None = None,
+    port: int | None = None,
+) -> SandboxServer:
+    """Start a sandbox server and wait until it answers. `webhook_base` is where payfirst's webhook endpoints are
+    (`<base>/api/payments/webhook/<gateway>/`). Pass `workdir`/`database_url` to restart on an existing database."""
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="payfirst-sandbox-"))
+    port = port or free_port()
+    base = webhook_base.rstrip("/")
+    child_env = {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
+    child_env.pop("DJANGO_SETTINGS_MODULE", None)
+    child_env.update(TEST_ENV)
+    child_env.update(
+        {
+            "SANDBOX_DATABASE_URL": database_url or f"sqlite:///{workdir / 'sandbox.sqlite3'}",
+            "SANDBOX_PORT": str(port),
+            "SANDBOX_WEBHOOK_URL_RAZORPAY": f"{base}/api/payments/webhook/razorpay/",
+            "SANDBOX_WEBHOOK_URL_PHONEPE": f"{base}/api/payments/webhook/phonepe/",
+            "PAYFIRST_PUBLIC_BASE_URL": base,
+        }
+    )
+    child_env.update(env or {})
+    log_path = workdir / f"sandbox-{port}.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sandbox", "serve", "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = SandboxServer(url=f"http://127.0.0.1:{port}", process=process, workdir=workdir, log_path=log_path)
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the sandbox server exited with {process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"the sandbox server did not answer within {START_TIMEOUT_SECONDS} s:\n{server.log()}")
+        time.sleep(0.1)
