@@ -15,7 +15,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
-from sandbox.models import Fault, Job, PhonePeOrder, RazorpayOrder, WebhookDelivery, WebhookEndpoint
+from sandbox.models import (
+    Fault,
+    Job,
+    PhonePeOrder,
+    PhonePeRefund,
+    PhonePeTransaction,
+    RazorpayOrder,
+    RazorpayPayment,
+    RazorpayRefund,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from sandbox.phonepe.selectors import order_status, refund_status
 from sandbox.razorpay.selectors import envelope, order_entity, payment_entity, refund_entity
 from sandbox.webhooks import OutgoingEvent, emit, enable_endpoint, webhook_url
@@ -119,6 +131,29 @@ class DeliveriesApi(APIView):
         paginator = PagePagination()
         page = paginator.paginate_queryset(deliveries, request, view=self)
         return paginator.get_paginated_response(DeliveryOutput(page, many=True).data)
+
+
+class ResetApi(APIView):
+    """POST /sandbox/control/reset/: forget every order, payment, refund, webhook, job and fault, and enable both
+    endpoints (issued PhonePe tokens stay valid). A clean slate for a demo or a test."""
+
+    def post(self, request: Request) -> Response:
+        with transaction.atomic():
+            for model in (
+                WebhookAttempt,
+                WebhookDelivery,
+                Job,
+                RazorpayRefund,
+                RazorpayPayment,
+                RazorpayOrder,
+                PhonePeRefund,
+                PhonePeTransaction,
+                PhonePeOrder,
+                Fault,
+                WebhookEndpoint,
+            ):
+                model.objects.all().delete()
+        return Response({"reset": True})
 
 
 class JobsApi(APIView):

@@ -12,6 +12,7 @@ _pp = "phonepe/"
 sandbox_patterns = [
     path("faults/", fault_apis.FaultsApi.as_view(), name="faults"),
     path("control/deliveries/", control.DeliveriesApi.as_view(), name="deliveries"),
+    path("control/reset/", control.ResetApi.as_view(), name="reset"),
     path("control/jobs/", control.JobsApi.as_view(), name="jobs"),
     path("control/endpoints/", control.EndpointsApi.as_view(), name="endpoints"),
     path("control/trigger/", control.TriggerApi.as_view(), name="trigger"),

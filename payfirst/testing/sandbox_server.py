@@ -68,6 +68,10 @@ class SandboxServer:
         for gateway in ("razorpay", "phonepe"):
             self.client.post(f"{self.url}/sandbox/control/endpoints/", json={"gateway": gateway}).raise_for_status()
 
+    def wipe(self) -> None:
+        """Forget every order, payment, refund, webhook, job and fault (the sandbox's own tests start clean)."""
+        self.client.post(f"{self.url}/sandbox/control/reset/").raise_for_status()
+
     def deliveries(self, **filters: str) -> list[dict[str, Any]]:
         """Every webhook delivery matching `filters` (gateway, subject, state, event), oldest first."""
         found: list[dict[str, Any]] = []

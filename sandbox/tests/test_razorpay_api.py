@@ -1,14 +1,12 @@
-"""Razorpay endpoints beyond what the SDK test walks through: notes, listing and paging, receipt reuse, capture mode."""
+"""Razorpay endpoints beyond what the SDK test walks through: notes, listing and paging, X-Refund-Idempotency
+(receipts are not unique), capture mode, and the rate_limit fault's 429."""
 
 from __future__ import annotations
 
 import base64
 
 import pytest
-
-from sandbox.models import RazorpayRefund
-
-pytestmark = pytest.mark.django_db
+import razorpay.errors
 
 RZP = "/sandbox/razorpay/v1"
 
@@ -42,24 +40,75 @@ def test_list_orders_by_receipt_and_page(client, auth):
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "BAD_REQUEST_ERROR"
 
 
-def test_refund_receipt_reuse_with_another_amount_is_refused(client, auth, quick_settle):
+def paid_payment(client, auth) -> str:
     order = create(client, auth).json()
-    pay_id = client.post(
+    return client.post(
         f"/sandbox/razorpay/checkout/{order['id']}/pay", {"outcome": "success"}, content_type="application/json"
     ).json()["razorpay_payment_id"]
-    first = client.post(
-        f"{RZP}/payments/{pay_id}/refund", {"amount": 1000, "receipt": "R"}, content_type="application/json", **auth
-    )
-    assert first.status_code == 200
-    same = client.post(f"{RZP}/payments/{pay_id}/refund", {"receipt": "R"}, content_type="application/json", **auth)
-    assert same.json()["id"] == first.json()["id"]
-    other = client.post(
-        f"{RZP}/payments/{pay_id}/refund", {"amount": 2000, "receipt": "R"}, content_type="application/json", **auth
-    )
-    assert other.status_code == 400 and other.json()["error"]["field"] == "receipt"
-    assert RazorpayRefund.objects.count() == 1
+
+
+def refund(client, auth, pay_id, body, key=None):
+    headers = {"HTTP_X_REFUND_IDEMPOTENCY": key} if key else {}
+    return client.post(f"{RZP}/payments/{pay_id}/refund", body, content_type="application/json", **auth, **headers)
+
+
+def test_receipts_are_not_unique_without_an_idempotency_key(client, auth):
+    pay_id = paid_payment(client, auth)
+    first = refund(client, auth, pay_id, {"amount": 1000, "receipt": "R"})
+    second = refund(client, auth, pay_id, {"amount": 1000, "receipt": "R"})
+    assert first.status_code == second.status_code == 200
+    assert first.json()["id"] != second.json()["id"]  # Razorpay does not de-duplicate on receipt
+    listed = client.get(f"{RZP}/payments/{pay_id}/refunds", **auth).json()
+    assert listed["count"] == 2 and {item["receipt"] for item in listed["items"]} == {"R"}
+    assert client.get(f"{RZP}/payments/{pay_id}", **auth).json()["amount_refunded"] == 2000
+
+
+def test_same_idempotency_key_and_body_return_the_same_refund(client, auth):
+    pay_id = paid_payment(client, auth)
+    first = refund(client, auth, pay_id, {"amount": 1000, "receipt": "R"}, key="refund-key-0001")
+    again = refund(client, auth, pay_id, {"amount": 1000, "receipt": "R"}, key="refund-key-0001")
+    assert first.status_code == again.status_code == 200 and again.json() == first.json()
+    other_key = refund(client, auth, pay_id, {"amount": 1000, "receipt": "R"}, key="refund-key-0002")
+    assert other_key.json()["id"] != first.json()["id"]
+    assert client.get(f"{RZP}/payments/{pay_id}/refunds", **auth).json()["count"] == 2
+
+
+def test_same_idempotency_key_with_another_body_is_refused(client, auth):
+    pay_id = paid_payment(client, auth)
+    refund(client, auth, pay_id, {"amount": 1000}, key="refund-key-0003")
+    other = refund(client, auth, pay_id, {"amount": 2000}, key="refund-key-0003")
+    assert other.status_code == 400
+    error = other.json()["error"]
+    assert error["code"] == "BAD_REQUEST_ERROR" and error["field"] == "X-Refund-Idempotency"
+    assert client.get(f"{RZP}/payments/{pay_id}/refunds", **auth).json()["count"] == 1
+
+
+@pytest.mark.parametrize("key", ["short", "has space in it", "x" * 65, "semi;colon;key"])
+def test_idempotency_key_format_is_checked(client, auth, key):
+    pay_id = paid_payment(client, auth)
+    answer = refund(client, auth, pay_id, {"amount": 1000}, key=key)
+    assert answer.status_code == 400 and answer.json()["error"]["field"] == "X-Refund-Idempotency"
+    assert client.get(f"{RZP}/payments/{pay_id}/refunds", **auth).json()["count"] == 0
+
+
+def test_refund_lookups_check_the_payment(client, auth):
+    pay_id = paid_payment(client, auth)
+    first = refund(client, auth, pay_id, {"amount": 1000})
     wrong_payment = client.get(f"{RZP}/payments/pay_00000000000000/refunds/{first.json()['id']}", **auth)
     assert wrong_payment.status_code == 400
+
+
+def test_rate_limit_fault_answers_429_in_razorpay_shape(client, auth, sandbox, rzp):
+    sandbox.arm("razorpay", "rate_limit", count=2)
+    for _ in range(2):
+        limited = create(client, auth)
+        assert limited.status_code == 429
+        error = limited.json()["error"]
+        assert (error["code"], error["description"]) == ("BAD_REQUEST_ERROR", "Too many requests")
+    assert create(client, auth).status_code == 200
+    sandbox.arm("razorpay", "rate_limit")
+    with pytest.raises(razorpay.errors.BadRequestError, match="Too many requests"):
+        rzp.order.create({"amount": 100, "currency": "INR"})
 
 
 def test_payment_capture_flag_and_bad_json(client, auth):

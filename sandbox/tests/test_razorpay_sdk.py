@@ -9,10 +9,6 @@ import razorpay
 import razorpay.errors
 import requests
 
-from sandbox.models import RazorpayRefund, WebhookDelivery
-
-pytestmark = pytest.mark.django_db(transaction=True)
-
 ID = re.compile(r"^(order|pay|rfnd)_[0-9A-Za-z]{14}$")
 
 
@@ -25,7 +21,7 @@ def pay(sandbox, order_id: str, outcome: str = "success") -> requests.Response:
     return requests.post(f"{sandbox.razorpay}/checkout/{order_id}/pay", json={"outcome": outcome}, timeout=10)
 
 
-def test_sdk_order_payment_capture_refund_round_trip(client, sandbox, settings, receiver, drain):
+def test_sdk_order_payment_capture_refund_round_trip(client, sandbox, settings, receiver):
     order = client.order.create({"amount": 50000, "currency": "INR", "receipt": "PF-1001", "payment_capture": 0})
     assert ID.match(order["id"]) and order["id"].startswith("order_")
     assert order["entity"] == "order" and order["status"] == "created" and order["notes"] == []
@@ -60,7 +56,8 @@ def test_sdk_order_payment_capture_refund_round_trip(client, sandbox, settings, 
     with pytest.raises(razorpay.errors.BadRequestError, match="already been captured"):
         client.payment.capture(pay_id, 50000, {"currency": "INR"})
 
-    refund = client.payment.refund(pay_id, {"amount": 20000, "receipt": "RF-1", "speed": "normal"})
+    key = {"headers": {"X-Refund-Idempotency": "refund-RF-1-key"}}
+    refund = client.payment.refund(pay_id, {"amount": 20000, "receipt": "RF-1", "speed": "normal"}, **key)
     assert ID.match(refund["id"]) and refund["id"].startswith("rfnd_")
     assert (refund["status"], refund["amount"], refund["payment_id"], refund["receipt"]) == (
         "pending",
@@ -68,15 +65,14 @@ def test_sdk_order_payment_capture_refund_round_trip(client, sandbox, settings, 
         pay_id,
         "RF-1",
     )
-    again = client.payment.refund(pay_id, {"amount": 20000, "receipt": "RF-1"})
-    assert again["id"] == refund["id"]  # the receipt makes a retried refund idempotent
-    assert RazorpayRefund.objects.count() == 1
+    again = client.payment.refund(pay_id, {"amount": 20000, "receipt": "RF-1", "speed": "normal"}, **key)
+    assert again["id"] == refund["id"]  # X-Refund-Idempotency makes a retried refund idempotent
+    assert client.payment.fetch_multiple_refund(pay_id)["count"] == 1
     assert client.payment.fetch(pay_id)["amount_refunded"] == 20000
     with pytest.raises(razorpay.errors.BadRequestError, match="greater than amount captured"):
         client.payment.refund(pay_id, {"amount": 30001, "receipt": "RF-2"})
 
-    drain()
-    assert client.refund.fetch(refund["id"])["status"] == "processed"
+    sandbox.wait_for(lambda: client.refund.fetch(refund["id"])["status"] == "processed", what="the refund to settle")
     assert client.payment.fetch_refund_id(pay_id, refund["id"])["id"] == refund["id"]
     refunds = client.payment.fetch_multiple_refund(pay_id)
     assert [item["id"] for item in refunds["items"]] == [refund["id"]]
@@ -85,7 +81,7 @@ def test_sdk_order_payment_capture_refund_round_trip(client, sandbox, settings, 
     full = client.payment.fetch(pay_id)
     assert (full["status"], full["refund_status"], full["captured"]) == ("refunded", "full", True)
 
-    drain()
+    receiver.wait_for(7)
     assert receiver.events() == [
         "payment.authorized",
         "payment.captured",
@@ -105,10 +101,13 @@ def test_sdk_order_payment_capture_refund_round_trip(client, sandbox, settings, 
             )
         assert delivery.path == "/api/payments/webhook/razorpay/"
     assert len({d.headers["X-Razorpay-Event-Id"] for d in receiver.received}) == len(receiver.received)
-    assert WebhookDelivery.objects.filter(state=WebhookDelivery.State.DELIVERED).count() == 7
+    sandbox.wait_idle()
+    delivered = [item for item in sandbox.deliveries(gateway="razorpay", state="delivered") if item["subject"] in {
+        pay_id, order["id"], refund["id"], rest["id"]}]
+    assert len(delivered) == 7
 
 
-def test_sdk_auto_capture_sends_authorized_captured_paid(client, sandbox, receiver, drain):
+def test_sdk_auto_capture_sends_authorized_captured_paid(client, sandbox, receiver):
     order = client.order.create({"amount": 49999, "currency": "INR"})
     fields = pay(sandbox, order["id"]).json()
     payment = client.payment.fetch(fields["razorpay_payment_id"])
@@ -116,7 +115,7 @@ def test_sdk_auto_capture_sends_authorized_captured_paid(client, sandbox, receiv
     paid = client.order.fetch(order["id"])
     assert (paid["status"], paid["amount_paid"], paid["amount_due"], paid["attempts"]) == ("paid", 49999, 0, 1)
 
-    drain()
+    receiver.wait_for(3)
     assert receiver.events() == ["payment.authorized", "payment.captured", "order.paid"]
     authorized, captured, order_paid = (item.json() for item in receiver.received)
     assert authorized["entity"] == "event" and authorized["contains"] == ["payment"]
@@ -132,7 +131,7 @@ def test_sdk_auto_capture_sends_authorized_captured_paid(client, sandbox, receiv
     assert second.status_code == 400 and second.json()["error"]["code"] == "BAD_REQUEST_ERROR"
 
 
-def test_sdk_failed_payment_then_retry_on_same_order(client, sandbox, receiver, drain):
+def test_sdk_failed_payment_then_retry_on_same_order(client, sandbox, receiver):
     order = client.order.create({"amount": 10000, "currency": "INR"})
     failed = pay(sandbox, order["id"], "failure")
     assert failed.status_code == 400
@@ -150,7 +149,7 @@ def test_sdk_failed_payment_then_retry_on_same_order(client, sandbox, receiver, 
 
     assert pay(sandbox, order["id"]).status_code == 200
     assert client.order.fetch(order["id"])["attempts"] == 2
-    drain()
+    receiver.wait_for(4)
     assert receiver.events() == ["payment.failed", "payment.authorized", "payment.captured", "order.paid"]
 
 
