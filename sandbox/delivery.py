@@ -38,9 +38,8 @@ _threads: list[threading.Thread] = []
 
 def lease() -> timedelta:
     # Longer than one webhook attempt can take, so a live thread never loses its claim.
-    return timedelta(seconds=float(getattr(settings, "SANDBOX_LEASE_SECONDS", 0) or 0)) or timedelta(
-        seconds=float(settings.SANDBOX_WEBHOOK_TIMEOUT_SECONDS) + 25
-    )
+    seconds = float(settings.SANDBOX_LEASE_SECONDS) or float(settings.SANDBOX_WEBHOOK_TIMEOUT_SECONDS) + 25
+    return timedelta(seconds=seconds)
 
 
 def claim_delivery() -> WebhookDelivery | None:

@@ -46,9 +46,14 @@ SANDBOX_REFUND_SETTLE_SECONDS = float(os.environ.get("SANDBOX_REFUND_SETTLE_SECO
 # Razorpay auto-refunds an authorised payment that is not captured in time (the window is set per account).
 SANDBOX_AUTO_REFUND_SECONDS = float(os.environ.get("SANDBOX_AUTO_REFUND_SECONDS", str(3 * 24 * 3600)))
 SANDBOX_LATE_AUTH_SECONDS = float(os.environ.get("SANDBOX_LATE_AUTH_SECONDS", "120"))
+# How long an issued PhonePe O-Bearer token lives (PhonePe's tokens last about an hour; not scaled).
+SANDBOX_PHONEPE_TOKEN_SECONDS = int(os.environ.get("SANDBOX_PHONEPE_TOKEN_SECONDS", "3600"))
 SANDBOX_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("SANDBOX_WEBHOOK_TIMEOUT_SECONDS", "5"))
 # How long an api_timeout fault holds its answer (past the merchant's own client timeout).
 SANDBOX_HOLD_SECONDS = float(os.environ.get("SANDBOX_HOLD_SECONDS", "11"))
+# A delivery thread's claim on a webhook or job lasts this long (real seconds); a claim whose process died runs out
+# and the work is done again. 0: the webhook time-out plus 25 s.
+SANDBOX_LEASE_SECONDS = float(os.environ.get("SANDBOX_LEASE_SECONDS", "0"))
 # Threads delivering webhooks and running due jobs inside the server process.
 SANDBOX_DELIVERY_THREADS = int(os.environ.get("SANDBOX_DELIVERY_THREADS", "8"))
 

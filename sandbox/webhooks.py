@@ -38,6 +38,10 @@ class OutgoingEvent:
     document: dict[str, Any]  # the JSON document to send
 
 
+# One client for every delivery thread (httpx clients are thread-safe): no TLS context built per webhook.
+_http = httpx.Client(follow_redirects=False)
+
+
 def webhook_url(gateway: str) -> str:
     if gateway == Fault.Gateway.RAZORPAY:
         return settings.SANDBOX_WEBHOOK_URL_RAZORPAY
@@ -118,12 +122,11 @@ def send(delivery: WebhookDelivery) -> str:
     status_code: int | None = None
     error = ""
     try:
-        response = httpx.post(
+        response = _http.post(
             delivery.url,
             content=body,
             headers=signed_headers(delivery, body),
             timeout=float(settings.SANDBOX_WEBHOOK_TIMEOUT_SECONDS),
-            follow_redirects=False,
         )
         status_code = response.status_code
         if not 200 <= status_code < 300:

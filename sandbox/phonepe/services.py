@@ -27,7 +27,6 @@ from sandbox.signing import token_digest
 from sandbox.webhooks import OutgoingEvent, emit
 
 GATEWAY = "phonepe"
-TOKEN_LIFETIME = timedelta(hours=1)
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 UDF_RESTRICTED = re.compile(r"^[a-zA-Z0-9_\- @.+]*$")
 MIN_AMOUNT = 100
@@ -80,7 +79,7 @@ def issue_token(*, form: Mapping[str, Any]) -> IssuedToken:
         )
     token = secrets.token_urlsafe(32)
     now = timezone.now().replace(microsecond=0)
-    expires = now + TOKEN_LIFETIME
+    expires = now + timedelta(seconds=int(settings.SANDBOX_PHONEPE_TOKEN_SECONDS))
     PhonePeToken.objects.create(
         token_digest=token_digest(token), client_id=client_id, issued_at=now, expires_at=expires
     )

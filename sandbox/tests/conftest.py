@@ -42,6 +42,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     hold: threading.Event | None = None  # when set, each answer waits for this event (a slow endpoint)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    arrivals: int = 0  # requests that reached the receiver, answered or still held
 
     def events(self) -> list[str]:
         return [item.event for item in self.received]
@@ -50,6 +51,7 @@ class Receiver:
         with self.lock:
             self.received.clear()
             self.statuses.clear()
+            self.arrivals = 0
         if self.hold is not None:
             self.hold.set()
         self.hold = None
@@ -68,6 +70,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with receiver.lock:
+                receiver.arrivals += 1
             if receiver.hold is not None:
                 receiver.hold.wait(timeout=10)
             with receiver.lock:
@@ -160,7 +164,9 @@ class SandboxClient:
 
     @staticmethod
     def _headers(extra: dict[str, Any]) -> dict[str, str]:
-        return {key[5:].replace("_", "-").title(): str(value) for key, value in extra.items() if key.startswith("HTTP_")}
+        return {
+            key[5:].replace("_", "-").title(): str(value) for key, value in extra.items() if key.startswith("HTTP_")
+        }
 
     def get(self, path: str, data: dict[str, Any] | None = None, **extra: Any) -> httpx.Response:
         return self.http.get(f"{self.base}{path}", params=data, headers=self._headers(extra))

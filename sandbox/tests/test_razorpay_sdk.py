@@ -102,8 +102,11 @@ def test_sdk_order_payment_capture_refund_round_trip(client, sandbox, settings, 
         assert delivery.path == "/api/payments/webhook/razorpay/"
     assert len({d.headers["X-Razorpay-Event-Id"] for d in receiver.received}) == len(receiver.received)
     sandbox.wait_idle()
-    delivered = [item for item in sandbox.deliveries(gateway="razorpay", state="delivered") if item["subject"] in {
-        pay_id, order["id"], refund["id"], rest["id"]}]
+    delivered = [
+        item
+        for item in sandbox.deliveries(gateway="razorpay", state="delivered")
+        if item["subject"] in {pay_id, order["id"], refund["id"], rest["id"]}
+    ]
     assert len(delivered) == 7
 
 
