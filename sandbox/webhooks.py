@@ -80,6 +80,7 @@ def emit(*, gateway: str, events: Sequence[OutgoingEvent]) -> list[WebhookDelive
                 "subject": event.subject,
                 "url": url,
                 "body": body,
+                "created_at": now,
             }
             if disabled:
                 deliveries.append(WebhookDelivery.objects.create(**common, state=WebhookDelivery.State.SKIPPED))

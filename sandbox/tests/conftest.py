@@ -8,9 +8,9 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import httpx
 import pytest
