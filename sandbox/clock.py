@@ -16,9 +16,10 @@ def scaled(seconds: float) -> timedelta:
     return timedelta(seconds=seconds / max(float(settings.SANDBOX_TIME_SCALE), 1e-9))
 
 
-def schedule(*, kind: str, subject: str, after: timedelta) -> Job:
-    """Record work due `after` from now. Call inside the transaction that made it necessary."""
-    return Job.objects.create(kind=kind, subject=subject, run_at=timezone.now() + after)
+def schedule(*, kind: str, subject: str, after: timedelta | None = None, at: datetime | None = None) -> Job:
+    """Record work due `after` from now (or `at` a moment). Call inside the transaction that made it necessary."""
+    run_at = at if at is not None else timezone.now() + (after or timedelta(0))
+    return Job.objects.create(kind=kind, subject=subject, run_at=run_at)
 
 
 def later(seconds: float) -> datetime:

@@ -142,6 +142,7 @@ class PhonePeOrder(models.Model):
     amount_refunded = models.PositiveBigIntegerField(default=0, help_text="paise")
     meta_info = models.JSONField(null=True, blank=True)
     message = models.CharField(max_length=256, blank=True)
+    phone_number = models.CharField(max_length=20, blank=True)  # prefillUserLoginDetails.phoneNumber, if sent
     redirect_url = models.TextField()
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     error_code = models.CharField(max_length=32, blank=True)

@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psycopg
+from psycopg import sql
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 60.0
@@ -38,6 +41,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _postgres_database_for(port: int) -> tuple[str, str] | None:
+    """When the suite runs on PostgreSQL (DATABASE_URL), the sandbox does too: a fresh database named after the
+    app's, created here and dropped when the server stops. Returns (its URL, the admin URL), or None on SQLite."""
+    app_url = os.environ.get("DATABASE_URL", "")
+    if not app_url.startswith(("postgres://", "postgresql://")):
+        return None
+    parts = urlsplit(app_url)
+    name = f"{parts.path.lstrip('/') or 'payfirst'}_sandbox_{port}"
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return urlunsplit(parts._replace(path=f"/{name}")), admin
+
+
+def _drop_postgres_database(url: str, admin: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @dataclass
 class SandboxServer:
     url: str
@@ -45,6 +69,7 @@ class SandboxServer:
     workdir: Path
     log_path: Path
     client: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=15))
+    postgres: tuple[str, str] | None = None  # (database URL, admin URL) of a database to drop at stop
 
     @property
     def razorpay(self) -> str:
@@ -125,7 +150,7 @@ class SandboxServer:
         response.raise_for_status()
         return list(response.json()["items"])
 
-    def stop(self) -> None:
+    def stop(self, *, keep_database: bool = False) -> None:
         self.client.close()
         if self.process.poll() is None:
             self.process.terminate()
@@ -134,6 +159,8 @@ class SandboxServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        if self.postgres and not keep_database:
+            _drop_postgres_database(*self.postgres)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -148,16 +175,21 @@ def start_sandbox(
     port: int | None = None,
 ) -> SandboxServer:
     """Start a sandbox server and wait until it answers. `webhook_base` is where payfirst's webhook endpoints are
-    (`<base>/api/payments/webhook/<gateway>/`). Pass `workdir`/`database_url` to restart on an existing database."""
+    (`<base>/api/payments/webhook/<gateway>/`). Its database is a fresh SQLite file in `workdir`, or a fresh
+    PostgreSQL database when DATABASE_URL is PostgreSQL; pass `database_url` to start on an existing one."""
     workdir = workdir or Path(tempfile.mkdtemp(prefix="payfirst-sandbox-"))
     port = port or free_port()
     base = webhook_base.rstrip("/")
     child_env = {key: value for key, value in os.environ.items() if not key.startswith("SANDBOX_")}
     child_env.pop("DJANGO_SETTINGS_MODULE", None)
     child_env.update(TEST_ENV)
+    postgres = None
+    if database_url is None:
+        postgres = _postgres_database_for(port)
+        database_url = postgres[0] if postgres else f"sqlite:///{workdir / 'sandbox.sqlite3'}"
     child_env.update(
         {
-            "SANDBOX_DATABASE_URL": database_url or f"sqlite:///{workdir / 'sandbox.sqlite3'}",
+            "SANDBOX_DATABASE_URL": database_url,
             "SANDBOX_PORT": str(port),
             "SANDBOX_WEBHOOK_URL_RAZORPAY": f"{base}/api/payments/webhook/razorpay/",
             "SANDBOX_WEBHOOK_URL_PHONEPE": f"{base}/api/payments/webhook/phonepe/",
@@ -174,7 +206,9 @@ def start_sandbox(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = SandboxServer(url=f"http://127.0.0.1:{port}", process=process, workdir=workdir, log_path=log_path)
+    server = SandboxServer(
+        url=f"http://127.0.0.1:{port}", process=process, workdir=workdir, log_path=log_path, postgres=postgres
+    )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while True:
         if process.poll() is not None:

@@ -185,7 +185,9 @@ def phonepe_pay_page(request: HttpRequest, merchant_order_id: str) -> HttpRespon
         "state": state,
         "amount": rupees(order.amount),
         "merchant_name": settings.SANDBOX_MERCHANT_NAME,
+        "attempts": order.transactions.order_by("created_at", "pk"),
         "config": {
+            "redirect_url": order.redirect_url,
             "complete_url": reverse("sandbox:phonepe-pay-complete", kwargs={"merchant_order_id": merchant_order_id}),
             "payable": state == PhonePeOrder.State.PENDING,
         },

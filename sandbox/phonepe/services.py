@@ -169,7 +169,10 @@ def create_order(*, data: Any) -> PhonePeOrder:
     if not isinstance(redirect_url, str) or not re.match(r"^https?://[^\s]+$", redirect_url):
         raise _bad("paymentFlow.merchantUrls.redirectUrl must be an http(s) URL")
     _object(flow.get("paymentModeConfig"), "paymentFlow.paymentModeConfig")
-    _object(body.get("prefillUserLoginDetails"), "prefillUserLoginDetails")
+    prefill = _object(body.get("prefillUserLoginDetails"), "prefillUserLoginDetails") or {}
+    phone_number = prefill.get("phoneNumber") or ""
+    if not isinstance(phone_number, str) or len(phone_number) > 20:
+        raise _bad("prefillUserLoginDetails.phoneNumber must be a phone number")
     if body.get("disablePaymentRetry") is not None and not isinstance(body.get("disablePaymentRetry"), bool):
         raise _bad("disablePaymentRetry must be true or false")
     now = timezone.now()
@@ -185,11 +188,12 @@ def create_order(*, data: Any) -> PhonePeOrder:
                 amount=amount,
                 meta_info=meta_info,
                 message=message or "",
+                phone_number=phone_number,
                 redirect_url=redirect_url,
                 created_at=now,
                 expire_at=now + life,
             )
-            schedule(kind=Job.Kind.PHONEPE_ORDER_EXPIRY, subject=merchant_order_id, after=life)
+            schedule(kind=Job.Kind.PHONEPE_ORDER_EXPIRY, subject=merchant_order_id, at=order.expire_at)
     except IntegrityError:
         raise PhonePeApiError(
             "An order with this merchantOrderId already exists", status=400, code="ORDER_ALREADY_EXISTS"

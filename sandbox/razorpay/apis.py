@@ -174,6 +174,12 @@ class RazorpayCheckoutPayApi(RazorpayApi):
 
     class SandboxRazorpayPaySerializer(serializers.Serializer):
         outcome = serializers.ChoiceField(choices=["success", "failure"])
+        email = serializers.EmailField(
+            required=False, allow_blank=True, help_text="the customer's email, as entered in Checkout"
+        )
+        contact = serializers.CharField(
+            required=False, allow_blank=True, max_length=20, help_text="the customer's phone, as entered in Checkout"
+        )
 
     @extend_schema(
         operation_id="sandbox_razorpay_checkout_pay",
@@ -196,8 +202,10 @@ class RazorpayCheckoutPayApi(RazorpayApi):
         },
     )
     def post(self, request: Request, order_id: str) -> Response:
-        outcome = request.data.get("outcome") if isinstance(request.data, dict) else None
-        result = services.pay_order(order_id=order_id, outcome=str(outcome or ""))
+        data = self.SandboxRazorpayPaySerializer(data=request.data if isinstance(request.data, dict) else {})
+        data.is_valid(raise_exception=True)
+        customer = {key: data.validated_data.get(key, "") for key in ("email", "contact")}
+        result = services.pay_order(order_id=order_id, outcome=data.validated_data["outcome"], customer=customer)
         payment = result.payment
         if payment.status == RazorpayPayment.Status.FAILED:
             error = RazorpayApiError(
@@ -232,14 +240,23 @@ def razorpay_checkout_page(request: HttpRequest, order_id: str) -> HttpResponse:
             {"message": "callback_url must be under the front end, an allowed origin, or this server."},
             status=400,
         )
+    # Checkout's own options, which the merchant's page passes to Checkout.js (here as query parameters): the
+    # description of what is bought and the customer's prefilled name, email and contact.
+    query = request.GET
+    customer = {key: query.get(f"prefill[{key}]", "")[:254] for key in ("name", "email", "contact")}
     context = {
         "order": order,
         "amount": rupees(order.amount),
         "merchant_name": settings.SANDBOX_MERCHANT_NAME,
+        "description": query.get("description", "")[:500],
+        "customer": customer,
+        "notes": order.notes or {},
         "config": {
             "pay_url": reverse("sandbox:razorpay-checkout-pay", kwargs={"order_id": order.id}),
             "callback_url": callback_url,
             "order_id": order.id,
+            "email": customer["email"],
+            "contact": customer["contact"],
         },
     }
     return render(request, "sandbox/razorpay_checkout.html", context)

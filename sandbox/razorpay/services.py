@@ -128,7 +128,7 @@ class CheckoutResult:
     signature: str | None  # set when the payment succeeded
 
 
-def pay_order(*, order_id: str, outcome: str) -> CheckoutResult:
+def pay_order(*, order_id: str, outcome: str, customer: Mapping[str, str] | None = None) -> CheckoutResult:
     """The hosted checkout's Pay (outcome "success") or Fail ("failure") button: one payment attempt on the order.
 
     Success authorizes a payment for the order amount and, unless the order is manual-capture, captures it at once
@@ -152,7 +152,7 @@ def pay_order(*, order_id: str, outcome: str) -> CheckoutResult:
         order.refresh_from_db()
         late = take_fault(gateway=GATEWAY, kind=Fault.Kind.LATE_AUTHORIZATION) if outcome == "success" else None
         if outcome == "failure" or late:
-            payment = _failed_payment(order)
+            payment = _failed_payment(order, customer or {})
             emit(gateway=GATEWAY, events=[_payment_event("payment.failed", payment)])
             if late:
                 # The bank answers later: the failed payment is authorised (and captured, with auto-capture).
@@ -162,7 +162,7 @@ def pay_order(*, order_id: str, outcome: str) -> CheckoutResult:
                     after=scaled(float(late.delay_seconds or settings.SANDBOX_LATE_AUTH_SECONDS)),
                 )
             return CheckoutResult(payment=payment, signature=None)
-        payment = _authorized_payment(order)
+        payment = _authorized_payment(order, customer or {})
         events = [_payment_event("payment.authorized", payment)]
         if order.auto_capture:
             events += _capture(payment=payment, order=order)
@@ -181,7 +181,13 @@ def checkout_signature(payment: RazorpayPayment) -> str:
     )
 
 
-def _failed_payment(order: RazorpayOrder) -> RazorpayPayment:
+def _customer(customer: Mapping[str, str]) -> dict[str, str]:
+    """The email and contact the customer gave Checkout, where given (the payment entity carries them)."""
+    limits = {"email": 254, "contact": 20}
+    return {key: customer[key][:limit] for key, limit in limits.items() if customer.get(key)}
+
+
+def _failed_payment(order: RazorpayOrder, customer: Mapping[str, str]) -> RazorpayPayment:
     return RazorpayPayment.objects.create(
         id=ids.razorpay_id("pay"),
         order=order,
@@ -194,11 +200,11 @@ def _failed_payment(order: RazorpayOrder) -> RazorpayPayment:
         error_source="bank",
         error_step="payment_authorization",
         error_reason="payment_failed",
+        **_customer(customer),
     )
 
 
-def _authorized_payment(order: RazorpayOrder) -> RazorpayPayment:
-    notes = order.notes or {}
+def _authorized_payment(order: RazorpayOrder, customer: Mapping[str, str]) -> RazorpayPayment:
     return RazorpayPayment.objects.create(
         id=ids.razorpay_id("pay"),
         order=order,
@@ -206,7 +212,7 @@ def _authorized_payment(order: RazorpayOrder) -> RazorpayPayment:
         currency=order.currency,
         status=RazorpayPayment.Status.AUTHORIZED,
         created_at=timezone.now(),
-        **{key: str(notes[key])[:254] for key in ("email", "contact") if notes.get(key)},
+        **_customer(customer),
     )
 
 
@@ -218,7 +224,7 @@ def _schedule_auto_refund(payment: RazorpayPayment, order: RazorpayOrder) -> Non
 def _duplicate_payment(order: RazorpayOrder) -> list[OutgoingEvent]:
     """A second payment on an order that is already paid (a second tab, a retried UPI collect): Razorpay authorises
     it and refunds it at once, uncaptured."""
-    payment = _authorized_payment(order)
+    payment = _authorized_payment(order, {})
     events = [_payment_event("payment.authorized", payment)]
     return events + _refund_uncaptured(payment)
 

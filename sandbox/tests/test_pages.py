@@ -1,17 +1,18 @@
-"""The hosted pages standing in for Razorpay Checkout and PhonePe's pay page, and the JSON endpoints behind them."""
+"""The hosted pages standing in for Razorpay Checkout and PhonePe's pay page, and the JSON endpoints behind them,
+over HTTP: the amount in rupees with Indian grouping, what is bought and who pays, the way back to the merchant."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
 import pytest
 
-from sandbox.models import PhonePeOrder, RazorpayOrder, RazorpayPayment, WebhookDelivery
-from sandbox.phonepe.services import create_order as create_phonepe_order
-from sandbox.razorpay.services import create_order as create_razorpay_order
+from sandbox.money import rupees
 
-pytestmark = pytest.mark.django_db
+RZP = "/sandbox/razorpay/v1"
+PP = "/sandbox/phonepe"
 
 
 def page_config(html: str, element_id: str) -> dict:
@@ -20,33 +21,72 @@ def page_config(html: str, element_id: str) -> dict:
     return json.loads(match.group(1))
 
 
+@pytest.mark.parametrize(
+    ("paise", "text"),
+    [(0, "₹0.00"), (5, "₹0.05"), (50005, "₹500.05"), (12345600, "₹1,23,456.00"), (1234567890, "₹1,23,45,678.90")],
+)
+def test_rupees_use_indian_digit_grouping(paise, text):
+    assert rupees(paise) == text
+
+
 @pytest.fixture
-def rzp_order() -> RazorpayOrder:
-    return create_razorpay_order(data={"amount": 50005, "currency": "INR"})
+def rzp_auth(settings) -> dict:
+    token = base64.b64encode(f"{settings.RAZORPAY_KEY_ID}:{settings.RAZORPAY_KEY_SECRET}".encode()).decode()
+    return {"HTTP_AUTHORIZATION": f"Basic {token}"}
 
 
-def test_checkout_page_shows_the_amount_in_rupees_and_both_buttons(client, rzp_order, settings):
-    page = client.get(f"/sandbox/razorpay/checkout/{rzp_order.id}/")
-    html = page.content.decode()
-    assert page.status_code == 200 and "₹500.05" in html and settings.PAYFIRST_MERCHANT_NAME in html
+@pytest.fixture
+def rzp_order(client, rzp_auth) -> dict:
+    body = {"amount": 12345600, "currency": "INR", "receipt": "PAY-7Q3K9X2M", "notes": {"reference": "PAY-7Q3K9X2M"}}
+    return client.post(f"{RZP}/orders", body, **rzp_auth).json()
+
+
+def test_checkout_page_shows_items_amount_customer_and_both_buttons(client, rzp_order, settings):
+    query = {
+        "description": "Brass Diya — Large x 2",
+        "prefill[name]": "Asha Rao",
+        "prefill[email]": "asha@example.com",
+        "prefill[contact]": "+919876543210",
+    }
+    page = client.get(f"/sandbox/razorpay/checkout/{rzp_order['id']}/", query)
+    html = page.text
+    assert page.status_code == 200 and "₹1,23,456.00" in html and settings.PAYFIRST_MERCHANT_NAME in html
+    for shown in ("Brass Diya — Large x 2", "Asha Rao", "asha@example.com", "+919876543210", "PAY-7Q3K9X2M"):
+        assert shown in html
     assert 'id="pay"' in html and 'id="fail"' in html
     assert page_config(html, "checkout-config") == {
-        "pay_url": f"/sandbox/razorpay/checkout/{rzp_order.id}/pay",
+        "pay_url": f"/sandbox/razorpay/checkout/{rzp_order['id']}/pay",
         "callback_url": "",
-        "order_id": rzp_order.id,
+        "order_id": rzp_order["id"],
+        "email": "asha@example.com",
+        "contact": "+919876543210",
     }
+    assert "Go back to the shop" in html  # the next step when there is no callback_url
+
+
+def test_the_paying_customer_is_on_the_payment(client, rzp_order, rzp_auth):
+    paid = client.post(
+        f"/sandbox/razorpay/checkout/{rzp_order['id']}/pay",
+        {"outcome": "success", "email": "asha@example.com", "contact": "+919876543210"},
+    ).json()
+    payment = client.get(f"{RZP}/payments/{paid['razorpay_payment_id']}", **rzp_auth).json()
+    assert (payment["email"], payment["contact"]) == ("asha@example.com", "+919876543210")
 
 
 @pytest.mark.parametrize(
     "callback_url",
-    ["http://localhost:3000/checkout/done", "http://testserver/api/payments/return", "https://shop.example/cb"],
+    ["http://localhost:3000/checkout/done", "http://127.0.0.1:{app}/api/payments/return", "http://127.0.0.1:{self}/x"],
 )
-def test_checkout_page_accepts_a_safe_callback_url(client, rzp_order, settings, callback_url):
-    settings.FRONTEND_BASE_URL = "http://localhost:3000"
-    settings.CORS_ALLOWED_ORIGINS = ["https://shop.example"]
-    page = client.get(f"/sandbox/razorpay/checkout/{rzp_order.id}/", {"callback_url": callback_url})
+def test_checkout_page_accepts_a_safe_callback_url(client, sandbox, receiver, rzp_order, callback_url):
+    callback_url = callback_url.format(app=receiver.url.rsplit(":", 1)[1], self=sandbox.url.rsplit(":", 1)[1])
+    page = client.get(f"/sandbox/razorpay/checkout/{rzp_order['id']}/", {"callback_url": callback_url})
     assert page.status_code == 200
-    assert page_config(page.content.decode(), "checkout-config")["callback_url"] == callback_url
+    config = page_config(page.text, "checkout-config")
+    assert config["callback_url"] == callback_url
+    # Redirect mode: the page form-POSTs Checkout's fields (or the error[...] fields) to callback_url.
+    for field in ("error[code]", "error[description]", "error[source]", "error[step]", "error[reason]"):
+        assert field in page.text
+    assert 'form.method = "POST"' in page.text and "form.action = config.callback_url" in page.text
 
 
 @pytest.mark.parametrize(
@@ -59,103 +99,87 @@ def test_checkout_page_accepts_a_safe_callback_url(client, rzp_order, settings, 
         "http://localhost:3000.evil.example/",
     ],
 )
-def test_checkout_page_refuses_an_unsafe_callback_url(client, rzp_order, settings, callback_url):
-    settings.FRONTEND_BASE_URL = "http://localhost:3000"
-    settings.CORS_ALLOWED_ORIGINS = []
-    page = client.get(f"/sandbox/razorpay/checkout/{rzp_order.id}/", {"callback_url": callback_url})
-    assert page.status_code == 400 and "evil" not in page.content.decode()
+def test_checkout_page_refuses_an_unsafe_callback_url(client, rzp_order, callback_url):
+    page = client.get(f"/sandbox/razorpay/checkout/{rzp_order['id']}/", {"callback_url": callback_url})
+    assert page.status_code == 400 and "callback_url" in page.text
 
 
 def test_checkout_page_for_unknown_and_paid_orders(client, rzp_order):
     assert client.get("/sandbox/razorpay/checkout/order_00000000000000/").status_code == 404
-    assert (
-        client.post(
-            f"/sandbox/razorpay/checkout/{rzp_order.id}/pay", {"outcome": "success"}, content_type="application/json"
-        ).status_code
-        == 200
-    )
-    page = client.get(f"/sandbox/razorpay/checkout/{rzp_order.id}/")
-    assert "already been paid" in page.content.decode() and 'id="pay"' not in page.content.decode()
+    client.post(f"/sandbox/razorpay/checkout/{rzp_order['id']}/pay", {"outcome": "success"})
+    page = client.get(f"/sandbox/razorpay/checkout/{rzp_order['id']}/")
+    assert page.status_code == 200 and "already been paid" in page.text and 'id="pay"' not in page.text
 
 
-@pytest.mark.parametrize("body", ['{"outcome": "maybe"}', "{}", "not json", '["success"]'])
-def test_checkout_pay_rejects_bad_input_in_razorpay_shape(client, rzp_order, body):
-    answer = client.post(f"/sandbox/razorpay/checkout/{rzp_order.id}/pay", body, content_type="application/json")
+@pytest.mark.parametrize("body", [{}, {"outcome": "maybe"}, {"outcome": "success", "email": "not-an-email"}])
+def test_checkout_pay_rejects_bad_input_in_razorpay_shape(client, rzp_order, rzp_auth, body):
+    answer = client.post(f"/sandbox/razorpay/checkout/{rzp_order['id']}/pay", body)
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "BAD_REQUEST_ERROR"
-    assert not RazorpayPayment.objects.exists()
+    assert client.get(f"{RZP}/orders/{rzp_order['id']}/payments", **rzp_auth).json()["count"] == 0
 
 
 def test_checkout_pay_on_unknown_order(client):
-    answer = client.post(
-        "/sandbox/razorpay/checkout/order_00000000000000/pay", {"outcome": "success"}, content_type="application/json"
-    )
+    answer = client.post("/sandbox/razorpay/checkout/order_00000000000000/pay", {"outcome": "success"})
     assert answer.status_code == 400 and answer.json()["error"]["description"] == "The id provided does not exist"
 
 
+# PhonePe -----------------------------------------------------------------------------------------------------------
+
+
 @pytest.fixture
-def pp_order() -> PhonePeOrder:
-    return create_phonepe_order(
-        data={
-            "merchantOrderId": "PF-PAGE-1",
-            "amount": 12345,
-            "metaInfo": None,
-            "expireAfter": None,
-            "paymentFlow": {
-                "type": "PG_CHECKOUT",
-                "message": None,
-                "paymentModeConfig": None,
-                "merchantUrls": {"redirectUrl": "http://localhost:3000/return?payment_id=9"},
-            },
-            "disablePaymentRetry": None,
-        }
+def bearer(client, settings) -> dict:
+    form = (
+        f"client_id={settings.PHONEPE_CLIENT_ID}&client_secret={settings.PHONEPE_CLIENT_SECRET}"
+        f"&client_version={settings.PHONEPE_CLIENT_VERSION}&grant_type=client_credentials"
     )
+    token = client.post(f"{PP}/v1/oauth/token", form, "application/x-www-form-urlencoded").json()
+    return {"HTTP_AUTHORIZATION": f"O-Bearer {token['access_token']}"}
 
 
-def test_phonepe_page_and_completion(client, pp_order):
-    page = client.get("/sandbox/phonepe/pay/PF-PAGE-1/")
-    html = page.content.decode()
-    assert page.status_code == 200 and "₹123.45" in html and pp_order.order_id in html
-    assert page_config(html, "pay-config") == {
-        "complete_url": "/sandbox/phonepe/pay/PF-PAGE-1/complete",
-        "payable": True,
+@pytest.fixture
+def pp_order(client, bearer) -> str:
+    body = {
+        "merchantOrderId": "PF-PAGE-1",
+        "amount": 249900,
+        "prefillUserLoginDetails": {"phoneNumber": "+919876543210"},
+        "paymentFlow": {
+            "type": "PG_CHECKOUT",
+            "message": "Satyanarayan Puja — Standard",
+            "merchantUrls": {"redirectUrl": "http://localhost:3000/return?payment_id=7"},
+        },
     }
-    done = client.post(
-        "/sandbox/phonepe/pay/PF-PAGE-1/complete", {"outcome": "failure"}, content_type="application/json"
-    )
-    assert done.status_code == 200 and done.json() == {"redirect_url": "http://localhost:3000/return?payment_id=9"}
-    again = client.post(
-        "/sandbox/phonepe/pay/PF-PAGE-1/complete", {"outcome": "success"}, content_type="application/json"
-    )
-    assert again.status_code == 409 and again.json()["code"] == "INVALID_ORDER_STATE"
-    assert page_config(client.get("/sandbox/phonepe/pay/PF-PAGE-1/").content.decode(), "pay-config")["payable"] is False
-    pp_order.refresh_from_db()
-    assert pp_order.state == PhonePeOrder.State.FAILED and pp_order.transactions.count() == 1
+    assert client.post(f"{PP}/checkout/v2/pay", body, **bearer).status_code == 200
+    return "PF-PAGE-1"
+
+
+def test_phonepe_page_and_completion(client, pp_order, receiver):
+    page = client.get(f"{PP}/pay/{pp_order}/")
+    html = page.text
+    assert page.status_code == 200 and "₹2,499.00" in html
+    assert "Satyanarayan Puja — Standard" in html and "+919876543210" in html
+    config = page_config(html, "pay-config")
+    assert config["payable"] is True and config["complete_url"] == f"{PP}/pay/{pp_order}/complete"
+    assert config["redirect_url"] == "http://localhost:3000/return?payment_id=7"
+    assert "window.location.assign(body.redirect_url)" in html  # back to the merchant, as PhonePe does
+    done = client.post(config["complete_url"], {"outcome": "success"})
+    assert done.json() == {"redirect_url": "http://localhost:3000/return?payment_id=7"}
+    after = client.get(f"{PP}/pay/{pp_order}/")
+    assert 'id="pay"' not in after.text and 'id="back" href="http://localhost:3000/return?payment_id=7"' in after.text
+    receiver.wait_for(1)
+    assert receiver.events() == ["checkout.order.completed"]
 
 
 def test_phonepe_page_unknown_order_and_bad_outcome(client, pp_order):
-    assert client.get("/sandbox/phonepe/pay/NOPE/").status_code == 404
-    missing = client.post("/sandbox/phonepe/pay/NOPE/complete", {"outcome": "success"}, content_type="application/json")
-    assert missing.status_code == 404 and missing.json()["code"] == "ORDER_NOT_FOUND"
-    bad = client.post("/sandbox/phonepe/pay/PF-PAGE-1/complete", {"outcome": "later"}, content_type="application/json")
-    assert bad.status_code == 400 and bad.json()["code"] == "BAD_REQUEST"
+    assert client.get(f"{PP}/pay/NOPE/").status_code == 404
+    bad = client.post(f"{PP}/pay/{pp_order}/complete", {"outcome": "maybe"})
+    assert bad.status_code == 400 and bad.json()["success"] is False
 
 
-@pytest.mark.django_db(transaction=True)
-def test_phonepe_page_pending_leaves_the_order_pending_without_a_callback(client, pp_order, receiver, settings, drain):
-    settings.PAYFIRST_PUBLIC_BASE_URL = receiver.url
-    assert 'id="pending"' in client.get("/sandbox/phonepe/pay/PF-PAGE-1/").content.decode()
-    left = client.post(
-        "/sandbox/phonepe/pay/PF-PAGE-1/complete", {"outcome": "pending"}, content_type="application/json"
-    )
-    assert left.status_code == 200 and left.json() == {"redirect_url": "http://localhost:3000/return?payment_id=9"}
-    drain()
-    assert receiver.received == [] and not WebhookDelivery.objects.exists()
-    pp_order.refresh_from_db()
-    assert pp_order.state == PhonePeOrder.State.PENDING and pp_order.transactions.count() == 0
-    # Still payable afterwards: the customer may finish, and then the callback comes.
-    paid = client.post(
-        "/sandbox/phonepe/pay/PF-PAGE-1/complete", {"outcome": "success"}, content_type="application/json"
-    )
-    assert paid.status_code == 200
-    drain()
+def test_phonepe_page_pending_leaves_the_order_pending_without_a_callback(client, pp_order, bearer, sandbox, receiver):
+    assert client.post(f"{PP}/pay/{pp_order}/complete", {"outcome": "pending"}).status_code == 200
+    sandbox.wait_idle()
+    assert receiver.received == [] and sandbox.deliveries() == []
+    assert client.get(f"{PP}/checkout/v2/order/{pp_order}/status", **bearer).json()["state"] == "PENDING"
+    assert client.post(f"{PP}/pay/{pp_order}/complete", {"outcome": "success"}).status_code == 200
+    receiver.wait_for(1)
     assert receiver.events() == ["checkout.order.completed"]

@@ -176,6 +176,7 @@ def test_a_delivery_claimed_by_a_process_that_died_is_delivered_again(receiver_s
     receiver_server.hold = threading.Event()
     env = {"SANDBOX_DELIVERY_THREADS": "1", "SANDBOX_LEASE_SECONDS": "2", "SANDBOX_WEBHOOK_TIMEOUT_SECONDS": "30"}
     first = start_sandbox(webhook_base=receiver_server.url, env=env, workdir=tmp_path)
+    database_url = first.postgres[0] if first.postgres else f"sqlite:///{tmp_path / 'sandbox.sqlite3'}"
     auth = (settings.RAZORPAY_KEY_ID, settings.RAZORPAY_KEY_SECRET)
     with httpx.Client(base_url=first.url, timeout=10) as http:
         order = http.post(f"{RZP}/orders", json={"amount": 10000, "currency": "INR"}, auth=auth).json()
@@ -187,9 +188,11 @@ def test_a_delivery_claimed_by_a_process_that_died_is_delivered_again(receiver_s
     for pid in [*_children(first.process.pid), first.process.pid]:  # gunicorn's worker, then its master
         os.kill(pid, signal.SIGKILL)
     first.process.wait(timeout=10)
+    first.stop(keep_database=True)
     receiver_server.hold.set()
     receiver_server.hold = None
-    second = start_sandbox(webhook_base=receiver_server.url, env=env, workdir=tmp_path)
+    second = start_sandbox(webhook_base=receiver_server.url, env=env, workdir=tmp_path, database_url=database_url)
+    second.postgres = first.postgres  # dropped when the second server stops
     try:
         second.wait_idle(horizon=5)
         [delivery] = second.deliveries(gateway="razorpay")
