@@ -279,10 +279,8 @@ def main() -> int:
         os.killpg(make.pid, signal.SIGINT)  # Ctrl-C, as a developer stops `make run`
         try:
             make.wait(timeout=60)
-            print(
-                f"\nCtrl-C: make run (web, worker, sandbox) exited with {make.returncode} in "
-                f"{time.monotonic() - started:.1f} s"
-            )
+            how = f"on signal {-make.returncode}" if make.returncode < 0 else f"with status {make.returncode}"
+            print(f"\nCtrl-C: make run (web, worker, sandbox) stopped {how} in {time.monotonic() - started:.1f} s")
         except subprocess.TimeoutExpired:
             print("\nCtrl-C: make run did not stop within 60 s; killing it")
             os.killpg(make.pid, signal.SIGKILL)
