@@ -8,6 +8,8 @@ from typing import Any
 
 from django.db import transaction
 from django.http import Http404, HttpRequest, JsonResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -120,9 +122,13 @@ class DeliveryOutput(serializers.ModelSerializer):
         ]
 
 
+_CONTROL = {"tags": ["sandbox: control"]}
+
+
 class DeliveriesApi(APIView):
     """GET /sandbox/control/deliveries/?gateway=&subject=&state=: what was sent, newest first, with each attempt."""
 
+    @extend_schema(operation_id="sandbox_deliveries_list", responses=DeliveryOutput(many=True), **_CONTROL)
     def get(self, request: Request) -> Response:
         deliveries = WebhookDelivery.objects.prefetch_related("attempt_log").order_by("-created_at", "-pk")
         for name in ("gateway", "subject", "state", "event"):
@@ -137,6 +143,7 @@ class ResetApi(APIView):
     """POST /sandbox/control/reset/: forget every order, payment, refund, webhook, job and fault, and enable both
     endpoints (issued PhonePe tokens stay valid). A clean slate for a demo or a test."""
 
+    @extend_schema(operation_id="sandbox_reset", request=None, responses=OpenApiTypes.OBJECT, **_CONTROL)
     def post(self, request: Request) -> Response:
         with transaction.atomic():
             for model in (
@@ -160,6 +167,7 @@ class JobsApi(APIView):
     """GET /sandbox/control/jobs/?pending=1: the gateways' own later work (refunds settling, auto-refunds, late
     authorisations, expiries), soonest first."""
 
+    @extend_schema(operation_id="sandbox_jobs_list", responses=OpenApiTypes.OBJECT, **_CONTROL)
     def get(self, request: Request) -> Response:
         jobs = Job.objects.order_by("run_at", "pk")
         if request.query_params.get("pending"):
@@ -186,6 +194,7 @@ class EndpointsApi(APIView):
     class EnableInput(serializers.Serializer):
         gateway = serializers.ChoiceField(choices=Fault.Gateway.values)
 
+    @extend_schema(operation_id="sandbox_endpoints_list", responses=OpenApiTypes.OBJECT, **_CONTROL)
     def get(self, request: Request) -> Response:
         disabled = {row.gateway: row for row in WebhookEndpoint.objects.all()}
         return Response(
@@ -200,6 +209,9 @@ class EndpointsApi(APIView):
             ]
         )
 
+    @extend_schema(
+        operation_id="sandbox_endpoints_enable", request=EnableInput, responses=OpenApiTypes.OBJECT, **_CONTROL
+    )
     def post(self, request: Request) -> Response:
         data = self.EnableInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -214,6 +226,9 @@ class TriggerApi(APIView):
         event = serializers.ChoiceField(choices=[*RAZORPAY_EVENTS, *PHONEPE_EVENTS])
         order_id = serializers.CharField(max_length=64, help_text="Razorpay order_… id or PhonePe merchantOrderId")
 
+    @extend_schema(
+        operation_id="sandbox_trigger", request=TriggerInput, responses={201: DeliveryOutput(many=True)}, **_CONTROL
+    )
     def post(self, request: Request) -> Response:
         data = self.TriggerInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -57,7 +57,7 @@ SANDBOX_LEASE_SECONDS = float(os.environ.get("SANDBOX_LEASE_SECONDS", "0"))
 # Threads delivering webhooks and running due jobs inside the server process.
 SANDBOX_DELIVERY_THREADS = int(os.environ.get("SANDBOX_DELIVERY_THREADS", "8"))
 
-INSTALLED_APPS = ["django.contrib.contenttypes", "rest_framework", "sandbox"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "rest_framework", "drf_spectacular", "sandbox"]
 MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
 ROOT_URLCONF = "sandbox.urls"
 WSGI_APPLICATION = "sandbox.wsgi.application"
@@ -94,6 +94,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "sandbox.control.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "payfirst gateway sandbox",
+    "DESCRIPTION": "Razorpay and PhonePe imitations, faults and the control panel of the local gateway sandbox.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"SandboxGatewayEnum": ["razorpay", "phonepe"]},
 }
 
 LOGGING = {

@@ -1,6 +1,7 @@
 """The sandbox server's URLs: everything below /sandbox/ (the paths payfirst's docs list), and /healthz."""
 
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView
 
 from sandbox import control, fault_apis
 from sandbox.phonepe import apis as phonepe_apis
@@ -12,6 +13,7 @@ _pp = "phonepe/"
 sandbox_patterns = [
     path("faults/", fault_apis.FaultsApi.as_view(), name="faults"),
     path("control/deliveries/", control.DeliveriesApi.as_view(), name="deliveries"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("control/reset/", control.ResetApi.as_view(), name="reset"),
     path("control/jobs/", control.JobsApi.as_view(), name="jobs"),
     path("control/endpoints/", control.EndpointsApi.as_view(), name="endpoints"),

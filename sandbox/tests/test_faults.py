@@ -224,3 +224,11 @@ def test_webhook_faults_are_per_gateway(client, sandbox, receiver, settings):
     assert receiver.events() == ["checkout.order.completed"]
     [fault] = client.get(FAULTS_URL).json()["results"]
     assert (fault["fault"], fault["count"]) == ("webhook_drop", 5)
+
+
+def test_the_sandbox_describes_itself_in_openapi(client):
+    schema = client.get("/sandbox/schema/", {"format": "json"})
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    for path in ("/sandbox/faults/", "/sandbox/control/deliveries/", "/sandbox/razorpay/v1/orders"):
+        assert path in paths
