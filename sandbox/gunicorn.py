@@ -11,6 +11,8 @@ accesslog = None
 
 
 def post_worker_init(worker) -> None:  # gunicorn calls this in the worker once the app is loaded
+    # Imported here, not at the top: gunicorn reads this file before Django is set up, and the delivery loop needs
+    # the sandbox's models.
     from sandbox.delivery import start_delivery_threads
 
     start_delivery_threads()
