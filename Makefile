@@ -11,7 +11,7 @@ PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/payfirst_bench
 
 export PAYFIRST_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run sandbox test test-sqlite test-postgres venv worker bench clean
+.PHONY: run sandbox test test-sqlite test-postgres venv worker bench load clean
 
 venv: $(VENV)/.installed
 
@@ -69,6 +69,10 @@ test-postgres: venv
 
 bench: venv
 	DATABASE_URL=$(PG_BENCH_URL) $(PY) -m benchmarks.run $(BENCH_ARGS)
+
+# 32 customers pay at once through `make run` (started and stopped by the script) on PostgreSQL; prints the figures.
+load: venv
+	$(PY) -m benchmarks.sandbox_load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) data
