@@ -57,7 +57,6 @@ INSTALLED_APPS = [
     "payfirst.fulfilment",
     "payfirst.invoices",
     "payfirst.gateways",
-    "payfirst.gateways.sandbox",
     "payfirst.ops",
     "payfirst.notifications",
     "payfirst.dashboard",
@@ -258,8 +257,13 @@ GST_STANDARD_RATE = int(os.environ.get("GST_STANDARD_RATE", "1800"))
 PAYFIRST_GATEWAYS = os.environ.get("PAYFIRST_GATEWAYS", "sandbox" if (DEBUG or DEMO) else "live")
 if PAYFIRST_GATEWAYS not in {"sandbox", "live"}:
     raise ImproperlyConfigured("PAYFIRST_GATEWAYS must be 'sandbox' or 'live'.")
-# Where the sandbox and the app reach each other (the server's own base URL in sandbox mode).
-PAYFIRST_PUBLIC_BASE_URL = os.environ.get("PAYFIRST_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The app's own public base URL (PhonePe's return page lives under it).
+PORT = int(os.environ.get("PORT", "8000"))
+PAYFIRST_PUBLIC_BASE_URL = os.environ.get("PAYFIRST_PUBLIC_BASE_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+# In sandbox mode the gateways are the sandbox server (`python -m sandbox serve`, started by `make run`), a separate
+# process on its own port that payfirst reaches over HTTP only, exactly like a remote gateway.
+SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", str(PORT + 1)))
+SANDBOX_BASE_URL = os.environ.get("SANDBOX_BASE_URL", f"http://127.0.0.1:{SANDBOX_PORT}").rstrip("/")
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "10"))
 # The shop's name as Razorpay Checkout shows it to the customer.
 PAYFIRST_MERCHANT_NAME = os.environ.get("PAYFIRST_MERCHANT_NAME", "payfirst demo store")
@@ -269,7 +273,7 @@ RAZORPAY_KEY_ID = os.environ.get("RAZORPAY_KEY_ID", "rzp_test_sandboxkey0001" if
 RAZORPAY_KEY_SECRET = os.environ.get("RAZORPAY_KEY_SECRET", "sandbox_key_secret" if _SANDBOX else "")
 RAZORPAY_WEBHOOK_SECRET = os.environ.get("RAZORPAY_WEBHOOK_SECRET", "sandbox_webhook_secret" if _SANDBOX else "")
 RAZORPAY_API_BASE = os.environ.get(
-    "RAZORPAY_API_BASE", f"{PAYFIRST_PUBLIC_BASE_URL}/sandbox/razorpay" if _SANDBOX else "https://api.razorpay.com"
+    "RAZORPAY_API_BASE", f"{SANDBOX_BASE_URL}/sandbox/razorpay" if _SANDBOX else "https://api.razorpay.com"
 )
 PHONEPE_CLIENT_ID = os.environ.get("PHONEPE_CLIENT_ID", "SANDBOXCLIENT" if _SANDBOX else "")
 PHONEPE_CLIENT_SECRET = os.environ.get("PHONEPE_CLIENT_SECRET", "sandbox-client-secret" if _SANDBOX else "")
@@ -282,7 +286,7 @@ _PHONEPE_HOSTS = {
     "PRODUCTION": ("https://api.phonepe.com/apis/pg", "https://api.phonepe.com/apis/identity-manager"),
 }
 if _SANDBOX:
-    _pp_default = (f"{PAYFIRST_PUBLIC_BASE_URL}/sandbox/phonepe",) * 2
+    _pp_default = (f"{SANDBOX_BASE_URL}/sandbox/phonepe",) * 2
 else:
     _pp_default = _PHONEPE_HOSTS.get(PHONEPE_ENV, _PHONEPE_HOSTS["PRODUCTION"])
 PHONEPE_API_BASE = os.environ.get("PHONEPE_API_BASE", _pp_default[0])
