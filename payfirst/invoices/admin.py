@@ -13,7 +13,7 @@ from payfirst.invoices.tax import paise_text, rate_text
 
 class DocumentLineInline(admin.TabularInline):
     model = DocumentLine
-    fields = [
+    readonly_fields = (
         "position",
         "description",
         "hsn_sac",
@@ -26,8 +26,8 @@ class DocumentLineInline(admin.TabularInline):
         "sgst_rupees",
         "igst_rupees",
         "total_rupees",
-    ]
-    readonly_fields = fields
+    )
+    fields = readonly_fields
     extra = 0
     can_delete = False
 
@@ -76,7 +76,7 @@ class DocumentAdmin(admin.ModelAdmin):
     search_fields = ["number", "buyer__name", "buyer__gstin", "payment_id"]
     date_hierarchy = "issued_at"
     inlines = [DocumentLineInline]
-    fields = [
+    readonly_fields = (
         "number",
         "title",
         "kind",
@@ -94,8 +94,8 @@ class DocumentAdmin(admin.ModelAdmin):
         "igst_rupees",
         "total_rupees",
         "printable",
-    ]
-    readonly_fields = fields
+    )
+    fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

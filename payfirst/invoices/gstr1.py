@@ -93,7 +93,7 @@ HEADERS: dict[str, list[str]] = {
     "exemp": ["Description", "Nil Rated Supplies", "Exempted(other than nil rated/non GST supply)", "Non-GST Supplies"],
     "docs": ["Nature of Document", "Sr. No. From", "Sr. No. To", "Total Number", "Cancelled"],
 }
-_NATURE = {
+_NATURE: dict[str, str] = {  # by Document.kind
     DocumentKind.TAX_INVOICE: "Invoices for outward supply",
     DocumentKind.BILL_OF_SUPPLY: "Bill of Supply",
     DocumentKind.CREDIT_NOTE: "Credit Note",

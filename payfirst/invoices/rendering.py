@@ -13,7 +13,7 @@ from payfirst.invoices.tax import paise_text, rate_text
 
 
 def _context(document: Document) -> dict[str, Any]:
-    lines = []
+    lines: list[dict[str, Any]] = []
     for line in document.lines.all():
         half = line.rate // 2
         lines.append(

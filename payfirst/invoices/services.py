@@ -162,10 +162,8 @@ def _classify(lines: Sequence[InvoiceLineInput], *, day: date) -> list[_Classifi
     for model, key in ((Variant, "variant_id"), (ServicePackage, "package_id"), (Plan, "plan_id")):
         ids = {getattr(line, key) for line in lines if getattr(line, key) is not None}
         if ids:
-            for pk, hsn_sac, tax_class_id in model.objects.filter(pk__in=ids).values_list(
-                "pk", "hsn_sac", "tax_class_id"
-            ):
-                codes[key, pk] = (hsn_sac, tax_class_id)
+            for pk, code, class_id in model.objects.filter(pk__in=ids).values_list("pk", "hsn_sac", "tax_class_id"):
+                codes[key, pk] = (code, class_id)
     rates = rates_on(tax_class_ids={pk for _, pk in codes.values() if pk is not None}, day=day)
     classified = []
     for line in lines:
@@ -300,13 +298,6 @@ def issue_documents_for_capture(
                     split,
                 )
             )
-        common = {
-            "payment_id": payment_id,
-            "user_id": buyer.user_id,
-            "issued_at": captured_at,
-            "seller": seller,
-            "buyer": buyer_data,
-        }
         documents = []
         if built[False] and built[True] and not buyer_data["gstin"]:
             every = built[False] + built[True]
@@ -316,7 +307,11 @@ def issue_documents_for_capture(
                     title="Invoice-cum-Bill of Supply",
                     place_code=_document_place(every),
                     lines=every,
-                    **common,
+                    payment_id=payment_id,
+                    user_id=buyer.user_id,
+                    issued_at=captured_at,
+                    seller=seller,
+                    buyer=buyer_data,
                 )
             )
         else:
@@ -327,7 +322,11 @@ def issue_documents_for_capture(
                         title="Tax Invoice",
                         place_code=_document_place(built[False]),
                         lines=built[False],
-                        **common,
+                        payment_id=payment_id,
+                        user_id=buyer.user_id,
+                        issued_at=captured_at,
+                        seller=seller,
+                        buyer=buyer_data,
                     )
                 )
             if built[True]:
@@ -337,7 +336,11 @@ def issue_documents_for_capture(
                         title="Bill of Supply",
                         place_code=_document_place(built[True]),
                         lines=built[True],
-                        **common,
+                        payment_id=payment_id,
+                        user_id=buyer.user_id,
+                        issued_at=captured_at,
+                        seller=seller,
+                        buyer=buyer_data,
                     )
                 )
     logger.info(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from itertools import count
 
+from payfirst.accounts.models import User
 from payfirst.catalog.models import Plan, Product, Service, ServicePackage, TaxClass, TaxRate, Variant
 from payfirst.invoices.numbering import INDIA
 from payfirst.invoices.services import BuyerInput, InvoiceLineInput
@@ -102,7 +103,7 @@ def address(state: str, gstin: str = "") -> dict[str, str]:
     }
 
 
-def buyer(user, *, state: str = SELLER_STATE, gstin: str = "", billing_state: str | None = None) -> BuyerInput:  # type: ignore[no-untyped-def]
+def buyer(user: User, *, state: str = SELLER_STATE, gstin: str = "", billing_state: str | None = None) -> BuyerInput:
     shipping = address(state, gstin)
     billing = address(billing_state, gstin) if billing_state else shipping
     return BuyerInput(

@@ -4,11 +4,14 @@ the GSTINs and the amounts. Another user's documents answer 404; staff read all.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import pytest
 from django.test import Client
 from pypdf import PdfReader
 
+from payfirst.accounts.models import User
+from payfirst.invoices.models import Document
 from payfirst.invoices.services import issue_credit_notes_for_refund, issue_documents_for_capture
 from payfirst.invoices.tests import factories as f
 
@@ -16,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def documents(user):  # type: ignore[no-untyped-def]
+def documents(user: User) -> tuple[Document, Document, Document]:
     diya = f.variant(price=44900, tax=f.brassware())
     puja = f.package(price=210000, tax=f.ceremony())
     invoice, bill = issue_documents_for_capture(
@@ -150,7 +153,7 @@ def test_the_list_filters_by_payment(auth_client, documents, user):
 
 
 @pytest.fixture
-def admin_client(make_user):  # type: ignore[no-untyped-def]
+def admin_client(make_user: Callable[..., User]) -> Client:
     client = Client()
     client.force_login(make_user(is_staff=True, is_superuser=True))
     return client

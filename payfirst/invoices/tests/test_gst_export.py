@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from payfirst.invoices.services import issue_credit_notes_for_refund, issue_documents_for_capture
+from payfirst.invoices.models import Document
+from payfirst.invoices.services import InvoiceLineInput, issue_credit_notes_for_refund, issue_documents_for_capture
 from payfirst.invoices.tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +30,9 @@ def test_the_months_tables(user, tmp_path):
     large = f.variant(price=11800000, tax=standard)  # ₹1,18,000 inter-state to a consumer: B2CL
     puja = f.package(price=210000, tax=ceremony)
 
-    def issue(payment_id, lines, when=NOV_10, **buyer):  # type: ignore[no-untyped-def]
+    def issue(
+        payment_id: int, lines: Sequence[InvoiceLineInput], when: datetime = NOV_10, **buyer: Any
+    ) -> list[Document]:
         return issue_documents_for_capture(
             payment_id=payment_id, captured_at=when, buyer=f.buyer(user, **buyer), lines=lines, discount=0
         )

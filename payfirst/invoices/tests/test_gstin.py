@@ -42,7 +42,7 @@ def test_state_names_as_people_write_them():
     assert state_code_for("Atlantis") is None
 
 
-def _address(**extra):  # type: ignore[no-untyped-def]
+def _address(**extra: str) -> dict[str, str]:
     return {
         "full_name": "Meera Iyer",
         "phone": "+919812345678",

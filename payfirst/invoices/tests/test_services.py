@@ -4,21 +4,32 @@ supply, numbering across a financial year's boundary, exactly once, and credit n
 from __future__ import annotations
 
 import re
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
 
+from payfirst.accounts.models import User
 from payfirst.invoices.models import Document, DocumentCounter, DocumentKind
 from payfirst.invoices.numbering import financial_year, format_number
-from payfirst.invoices.services import issue_credit_notes_for_refund, issue_documents_for_capture
+from payfirst.invoices.services import InvoiceLineInput, issue_credit_notes_for_refund, issue_documents_for_capture
 from payfirst.invoices.tests import factories as f
 
 pytestmark = pytest.mark.django_db
 NUMBER = re.compile(r"^[A-Za-z0-9/-]{1,16}$")
 
 
-def issue(user, lines, *, when=None, discount=0, payment_id=None, **buyer):  # type: ignore[no-untyped-def]
+def issue(
+    user: User,
+    lines: Sequence[InvoiceLineInput],
+    *,
+    when: datetime | None = None,
+    discount: int = 0,
+    payment_id: int | None = None,
+    **buyer: Any,
+) -> list[Document]:
     return issue_documents_for_capture(
         payment_id=payment_id or f._ids.__next__(),
         captured_at=when or f.at(2026, 11, 20),
@@ -160,7 +171,7 @@ def test_documents_are_issued_once_per_payment(user):
         Document.objects.create(**{**_fields(first[0]), "number": "INV/2627/999999", "sequence": 999999})
 
 
-def _fields(document: Document) -> dict:  # type: ignore[type-arg]
+def _fields(document: Document) -> dict[str, Any]:
     names = [f.name for f in Document._meta.concrete_fields if f.name not in ("id", "created_at")]
     return {name: getattr(document, name) for name in names}
 
