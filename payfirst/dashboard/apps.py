@@ -12,10 +12,13 @@ class DashboardConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
+        from payfirst.core.admin_site import PayfirstAdminSite
         from payfirst.dashboard.metrics import register_collectors
 
         # The admin index links to the dashboard first in its Operations section (payfirst's admin site).
-        admin.site.add_operations_link(
+        site = admin.site
+        assert isinstance(site, PayfirstAdminSite), "payfirst's admin site must be installed (PayfirstAdminConfig)"
+        site.add_operations_link(
             name="Dashboard",
             url_name="dashboard:index",
             description="Payments per state, capture success rate and revenue, last 30 days",

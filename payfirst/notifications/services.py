@@ -89,7 +89,7 @@ def send_notification(*, key: str, now: datetime | None = None) -> str:
     now = now or timezone.now()
     if not _claim(key=key, now=now):
         status = Notification.objects.filter(key=key).values_list("status", flat=True).first()
-        return status if status != NotificationStatus.PENDING else "claimed_elsewhere"
+        return "claimed_elsewhere" if status is None or status == NotificationStatus.PENDING else status
     notification = Notification.objects.select_related("user").get(key=key)
     subject, body = render(notification)
     to = notification.user.email

@@ -12,14 +12,14 @@ from payfirst.testing.sandbox_server import SandboxServer, start_sandbox
 
 
 @pytest.fixture(scope="session")
-def sandbox_server(live_server) -> Iterator[SandboxServer]:  # type: ignore[no-untyped-def]
+def sandbox_server(live_server) -> Iterator[SandboxServer]:
     server = start_sandbox(webhook_base=live_server.url)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def sandbox(sandbox_server: SandboxServer, settings) -> Iterator[SandboxServer]:  # type: ignore[no-untyped-def]
+def sandbox(sandbox_server: SandboxServer, settings) -> Iterator[SandboxServer]:
     """The session's sandbox, kind again, with the app's adapters pointed at it. Teardown waits until it has sent
     what is due, so no webhook of this test lands in the next one."""
     sandbox_server.reset()

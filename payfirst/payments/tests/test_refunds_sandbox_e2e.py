@@ -1,6 +1,7 @@
 """End to end over real HTTP with payfirst on a live server and the sandbox server: webhooks dropped and no
-confirm → reconciliation alone fulfils; a staff refund through the real Razorpay adapter, pending at first and
-processed by the sandbox's refund webhooks; and a refund the gateway failed to answer, sent again once by the retry task."""
+confirm → reconciliation alone fulfils; a staff refund through the real Razorpay adapter, pending at first
+and processed by the sandbox's refund webhooks; and a refund the gateway failed to answer, sent again once by
+the retry task."""
 
 from __future__ import annotations
 
