@@ -26,6 +26,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 run: venv
 	@mkdir -p data
 	PAYFIRST_DEMO=1 $(PY) manage.py migrate --noinput
+	PAYFIRST_DEMO=1 $(PY) manage.py createcachetable
 	PAYFIRST_DEMO=1 $(PY) manage.py seed_demo
 	@echo "payfirst demo on http://127.0.0.1:$(PORT)  (API docs: /api/docs/, admin: /admin/ as admin@example.com / admin)"
 	@rm -rf data/prometheus && mkdir -p data/prometheus

@@ -38,3 +38,21 @@ class InvalidState(AppError):
 
 class GatewayFailed(AppError):
     code, status, message = "gateway_error", 502, "The payment gateway did not respond. Please try again."
+
+
+class MalformedRequest(AppError):
+    code, status, message = "malformed_request", 400, "The request body is not valid JSON."
+
+
+class PayloadTooLarge(AppError):
+    code, status, message = "payload_too_large", 413, "The request body is larger than this endpoint accepts."
+
+
+class Throttled(AppError):
+    """Too many requests; `retry_after` (seconds) goes out as the Retry-After header."""
+
+    code, status, message = "throttled", 429, "Too many requests. Please wait and try again."
+
+    def __init__(self, message: str | None = None, *, retry_after: int) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message or f"Too many requests. Try again in {self.retry_after} seconds.")

@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from payfirst.core.api import PagePagination, error_body
 from payfirst.core.errors import GatewayFailed, NotFound
 from payfirst.core.models import MAX_ID
+from payfirst.core.throttling import UserScopedThrottle
 from payfirst.gateways.base import GatewayError, SignatureInvalid
 from payfirst.gateways.registry import GATEWAY_NAMES, get_gateway
 from payfirst.payments import selectors, services
@@ -81,6 +82,8 @@ def _payment_id(raw: Any) -> int:
 
 
 class PaymentCreateApi(APIView):
+    throttle_classes, throttle_scope = [UserScopedThrottle], "payments_create"
+
     class PaymentCreateInputSerializer(serializers.Serializer):
         gateway = serializers.ChoiceField(choices=GATEWAY_NAMES)
         shipping_address_id = serializers.IntegerField(
@@ -133,7 +136,14 @@ class PaymentCreateApi(APIView):
             404: _error("PaymentAddressNotFound", ["not_found"], "An address id that is not one of yours."),
             409: _error(
                 "PaymentCreateConflict",
-                ["insufficient_stock", "slot_full", "payment_in_progress", "idempotency_key_in_use"],
+                [
+                    "insufficient_stock",
+                    "slot_full",
+                    "payment_in_progress",
+                    "idempotency_key_in_use",
+                    "too_many_pending_payments",
+                    "slot_hold_limit",
+                ],
                 "Not enough stock or places (nothing was charged), or the same request is still running.",
             ),
             422: _error("PaymentIdempotencyReused", ["idempotency_key_reused"], "The key was used with another body."),
@@ -153,6 +163,8 @@ class PaymentCreateApi(APIView):
 
 
 class PaymentConfirmRazorpayApi(APIView):
+    throttle_classes, throttle_scope = [UserScopedThrottle], "payments_confirm"
+
     class PaymentConfirmRazorpayInputSerializer(serializers.Serializer):
         razorpay_payment_id = serializers.CharField(max_length=64)
         razorpay_order_id = serializers.CharField(max_length=64)
@@ -239,6 +251,8 @@ class PaymentDetailApi(APIView):
 
 
 class PaymentCancelApi(APIView):
+    throttle_classes, throttle_scope = [UserScopedThrottle], "payments_cancel"
+
     @extend_schema(
         tags=["payments"],
         operation_id="payments_cancel",
@@ -404,6 +418,7 @@ class _WebhookApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []  # also makes DRF skip CSRF: the signature is the authentication
     gateway = ""
+    max_body_bytes = "WEBHOOK_MAX_BODY_BYTES"  # refused (413) on Content-Length before the body is read
 
     def post(self, request: Request) -> Response:
         # The raw bytes, untouched: the signature is over exactly these (request.data is never read here).

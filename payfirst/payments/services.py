@@ -41,6 +41,7 @@ from payfirst.payments.errors import (
     PaymentInProgress,
     ShippingAddressRequired,
 )
+from payfirst.payments.limits import check_checkout_limits
 from payfirst.payments.models import Payment, PaymentEvent, PaymentLine, Refund, ReservationState
 from payfirst.payments.refunds import send_refund_task
 from payfirst.payments.states import EventSource, PaymentStatus, transition
@@ -305,6 +306,7 @@ def _reserve_and_record(
                 else "Expired before payment (found by a new checkout).",
                 fields={"reservation": ReservationState.RELEASED},
             )
+        check_checkout_limits(user_id=user.pk, slots=_holds_of_priced(priced)[1])  # 409 past a per-customer cap
         payment = Payment.objects.create(
             user=user,
             cart=cart,
