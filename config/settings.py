@@ -26,12 +26,13 @@ DEBUG = env_bool("DEBUG", False)
 # PAYFIRST_DEMO marks a local demo or test run (set by `make run` and the test suite).
 DEMO = env_bool("PAYFIRST_DEMO", False)
 
-_INSECURE_KEY = "insecure-payfirst-development-key-never-use-in-production"
+# The demo's and tests' published key: a system check refuses it outside the demo (payfirst.core.checks).
+DEMO_SECRET_KEY = "insecure-payfirst-development-key-never-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not (DEBUG or DEMO):
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = _INSECURE_KEY
+    SECRET_KEY = DEMO_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if (DEBUG or DEMO) else "")
 
@@ -161,7 +162,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["payfirst.core.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "payfirst.core.api.PagePagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "payfirst.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "payfirst.core.api.exception_handler",
     # Rates as "N/second|minute|hour|day" (or "off"), counted in the shared cache (CACHES["default"]) so every web
     # process sees the same counters. docs/reliability.md lists who is counted how.

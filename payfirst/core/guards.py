@@ -21,7 +21,12 @@ from payfirst.core.api import error_body
 def body_limit_of(view_func: Callable[..., Any]) -> int:
     """The largest body, in bytes, the view behind `view_func` accepts."""
     view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
-    declared = getattr(view_class, "max_body_bytes", None) or getattr(view_func, "max_body_bytes", None)
+    return body_limit_of_class(view_class, declared=getattr(view_func, "max_body_bytes", None))
+
+
+def body_limit_of_class(view_class: Any, *, declared: Any = None) -> int:
+    """The largest body, in bytes, a view class accepts (the OpenAPI document states it per operation)."""
+    declared = getattr(view_class, "max_body_bytes", None) or declared
     if isinstance(declared, str):
         return int(getattr(settings, declared))
     if declared:
@@ -39,7 +44,7 @@ def payload_too_large(limit: int) -> JsonResponse:
 
 
 def _invalid(message: str, field: str) -> JsonResponse:
-    return JsonResponse(error_body("invalid_input", message, {field: [message]}), status=400)
+    return JsonResponse(error_body("invalid_input", "Check the highlighted fields.", {field: [message]}), status=400)
 
 
 class RequestGuardMiddleware:
@@ -59,9 +64,8 @@ class RequestGuardMiddleware:
         if query_string:
             for key, values in request.GET.lists():
                 if "\x00" in key or any("\x00" in value for value in values):
-                    return _invalid(
-                        "Query parameters may not contain NUL characters.", key.replace("\x00", "") or "query"
-                    )
+                    # DRF's own words for the same refusal, so a field reads the same wherever it was caught.
+                    return _invalid("Null characters are not allowed.", key.replace("\x00", "") or "query")
         return self.get_response(request)
 
     def process_view(

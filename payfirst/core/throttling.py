@@ -125,6 +125,11 @@ class SignInAccountThrottle(_CounterThrottle):
         return account_ident(data.get("email") if hasattr(data, "get") else None)
 
 
+def is_counted(throttle: BaseThrottle) -> bool:
+    """Whether `throttle` is one of these shared counters (the OpenAPI document adds a 429 for them)."""
+    return isinstance(throttle, _CounterThrottle)
+
+
 def throttled_response(wait: int) -> JsonResponse:
     response = JsonResponse(error_body("throttled", f"Too many requests. Try again in {wait} seconds."), status=429)
     response["Retry-After"] = str(wait)

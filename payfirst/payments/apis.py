@@ -40,6 +40,8 @@ logger = logging.getLogger("payfirst.payments")
 
 
 def _error(name: str, codes: list[str], description: str) -> OpenApiResponse:
+    if "invalid_input" in codes:
+        codes = [*codes, "malformed_request"]  # a body that is not JSON, or nested too deep
     return OpenApiResponse(
         description=f"{description} Codes: {', '.join(f'`{code}`' for code in codes)}.",
         response=inline_serializer(
