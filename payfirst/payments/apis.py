@@ -425,6 +425,8 @@ class _WebhookApi(APIView):
     def post(self, request: Request) -> Response:
         # The raw bytes, untouched: the signature is over exactly these (request.data is never read here).
         body = request._request.body
+        if b"\x00" in body:  # never valid JSON, and PostgreSQL cannot store it: refused before the inbox
+            return Response(error_body("malformed_request", "The body contains a NUL byte."), status=400)
         try:
             result = receive_webhook(gateway=self.gateway, headers=dict(request.headers), body=body)
         except WebhookProcessingFailed:
@@ -445,7 +447,11 @@ _WEBHOOK_RESPONSES = {
         name="WebhookOutput",
         fields={"status": serializers.ChoiceField(choices=["processed", "duplicate", "ignored"])},
     ),
-    400: _error("WebhookInvalidSignature", ["invalid_signature"], "Signature missing or wrong; nothing changed."),
+    400: _error(
+        "WebhookInvalidSignature",
+        ["invalid_signature", "malformed_request"],
+        "Signature missing or wrong, or a NUL byte in the body; nothing changed.",
+    ),
     502: _error("WebhookProcessingFailed", ["gateway_error"], "Processing failed; the gateway should retry."),
 }
 

@@ -156,7 +156,7 @@ def test_a_50000_character_email_elsewhere_is_a_400(api_client, path):
 def test_a_nul_byte_in_a_webhook_body_is_refused_without_a_server_error(api_client):
     body = b'{"event": "payment.captured", "id": "evt_\x00"}'
     response = api_client.post("/api/payments/webhook/razorpay/", data=body, content_type="application/json")
-    _error(response, 400)
+    _error(response, 400, "malformed_request")
 
 
 # --- Body size ---------------------------------------------------------------------------------------------------
