@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from payfirst.core.errors import AppError, InvalidInput, Throttled
+from payfirst.core.errors import AppError, InvalidInput
 
 logger = logging.getLogger("payfirst.errors")
 
@@ -60,8 +60,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     headers: dict[str, str] = {}
     if isinstance(exc, AppError):
         body, status = error_body(exc.code, exc.message, exc.fields), exc.status
-        if isinstance(exc, Throttled):
-            headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, SuspiciousOperation):
         # Django's own refusals raised inside a view (a body read past DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields).
         body, status = _suspicious_body(exc)

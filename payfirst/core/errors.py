@@ -42,17 +42,3 @@ class GatewayFailed(AppError):
 
 class MalformedRequest(AppError):
     code, status, message = "malformed_request", 400, "The request body is not valid JSON."
-
-
-class PayloadTooLarge(AppError):
-    code, status, message = "payload_too_large", 413, "The request body is larger than this endpoint accepts."
-
-
-class Throttled(AppError):
-    """Too many requests; `retry_after` (seconds) goes out as the Retry-After header."""
-
-    code, status, message = "throttled", 429, "Too many requests. Please wait and try again."
-
-    def __init__(self, message: str | None = None, *, retry_after: int) -> None:
-        self.retry_after = max(1, int(retry_after))
-        super().__init__(message or f"Too many requests. Try again in {self.retry_after} seconds.")

@@ -146,7 +146,8 @@ class PaymentCreateApi(APIView):
                     "too_many_pending_payments",
                     "slot_hold_limit",
                 ],
-                "Not enough stock or places (nothing was charged), or the same request is still running.",
+                "Not enough stock or places (nothing was charged), the same request is still running, or a "
+                "per-customer cap on pending payments or slot places is reached.",
             ),
             422: _error("PaymentIdempotencyReused", ["idempotency_key_reused"], "The key was used with another body."),
             502: GATEWAY_ERROR,
