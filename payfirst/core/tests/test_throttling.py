@@ -11,6 +11,7 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -59,7 +60,8 @@ def _environment(backend: str, tmp_path: Path) -> dict[str, str]:
     elif connection.vendor == "postgresql":
         # The test database itself: its cache table was created with it, and the workers commit on their own.
         db = settings.DATABASES["default"]
-        env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        login = quote(db["USER"]) + (":" + quote(db["PASSWORD"]) if db.get("PASSWORD") else "")
+        env["DATABASE_URL"] = f"postgres://{login}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     else:
         # An in-memory SQLite test database is invisible to other processes: the workers share a file instead.
         env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
