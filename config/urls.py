@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/catalog/", include("payfirst.catalog.urls")),
     path("api/cart/", include("payfirst.cart.urls")),
     path("api/payments/", include("payfirst.payments.urls")),
+    path("api/", include("payfirst.payments.customer_urls")),
     path("api/", include("payfirst.fulfilment.urls")),
 ]
 

@@ -136,6 +136,8 @@ def _create_bookings(*, payment: Payment, lines: list[PaymentLine]) -> list[Fulf
                 selected_time=line.selected_time,
                 discount=line.discount,
                 total=line.total,
+                devotee_name=line.devotee_name,
+                note=line.note,
             )
             for line, book_id in zip(lines, sorted(book_ids), strict=True)
         ]

@@ -182,6 +182,8 @@ def _contents_hash(*, priced: PricedCart, gateway: str, shipping: Any, billing: 
                 line.quantity,
                 line.unit_price,
                 line.discount,
+                line.devotee_name,
+                line.note,
             ]
             for line in priced.lines
         ],
@@ -341,6 +343,8 @@ def _reserve_and_record(
                     line_total=line.line_total,
                     discount=line.discount,
                     total=line.total,
+                    devotee_name=line.devotee_name,
+                    note=line.note,
                 )
                 for line in priced.lines
             ]
