@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "payfirst.gateways.sandbox",
     "payfirst.ops",
     "payfirst.dashboard",
+    "payfirst.storefront",
 ]
 
 MIDDLEWARE = [
@@ -151,7 +152,6 @@ CSRF_FAILURE_VIEW = "payfirst.core.api.csrf_failure_view"
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
-FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", "http://localhost:3000")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
@@ -217,6 +217,9 @@ if PAYFIRST_GATEWAYS not in {"sandbox", "live"}:
     raise ImproperlyConfigured("PAYFIRST_GATEWAYS must be 'sandbox' or 'live'.")
 # Where the sandbox and the app reach each other (the server's own base URL in sandbox mode).
 PAYFIRST_PUBLIC_BASE_URL = os.environ.get("PAYFIRST_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where the customer's browser comes back after paying (return URLs must be under it, or an allowed origin). By default
+# the storefront payfirst serves at `/`, so every return URL lands on a real page (/confirmbooking).
+FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", PAYFIRST_PUBLIC_BASE_URL)
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "10"))
 # The shop's name as Razorpay Checkout shows it to the customer.
 PAYFIRST_MERCHANT_NAME = os.environ.get("PAYFIRST_MERCHANT_NAME", "payfirst demo store")

@@ -27,5 +27,8 @@ if settings.PAYFIRST_GATEWAYS == "sandbox":
     # The sandbox imitates Razorpay and PhonePe; it never exists in live mode.
     urlpatterns.append(path("sandbox/", include("payfirst.gateways.sandbox.urls")))
 
+# The storefront last: a client of the API above, at the site root.
+urlpatterns.append(path("", include("payfirst.storefront.urls")))
+
 handler404 = "payfirst.core.api.not_found_view"
 handler500 = "payfirst.core.api.server_error_view"
