@@ -56,14 +56,14 @@ def service_id(server, name: str) -> int:  # type: ignore[no-untyped-def]
 def pick_day(page: Page, at_least: date) -> str:
     """Click the first day in the calendar with places left on or after `at_least`, moving on a month if needed."""
     for _ in range(3):
-        page.locator("button.day").first.wait_for()
+        page.locator("[data-calendar][data-loaded]").wait_for()
         for button in page.locator("button.day:not([disabled])").all():
             day = button.get_attribute("data-date")
             if day and date.fromisoformat(day) >= at_least:
                 button.click()
+                page.locator("[data-times] input").first.wait_for()
                 return day
         page.get_by_role("button", name="Next month").click()
-        page.wait_for_timeout(0)
     raise AssertionError("No bookable day in the calendar.")
 
 
@@ -197,7 +197,7 @@ def test_booking_a_puja_at_phone_width(phone_page: Page, demo_server, screenshot
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, screenshot_dir, "phone-catalog")
     page.goto(f"{demo_server.base_url}/services/{service_id(demo_server, 'Satyanarayan Puja')}/")
-    page.locator("button.day").first.wait_for()
+    page.locator("[data-calendar][data-loaded]").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, screenshot_dir, "phone-service-calendar")
     add_puja_to_cart(page, demo_server)

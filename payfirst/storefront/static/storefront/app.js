@@ -375,6 +375,7 @@
 
     async function showMonth() {
       var month = shown.year + "-" + pad(shown.month);
+      delete $("[data-calendar]").dataset.loaded;
       $("[data-month-label]").textContent = MONTHS[shown.month - 1] + " " + shown.year;
       $("[data-prev-month]").disabled = shown.year === first.year && shown.month === first.month;
       var body = clear($("[data-calendar-body]"));
@@ -406,6 +407,7 @@
         if ((offset + day) % 7 === 0) { body.appendChild(row); row = el("tr"); }
       }
       if (row.childNodes.length) { body.appendChild(row); }
+      $("[data-calendar]").dataset.loaded = month; // the month shown is complete
     }
 
     function chooseDate(iso) {
