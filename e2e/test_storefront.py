@@ -67,13 +67,18 @@ def pick_day(page: Page, at_least: date) -> str:
     raise AssertionError("No bookable day in the calendar.")
 
 
-def add_puja_to_cart(page: Page, server, *, days_ahead: int = 2, package: str = "Basic") -> str:  # type: ignore[no-untyped-def]
+def add_puja_to_cart(  # type: ignore[no-untyped-def]
+    page: Page, server, *, days_ahead: int = 2, package: str = "Basic", screenshot: Path | None = None
+) -> str:
     page.goto(f"{server.base_url}/services/{service_id(server, 'Satyanarayan Puja')}/")
     page.get_by_label(package, exact=False).check()
     day = pick_day(page, date.today() + timedelta(days=days_ahead))
     page.locator("[data-times] input:not([disabled])").first.check()
     page.get_by_label("Devotee's name").fill("Meera Krishnan")
     page.get_by_label("Note for the priest").fill("Gotra: Bharadwaj; griha shanti")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
+    if screenshot is not None:
+        page.screenshot(path=str(screenshot), full_page=True)
     page.get_by_role("button", name="Add booking to cart").click()
     expect(page.get_by_role("heading", name="Your cart")).to_be_visible()
     return day
@@ -125,9 +130,7 @@ def test_buy_a_product_with_razorpay(page: Page, demo_server, screenshot_dir):  
 
 def test_book_a_puja_slot_from_the_calendar_with_phonepe(page: Page, demo_server, screenshot_dir):  # type: ignore[no-untyped-def]
     sign_in(page, demo_server, new_customer(demo_server))
-    page.goto(f"{demo_server.base_url}/services/{service_id(demo_server, 'Satyanarayan Puja')}/")
-    shot(page, screenshot_dir, "service-calendar")
-    add_puja_to_cart(page, demo_server)
+    add_puja_to_cart(page, demo_server, screenshot=screenshot_dir / "service-calendar.png")
     expect(page.locator("[data-lines]")).to_contain_text("for Meera Krishnan")
     page.get_by_role("link", name="Proceed to checkout").click()
     pay_with_phonepe(page)
@@ -196,11 +199,7 @@ def test_booking_a_puja_at_phone_width(phone_page: Page, demo_server, screenshot
     page.goto(demo_server.base_url + "/")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, screenshot_dir, "phone-catalog")
-    page.goto(f"{demo_server.base_url}/services/{service_id(demo_server, 'Satyanarayan Puja')}/")
-    page.locator("[data-calendar][data-loaded]").wait_for()
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    shot(page, screenshot_dir, "phone-service-calendar")
-    add_puja_to_cart(page, demo_server)
+    add_puja_to_cart(page, demo_server, screenshot=screenshot_dir / "phone-service-calendar.png")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.get_by_role("link", name="Proceed to checkout").click()
     pay_with_phonepe(page)

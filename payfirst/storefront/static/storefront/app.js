@@ -429,7 +429,7 @@
             times.appendChild(el("label", { class: "option time" + (slot.remaining ? "" : " disabled"), for: slotId },
               el("input", { type: "radio", name: "time", value: slot.time, id: slotId, disabled: !slot.remaining }),
               el("span", {}, el("strong", { text: clock(slot.time) }), el("br"),
-                el("span", { class: "muted", text: slot.remaining ? slot.remaining + " of " + slot.capacity + " places left" : "Full" }))));
+                el("span", { class: "muted", text: slot.remaining ? slot.remaining + " of " + slot.capacity + (slot.capacity === 1 ? " place" : " places") + " left" : "Full" }))));
           });
         } catch (error) { timesStatus.textContent = error.message; }
       };
