@@ -221,3 +221,31 @@ def test_rupees_are_grouped_the_indian_way_from_integer_paise(page: Page, demo_s
         "₹9,00,71,99,25,47,409.91",
         "—",
     ]
+
+
+def test_signing_in_and_choosing_a_date_and_time_with_the_keyboard_alone(page: Page, demo_server):  # type: ignore[no-untyped-def]
+    email = new_customer(demo_server)
+    page.goto(demo_server.base_url + "/signin/")
+    page.keyboard.press("Tab")  # the skip link comes first
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.get_by_label("Email").focus()
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("link", name="My account")).to_be_visible()
+
+    page.goto(f"{demo_server.base_url}/services/{service_id(demo_server, 'Satyanarayan Puja')}/")
+    page.locator("[data-calendar][data-loaded]").wait_for()
+    if page.locator("button.day:not([disabled])").count() == 0:
+        page.get_by_role("button", name="Next month").focus()
+        page.keyboard.press("Enter")
+        page.locator("[data-calendar][data-loaded]").wait_for()
+    day = page.locator("button.day:not([disabled])").first
+    day.focus()
+    page.keyboard.press("Enter")
+    expect(day).to_have_attribute("aria-pressed", "true")
+    first_time = page.locator("[data-times] input:not([disabled])").first
+    first_time.focus()
+    page.keyboard.press("Space")
+    expect(first_time).to_be_checked()
