@@ -9,13 +9,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from conftest import client_for
-from payfirst.accounts.models import Address
+from payfirst.accounts.models import Address, User
 from payfirst.payments.tests import factories
 
 pytestmark = pytest.mark.django_db
 
 
-def _cart(make_user, *, products: int, services: int, index: int) -> tuple[object, int]:
+def _cart(make_user, *, products: int, services: int, index: int) -> tuple[User, int]:
     user = make_user(email=f"counted-{index}@example.com")
     address = Address.objects.create(
         user=user,
@@ -37,7 +37,7 @@ def _cart(make_user, *, products: int, services: int, index: int) -> tuple[objec
     return user, address.pk
 
 
-def _count(call) -> int:  # type: ignore[no-untyped-def]
+def _count(call) -> int:
     with CaptureQueriesContext(connection) as queries:
         response = call()
     assert response.status_code in (200, 201), response.content
