@@ -8,6 +8,7 @@ SANDBOX_PORT ?= $(shell echo $$(($(PORT) + 1)))
 PG_URL ?= postgres://postgres@127.0.0.1:5432/payfirst
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/payfirst_bench
+BENCH_PORT ?= 8310
 
 export PAYFIRST_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
@@ -102,8 +103,14 @@ test-postgres: venv
 audit: venv
 	$(PY) .ci/audit.py
 
+# Through HTTP at 16 connections, as customers load it: `make run` on a fresh PostgreSQL database (PG_BENCH_URL), wrk
+# for the reads against /healthz, checkouts and webhook deliveries against pgbench replaying their SQL (docs/benchmarks.md).
 bench: venv
-	DATABASE_URL=$(PG_BENCH_URL) $(PY) -m benchmarks.run $(BENCH_ARGS)
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; \
+		else echo "Install wrk first: sudo apt-get install wrk"; exit 1; fi; }
+	@command -v pgbench >/dev/null || { echo "pgbench (postgresql-client) is needed"; exit 1; }
+	$(PY) -m benchmarks.http_bench --database $(PG_BENCH_URL) --port $(BENCH_PORT) $(BENCH_ARGS)
 
 # 32 customers pay at once through `make run` (started and stopped by the script) on PostgreSQL; prints the figures.
 load: venv
