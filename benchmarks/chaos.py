@@ -298,14 +298,15 @@ def chaos(
 
 
 def settle(database: str, sandbox_db: Path, deadline: float) -> None:
-    """Until the sandbox has no webhook left to send and payfirst's queue has nothing ready or running."""
+    """Until the sandbox has no webhook left to send and payfirst's queue has nothing ready or running (a task that
+    a killed worker left RUNNING counts for 30 s only: nothing will finish it)."""
     while time.monotonic() < deadline:
         with sqlite3.connect(sandbox_db) as box:
             owed = box.execute("SELECT count(*) FROM sandbox_webhookdelivery WHERE state = 'pending'").fetchone()[0]
         with psycopg.connect(database) as db:
             queued = db.execute(
-                "SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status IN ('READY', 'RUNNING')"
-                " AND queue_name <> 'periodic'"
+                "SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE queue_name <> 'periodic' AND"
+                " (status = 'READY' OR (status = 'RUNNING' AND started_at > now() - interval '30 seconds'))"
             ).fetchone()[0]
         if not owed and not queued:
             return
@@ -597,7 +598,7 @@ def main() -> int:
             thread.join(timeout=max(1.0, until + 120 - time.monotonic()))
         load_wall = time.monotonic() - started
         print(f"load done in {load_wall:.0f} s; letting the webhooks still owed arrive", flush=True)
-        settle(args.database, sandbox_db, time.monotonic() + 90)
+        settle(args.database, sandbox_db, time.monotonic() + 60)
         reconciled = manage(env, "reconcile_payments").strip().splitlines()
         settle(args.database, sandbox_db, time.monotonic() + 30)
         found, violations = check(args.database, sandbox_db, initial)
