@@ -75,6 +75,7 @@ class Cluster:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.lock = threading.Lock()
         self.starts: Counter[str] = Counter()
+        self.closed = False  # once stopping, a restart from the chaos thread must not start anything new
 
     def command(self, name: str) -> list[str]:
         if name == "sandbox":
@@ -97,6 +98,8 @@ class Cluster:
 
     def start(self, name: str) -> None:
         with self.lock:
+            if self.closed:
+                return
             self.starts[name] += 1
             log = (self.logs / f"{name}.log").open("ab")
             self.procs[name] = subprocess.Popen(
@@ -116,6 +119,7 @@ class Cluster:
     def stop_all(self) -> list[str]:
         """SIGTERM to every group, SIGKILL to what is left after 15 s; returns the names that needed SIGKILL."""
         with self.lock:
+            self.closed = True
             procs = dict(self.procs)
         for process in procs.values():
             try:
