@@ -302,16 +302,19 @@ def chaos(
 
 
 def settle(database: str, sandbox_db: Path, deadline: float) -> None:
-    """Until the sandbox has no webhook left to send and payfirst's queue has nothing ready or running (a task that
-    a killed worker left RUNNING counts for 30 s only: nothing will finish it)."""
+    """Until the sandbox has no webhook left to send and no refund left to settle, and payfirst has no refund pending
+    and nothing ready or running in its queue (a task that a killed worker left RUNNING counts for 30 s only:
+    nothing will finish it)."""
     while time.monotonic() < deadline:
         with sqlite3.connect(sandbox_db) as box:
             owed = box.execute("SELECT count(*) FROM sandbox_webhookdelivery WHERE state = 'pending'").fetchone()[0]
+            owed += box.execute("SELECT count(*) FROM sandbox_job WHERE done_at IS NULL").fetchone()[0]
         with psycopg.connect(database) as db:
             queued = db.execute(
                 "SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE queue_name <> 'periodic' AND"
                 " (status = 'READY' OR (status = 'RUNNING' AND started_at > now() - interval '30 seconds'))"
             ).fetchone()[0]
+            queued += db.execute("SELECT count(*) FROM payments_refund WHERE status = 'PENDING'").fetchone()[0]
         if not owed and not queued:
             return
         time.sleep(1)
