@@ -12,7 +12,7 @@ BENCH_PORT ?= 8310
 
 export PAYFIRST_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run sandbox test test-sqlite test-postgres lint venv system-packages worker reconcile bench load audit clean
+.PHONY: run sandbox test test-sqlite test-postgres lint venv system-packages worker reconcile bench load chaos audit clean
 
 # WeasyPrint (the GST documents' PDFs) needs Pango from the system, and a font with the rupee sign.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
@@ -115,6 +115,12 @@ bench: venv
 # 32 customers pay at once through `make run` (started and stopped by the script) on PostgreSQL; prints the figures.
 load: venv
 	$(PY) -m benchmarks.sandbox_load $(LOAD_ARGS)
+
+# Chaos with real processes on PostgreSQL (docs/reliability.md): customers pay while web processes and workers are
+# killed with SIGKILL 20 times and PostgreSQL restarts once; then reconciliation and the invariants. About 5 minutes;
+# it restarts the local PostgreSQL cluster (needs root), so it is not part of `make test` or CI.
+chaos: venv
+	$(PY) -m benchmarks.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) data
