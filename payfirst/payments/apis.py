@@ -10,6 +10,7 @@ import logging
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.utils.decorators import method_decorator
@@ -19,7 +20,8 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.settings import api_settings
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
 from payfirst.core.api import PagePagination, error_body
@@ -31,7 +33,7 @@ from payfirst.payments import returns, selectors, services
 from payfirst.payments.idempotency import respond_idempotently
 from payfirst.payments.models import Payment
 from payfirst.payments.serializers import PaymentOutput, PaymentPageOutput
-from payfirst.payments.webhooks import WebhookProcessingFailed, receive_webhook
+from payfirst.payments.webhooks import receive_webhook
 
 logger = logging.getLogger("payfirst.payments")
 
@@ -349,25 +351,43 @@ def _with_query(url: str, **params: str) -> str:
     return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
 
 
+class WebhookThrottle(SimpleRateThrottle):
+    """Per source (the client's address): a gateway's bursts fit easily; a flood of forged deliveries gets 429."""
+
+    scope = "webhooks"
+
+    def get_rate(self) -> str | None:
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)  # read per request: a changed setting counts
+
+    def get_cache_key(self, request: Request, view: APIView) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class _WebhookApi(APIView):
-    """Public and signed. Not atomic per request on purpose: the raw delivery row must survive even when
-    processing fails, so the inbox always shows what arrived and why it failed."""
+    """Public and signed. Intake only: verify, store, deduplicate, queue, answer; the worker does the processing, so
+    no gateway call and no processing error ever reaches the gateway's delivery. Not atomic per request on purpose:
+    intake commits the row and its task in its own short transaction."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []  # also makes DRF skip CSRF: the signature is the authentication
+    throttle_classes = [WebhookThrottle]
+    max_body_bytes = "WEBHOOK_MAX_BODY_BYTES"
     gateway = ""
 
     def post(self, request: Request) -> Response:
+        limit = int(getattr(settings, self.max_body_bytes))
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:  # refused on the header alone: not one byte of the body is read
+            return _too_large(limit)
         # The raw bytes, untouched: the signature is over exactly these (request.data is never read here).
         body = request._request.body
-        try:
-            result = receive_webhook(gateway=self.gateway, headers=dict(request.headers), body=body)
-        except WebhookProcessingFailed:
-            return Response(
-                error_body("gateway_error", "Processing failed; deliver this webhook again."),
-                status=status.HTTP_502_BAD_GATEWAY,
-            )
+        if len(body) > limit:
+            return _too_large(limit)
+        result = receive_webhook(gateway=self.gateway, headers=dict(request.headers), body=body)
         if result.outcome == "invalid_signature":
             return Response(
                 error_body("invalid_signature", "The webhook signature does not match."),
@@ -376,13 +396,26 @@ class _WebhookApi(APIView):
         return Response({"status": result.outcome})
 
 
+def _too_large(limit: int) -> Response:
+    return Response(
+        error_body("payload_too_large", f"The request body is larger than this endpoint's limit of {limit} bytes."),
+        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    )
+
+
 _WEBHOOK_RESPONSES = {
     200: inline_serializer(
         name="WebhookOutput",
-        fields={"status": serializers.ChoiceField(choices=["processed", "duplicate", "ignored"])},
+        fields={
+            "status": serializers.ChoiceField(
+                choices=["queued", "processed", "duplicate", "ignored"],
+                help_text="queued: verified, stored and handed to the worker",
+            )
+        },
     ),
     400: _error("WebhookInvalidSignature", ["invalid_signature"], "Signature missing or wrong; nothing changed."),
-    502: _error("WebhookProcessingFailed", ["gateway_error"], "Processing failed; the gateway should retry."),
+    413: _error("WebhookTooLarge", ["payload_too_large"], "The body is over WEBHOOK_MAX_BODY_BYTES; not read."),
+    429: _error("WebhookThrottled", ["throttled"], "Too many deliveries from this address."),
 }
 
 

@@ -1,6 +1,6 @@
 """PhonePe v2 payloads to payfirst's gateway-neutral dataclasses. States are mapped explicitly (an unknown one is a
-GatewayRejected); callbacks are read leniently, as PhonePe asks: `event` and `payload.state`; `type` (the older field) only when a
-callback carries no `event`."""
+GatewayRejected); callbacks are read leniently, as PhonePe asks: `event` and `payload.state`; `type` (the older
+field) only when a callback carries no `event`."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from payfirst.payments.errors import PaymentInProgress
 from payfirst.payments.models import Payment, PaymentEvent, Refund, ReservationState
 from payfirst.payments.states import EventSource, PaymentStatus
 from payfirst.payments.tests import factories
-from payfirst.payments.webhooks import receive_webhook
+from payfirst.payments.tests.flows import receive_and_process
 
 S = PaymentStatus
 ROUNDS = 5
@@ -57,7 +57,7 @@ def run_concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
 
 
 def webhook_outcome(headers: dict[str, str], body: bytes) -> str:
-    return receive_webhook(gateway="razorpay", headers=headers, body=body).outcome
+    return receive_and_process(headers=headers, body=body)
 
 
 def new_address(user) -> Address:
