@@ -10,7 +10,7 @@ PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/payfirst_bench
 
 export PAYFIRST_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test test-sqlite test-postgres lint venv worker bench clean
+.PHONY: run test test-sqlite test-postgres lint venv worker bench bench-webhooks clean
 
 venv: $(VENV)/.installed
 
@@ -66,6 +66,10 @@ test-postgres: venv
 
 bench: venv
 	DATABASE_URL=$(PG_BENCH_URL) $(PY) -m benchmarks.run $(BENCH_ARGS)
+
+# Webhook intake latency on PostgreSQL: 16 concurrent signed deliveries to gunicorn, the status API armed to time out.
+bench-webhooks: venv
+	DATABASE_URL=$(PG_BENCH_URL)_webhooks $(PY) -m benchmarks.webhook_intake $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data

@@ -132,23 +132,24 @@ def receive_webhook(*, gateway: str, headers: Mapping[str, str], body: bytes) ->
         "gateway_refund_id": (event.gateway_refund_id or "")[:64],
         "refund_reference": (event.refund_reference or "")[:64],
     }
-    with transaction.atomic():
-        try:
-            with transaction.atomic():  # the partial unique constraint lets one row per event be the claimed one
-                record = WebhookEvent.objects.create(
-                    **fields,
-                    is_claimed=True,
-                    outcome=WebhookOutcome.QUEUED if actionable else WebhookOutcome.IGNORED,
-                    processed_at=None if actionable else now,
-                )
-        except IntegrityError:
-            record = WebhookEvent.objects.create(**fields, outcome=WebhookOutcome.DUPLICATE, processed_at=now)
-            _hurry_first_delivery(gateway=gateway, event_id=record.event_id, now=now)
-            outcome: str = WebhookOutcome.DUPLICATE
-        else:
-            outcome = record.outcome
+    try:
+        # One short transaction: the row claims its event (the partial unique constraint lets one row per event be
+        # the claimed one) and its task is queued with it, so the task exists exactly when the row does.
+        with transaction.atomic():
+            record = WebhookEvent.objects.create(
+                **fields,
+                is_claimed=True,
+                outcome=WebhookOutcome.QUEUED if actionable else WebhookOutcome.IGNORED,
+                processed_at=None if actionable else now,
+            )
             if actionable:
                 process_webhook_task.enqueue(webhook_event_id=record.pk)
+        outcome: str = record.outcome
+    except IntegrityError:
+        with transaction.atomic():
+            record = WebhookEvent.objects.create(**fields, outcome=WebhookOutcome.DUPLICATE, processed_at=now)
+            _hurry_first_delivery(gateway=gateway, event_id=record.event_id, now=now)
+        outcome = WebhookOutcome.DUPLICATE
     WEBHOOKS_RECEIVED.labels(gateway, outcome).inc()
     logger.info(
         "webhook received",
