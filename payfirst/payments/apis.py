@@ -17,6 +17,7 @@ from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -322,7 +323,16 @@ class PhonePeRedirectApi(APIView):
         tags=["payments"],
         operation_id="payments_redirect_phonepe",
         summary="PhonePe's return address (public): ask PhonePe, then redirect to the front end",
-        parameters=[OpenApiParameter("payment_id", OpenApiTypes.INT, OpenApiParameter.QUERY, required=True)],
+        parameters=[
+            OpenApiParameter("payment_id", OpenApiTypes.INT, OpenApiParameter.QUERY, required=True),
+            OpenApiParameter(
+                "token",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                required=True,
+                description="the unguessable value payfirst put in the return URL it gave PhonePe",
+            ),
+        ],
         responses={
             302: OpenApiResponse(description="To the payment's redirect_url with `?payment_id=&status=`."),
             200: inline_serializer(
@@ -332,17 +342,80 @@ class PhonePeRedirectApi(APIView):
                     "status": serializers.ChoiceField(choices=["success", "pending", "failed"]),
                 },
             ),
-            404: NOT_FOUND,
+            404: _error("PaymentRedirectNotFound", ["not_found"], "No such payment, or the token is missing or wrong."),
             429: _error("PaymentRedirectThrottled", ["throttled"], "Too many redirects from this client."),
         },
     )
     def get(self, request: Request) -> HttpResponse:
         payment_id = _payment_id(request.query_params.get("payment_id", ""))
-        returned = returns.return_from_phonepe(payment_id=payment_id)
-        payment, outcome = returned.payment, returned.outcome
-        if not payment.redirect_url:
-            return Response({"payment_id": payment.pk, "status": outcome})
-        return HttpResponseRedirect(_with_query(payment.redirect_url, payment_id=str(payment.pk), status=outcome))
+        token = str(request.query_params.get("token", ""))[:128]
+        returned = returns.return_from_phonepe(payment_id=payment_id, token=token)
+        return _back_to_front_end(returned.payment, outcome=returned.outcome, redirect=HttpResponseRedirect)
+
+
+class _SeeOther(HttpResponseRedirect):
+    status_code = 303  # after a POST the browser follows with a GET
+
+
+class RazorpayCallbackApi(APIView):
+    """Razorpay Checkout's redirect mode (`callback_url`): the customer's browser form-POSTs Checkout's result here.
+    Public: the signature is the proof; a failure's `error[...]` fields prove nothing and change nothing."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []  # also makes DRF skip CSRF: Razorpay's page posts the form
+    parser_classes = [FormParser]
+    throttle_classes = [RedirectThrottle]
+
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_callback_razorpay",
+        summary="Razorpay Checkout's redirect-mode callback (public; the signature is the proof)",
+        description=(
+            "Checkout's form POST: `razorpay_payment_id`, `razorpay_order_id`, `razorpay_signature` on success, "
+            "or `error[code]`, `error[description]`, `error[source]`, `error[step]`, `error[reason]`, "
+            "`error[metadata]` (JSON naming `order_id` and `payment_id`) on failure. A success is verified and goes "
+            "through the capture door; a failure is written on the payment's timeline and Razorpay is asked. Then "
+            "303 to the payment's redirect_url with `?payment_id=&status=` (200 with the same two fields when the "
+            "payment has no redirect_url)."
+        ),
+        request={
+            "application/x-www-form-urlencoded": inline_serializer(
+                name="RazorpayCallbackForm",
+                fields={
+                    "razorpay_payment_id": serializers.CharField(required=False),
+                    "razorpay_order_id": serializers.CharField(required=False),
+                    "razorpay_signature": serializers.CharField(required=False),
+                    "error[code]": serializers.CharField(required=False),
+                    "error[description]": serializers.CharField(required=False),
+                    "error[metadata]": serializers.CharField(required=False),
+                },
+            )
+        },
+        responses={
+            303: OpenApiResponse(description="To the payment's redirect_url with `?payment_id=&status=`."),
+            200: inline_serializer(
+                name="RazorpayCallbackOutput",
+                fields={
+                    "payment_id": serializers.IntegerField(),
+                    "status": serializers.ChoiceField(choices=["success", "pending", "failed"]),
+                },
+            ),
+            400: _error("RazorpayCallbackInvalid", ["invalid_signature"], "The signature does not match."),
+            404: _error("RazorpayCallbackNotFound", ["not_found"], "No payment has that order."),
+            429: _error("RazorpayCallbackThrottled", ["throttled"], "Too many callbacks from this client."),
+        },
+    )
+    def post(self, request: Request) -> HttpResponse:
+        fields = {str(key)[:64]: str(value)[:4000] for key, value in request.data.items()}
+        returned = returns.callback_from_razorpay(fields=fields)
+        return _back_to_front_end(returned.payment, outcome=returned.outcome, redirect=_SeeOther)
+
+
+def _back_to_front_end(payment: Payment, *, outcome: str, redirect: type[HttpResponseRedirect]) -> HttpResponse:
+    """To the payment's redirect_url with `?payment_id=&status=`; the same two fields as JSON when it has none."""
+    if not payment.redirect_url:
+        return Response({"payment_id": payment.pk, "status": outcome})
+    return redirect(_with_query(payment.redirect_url, payment_id=str(payment.pk), status=outcome))
 
 
 def _with_query(url: str, **params: str) -> str:

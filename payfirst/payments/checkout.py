@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from payfirst.accounts.models import User
 from payfirst.cart.models import Cart, CartStatus
@@ -40,6 +43,7 @@ from payfirst.payments.states import EventSource, PaymentStatus, transition
 logger = logging.getLogger("payfirst.payments")
 
 S = PaymentStatus
+_RETURN_TOKEN_SALT = "payfirst.payments.phonepe-return"
 
 
 @dataclass(frozen=True)
@@ -81,9 +85,34 @@ def _order_lease() -> timedelta:
     return timedelta(seconds=2 * float(settings.GATEWAY_TIMEOUT_SECONDS) + 5)
 
 
-def phonepe_return_url(*, payment_id: int) -> str:
+def return_token(*, payment: Payment) -> str:
+    """The unguessable token in the return URL payfirst gives PhonePe: an HMAC (keyed by SECRET_KEY) of the payment's
+    id and reference, so nothing is stored and only whoever was sent to PhonePe's page can present it."""
+    return salted_hmac(_RETURN_TOKEN_SALT, f"{payment.pk}:{payment.reference}", algorithm="sha256").hexdigest()[:40]
+
+
+def is_return_token_valid(*, payment: Payment, token: str) -> bool:
+    return constant_time_compare(return_token(payment=payment), token)
+
+
+def phonepe_return_url(*, payment: Payment) -> str:
     """Where PhonePe sends the browser: payfirst's own redirect handler, which asks PhonePe before redirecting on."""
-    return f"{settings.PAYFIRST_PUBLIC_BASE_URL.rstrip('/')}/api/payments/redirect/phonepe/?payment_id={payment_id}"
+    query = urlencode({"payment_id": payment.pk, "token": return_token(payment=payment)})
+    return f"{settings.PAYFIRST_PUBLIC_BASE_URL.rstrip('/')}/api/payments/redirect/phonepe/?{query}"
+
+
+def razorpay_callback_url() -> str:
+    """Where Razorpay Checkout's redirect mode form-POSTs its result: payfirst's callback, which verifies it."""
+    return f"{settings.PAYFIRST_PUBLIC_BASE_URL.rstrip('/')}/api/payments/callback/razorpay/"
+
+
+def gateway_reference(*, payment: Payment) -> str:
+    """The id the gateway knows this opening of the order by. PhonePe refuses a second order with a merchantOrderId
+    it has seen, so when an earlier opening died unrecorded (a crash between PhonePe's answer and ours), the next one
+    uses a new id: the reference with the attempt number. Razorpay finds the earlier order by its receipt instead."""
+    if payment.gateway == "phonepe" and payment.order_attempts > 1:
+        return f"{payment.reference}-{payment.order_attempts}"
+    return payment.reference
 
 
 def create_payment_for_cart(
@@ -199,9 +228,10 @@ def _reuse_or_supersede(
             # who calls the gateway, so the same payment is never opened twice at once.
             claimed = Payment.objects.filter(
                 pk=pending.pk, gateway_order_id="", order_requested_at__lt=now - _order_lease()
-            ).update(order_requested_at=now)
+            ).update(order_requested_at=now, order_attempts=F("order_attempts") + 1)
             if not claimed:
                 raise PaymentInProgress()
+            pending.order_attempts += 1  # the row is locked: this is what the UPDATE wrote
             return pending, {}, {}
         # Its holds are given back in the same single pass that takes the new ones (below), so this
         # transaction locks catalog rows once, in pk order, like every other path.
@@ -290,11 +320,11 @@ def _open_gateway_order(*, payment: Payment, user: User) -> Payment:
     """Call the gateway with no transaction open, then record its order in a new short transaction."""
     try:
         order = get_gateway(payment.gateway).create_order(
-            reference=payment.reference,
+            reference=gateway_reference(payment=payment),
             amount=Paise(payment.amount),
-            redirect_url=phonepe_return_url(payment_id=payment.pk)
+            redirect_url=phonepe_return_url(payment=payment)
             if payment.gateway == "phonepe"
-            else (payment.redirect_url or None),
+            else razorpay_callback_url(),
             customer={"name": user.full_name, "email": user.email, "contact": user.phone},
             description=f"{settings.PAYFIRST_MERCHANT_NAME} — {payment.items_count} item(s), {payment.reference}",
         )

@@ -64,6 +64,9 @@ class Payment(TimestampedModel):
     order_requested_at = models.DateTimeField(
         null=True, blank=True, help_text="when a request last started opening the gateway order (a short lease)"
     )
+    order_attempts = models.PositiveSmallIntegerField(
+        default=1, help_text="how many times opening the gateway order was started (PhonePe: one merchantOrderId each)"
+    )
     gateway_amount = models.PositiveBigIntegerField(null=True, blank=True, help_text="paise the gateway reported")
     gateway_currency = models.CharField(max_length=3, blank=True, default="")
     refunded_amount = models.PositiveBigIntegerField(default=0, help_text="paise refunded (processed refunds)")

@@ -16,9 +16,10 @@ from payfirst.cart.pricing import price_cart
 from payfirst.catalog.inventory import InsufficientStock, SlotFull
 from payfirst.catalog.models import Plan, Slot, Variant
 from payfirst.core.errors import GatewayFailed, InvalidState, NotFound
+from payfirst.core.money import Paise
 from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.fulfilment.selectors import fulfilment_refs
-from payfirst.gateways.base import GatewayStatus, GatewayUnavailable
+from payfirst.gateways.base import GatewayRejected, GatewayStatus, GatewayUnavailable
 from payfirst.ops.tasks import run_queued_tasks
 from payfirst.payments import capture, checkout, services
 from payfirst.payments.errors import (
@@ -33,6 +34,12 @@ from payfirst.payments.states import EventSource, PaymentStatus
 from payfirst.payments.tests import factories
 
 S = PaymentStatus
+
+
+class ProcessDied(Exception):
+    """Stands for the process being killed at this point."""
+
+
 pytestmark = pytest.mark.django_db
 
 
@@ -234,9 +241,61 @@ def test_create_payment_phonepe_sends_payfirsts_own_redirect_handler(user, packa
     factories.add_service(factories.active_cart(user), package, slot)
     payment = create(user, gateway="phonepe", redirect_url="http://localhost:3000/confirmbooking").payment
     order = fake_phonepe.orders[payment.gateway_order_id]
-    assert order.redirect_url == f"https://pay.example.com/api/payments/redirect/phonepe/?payment_id={payment.pk}"
+    token = services.return_token(payment=payment)
+    assert order.redirect_url == (
+        f"https://pay.example.com/api/payments/redirect/phonepe/?payment_id={payment.pk}&token={token}"
+    )
     assert payment.redirect_url == "http://localhost:3000/confirmbooking"
     assert payment.checkout == {"redirect_url": f"https://fake-gateway.invalid/pay/{payment.gateway_order_id}/"}
+
+
+def test_return_tokens_are_per_payment_and_keyed_by_the_secret_key(user, package, slot, fake_phonepe, settings):
+    factories.add_service(factories.active_cart(user), package, slot)
+    payment = create(user, gateway="phonepe").payment
+    other = Payment(pk=payment.pk + 1, reference=payment.reference)
+    token = services.return_token(payment=payment)
+    assert services.is_return_token_valid(payment=payment, token=token)
+    assert not services.is_return_token_valid(payment=other, token=token)
+    assert services.return_token(payment=other) != token
+    settings.SECRET_KEY = "another-secret-key-for-this-test-only-000000000000"
+    assert services.return_token(payment=payment) != token
+
+
+@override_settings(PAYFIRST_PUBLIC_BASE_URL="https://pay.example.com")
+def test_create_payment_razorpay_gives_checkout_its_key_and_callback_url(user, package, slot, fake_razorpay):
+    factories.add_service(factories.active_cart(user), package, slot)
+    create(user, gateway="razorpay", redirect_url="http://localhost:3000/confirmbooking")
+    order = next(iter(fake_razorpay.orders.values()))
+    assert order.redirect_url == "https://pay.example.com/api/payments/callback/razorpay/"
+
+
+def test_reopening_a_phonepe_payment_whose_order_was_lost_uses_a_new_merchant_order_id(
+    user, package, slot, fake_phonepe
+):
+    """A crash between PhonePe opening the order and payfirst recording it: PhonePe refuses the same merchantOrderId
+    twice, so the next checkout of the same cart opens the order under a new one instead of failing."""
+    factories.add_service(factories.active_cart(user), package, slot)
+    opened = fake_phonepe.create_order
+
+    def open_then_die(**kwargs):
+        opened(**kwargs)  # PhonePe has the order now; payfirst never hears back
+        raise ProcessDied()
+
+    fake_phonepe.create_order = open_then_die
+    with pytest.raises(ProcessDied):
+        create(user, gateway="phonepe")
+    del fake_phonepe.create_order
+    lost = Payment.objects.get()
+    assert (lost.gateway_order_id, lost.order_attempts) == ("", 1)
+    with pytest.raises(GatewayRejected):  # as PhonePe does: it has seen this merchantOrderId
+        fake_phonepe.create_order(
+            reference=lost.reference, amount=Paise(1), redirect_url="x", customer={}, description=""
+        )
+    Payment.objects.filter(pk=lost.pk).update(order_requested_at=timezone.now() - timedelta(minutes=10))
+    result = create(user, gateway="phonepe")
+    assert result.payment.pk == lost.pk and result.payment.order_attempts == 2
+    assert fake_phonepe.orders[result.payment.gateway_order_id].reference == f"{lost.reference}-2"
+    assert result.payment.status == S.PENDING and result.payment.checkout["redirect_url"]
 
 
 def test_create_payment_expired_pending_payment_is_expired_not_reused(
