@@ -116,6 +116,7 @@ class PaymentCreateApi(APIView):
                     "shipping_address_required",
                     "invalid_redirect_url",
                     "amount_not_payable",
+                    "invalid_promo_code",
                 ],
                 "The request or the cart cannot be paid as it is.",
             ),

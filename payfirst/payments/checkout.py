@@ -23,6 +23,7 @@ from payfirst.accounts.models import User
 from payfirst.cart.models import Cart, CartStatus
 from payfirst.cart.pricing import PricedCart, price_cart
 from payfirst.cart.selectors import get_active_cart
+from payfirst.cart.services import hold_promo_use, release_promo_use
 from payfirst.catalog.inventory import change_holds
 from payfirst.catalog.models import Plan
 from payfirst.core.errors import GatewayFailed
@@ -184,7 +185,7 @@ def _reserve_and_record(
         # waited has been paid for: there is nothing left to check out.
         if not Cart.objects.select_for_update().filter(pk=cart.pk, status=CartStatus.ACTIVE).exists():
             raise CartEmpty("This cart has just been paid for; your new cart is empty.")
-        reused, released_variants, released_slots = _reuse_or_supersede(
+        reused, released_variants, released_slots, superseded = _reuse_or_supersede(
             user=user, cart=cart, contents_hash=contents_hash, now=now
         )
         if reused is not None:
@@ -204,6 +205,17 @@ def _reserve_and_record(
         variants, slots = holds_of_priced(priced)
         # Raises InsufficientStock / SlotFull (409) before the customer pays anything; rolls all of this back.
         change_holds(variants=net(variants, released_variants), slots=net(slots, released_slots))
+        # The promo code's row after the catalog rows (the lock order every path keeps): the superseded payment's
+        # use goes back first, then this payment holds one; InvalidPromoCode (400) rolls everything back.
+        if superseded is not None and superseded.promo_id is not None:
+            release_promo_use(promo_id=superseded.promo_id, payment_reference=superseded.reference)
+        if priced.promo is not None:
+            hold_promo_use(
+                promo_id=priced.promo.pk,
+                user_id=user.pk,
+                payment_reference=payment.reference,
+                discount=priced.discount,
+            )
     logger.info(
         "payment created",
         extra={"payment_id": payment.pk, "reference": payment.reference, "amount": payment.amount, "gateway": gateway},
@@ -213,9 +225,10 @@ def _reserve_and_record(
 
 def _reuse_or_supersede(
     *, user: User, cart: Cart, contents_hash: str, now: datetime
-) -> tuple[Payment | None, dict[int, int], dict[int, int]]:
+) -> tuple[Payment | None, dict[int, int], dict[int, int], Payment | None]:
     """The cart's (locked) pending payment: returned for reuse when its contents are the same and it is alive;
-    otherwise moved to SUPERSEDED (or EXPIRED), with the holds it gives back (to net against the new payment's)."""
+    otherwise moved to SUPERSEDED (or EXPIRED), with the holds it gives back (to net against the new payment's) and
+    itself last (its promo use is given back by the caller, after the catalog rows)."""
     pending = Payment.objects.select_for_update().filter(cart=cart, status=S.PENDING).first()
     released_variants: dict[int, int] = {}
     released_slots: dict[int, int] = {}
@@ -223,7 +236,7 @@ def _reuse_or_supersede(
         if pending.contents_hash == contents_hash and pending.expires_at > now:
             pending.cart = cart
             if pending.gateway_order_id:
-                return pending, {}, {}
+                return pending, {}, {}, None
             # No gateway order yet: another request is opening it, or one died trying. A short lease decides
             # who calls the gateway, so the same payment is never opened twice at once.
             claimed = Payment.objects.filter(
@@ -232,10 +245,11 @@ def _reuse_or_supersede(
             if not claimed:
                 raise PaymentInProgress()
             pending.order_attempts += 1  # the row is locked: this is what the UPDATE wrote
-            return pending, {}, {}
+            return pending, {}, {}, None
         # Its holds are given back in the same single pass that takes the new ones (below), so this
         # transaction locks catalog rows once, in pk order, like every other path.
-        if pending.reservation == ReservationState.HELD:
+        held = pending.reservation == ReservationState.HELD
+        if held:
             released_variants, released_slots = holds_of_payment(pending.pk)
         alive = pending.expires_at > now
         transition(
@@ -248,7 +262,8 @@ def _reuse_or_supersede(
             else "Expired before payment (found by a new checkout).",
             fields={"reservation": ReservationState.RELEASED},
         )
-    return None, released_variants, released_slots
+        return None, released_variants, released_slots, pending if held else None
+    return None, released_variants, released_slots, None
 
 
 def _insert_payment(

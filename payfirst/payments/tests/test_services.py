@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
 from payfirst.accounts.models import Address
-from payfirst.cart.models import Cart, CartStatus, PromoRedemption
+from payfirst.cart.errors import InvalidPromoCode
+from payfirst.cart.models import Cart, CartStatus, PromoRedemption, RedemptionState
 from payfirst.cart.pricing import price_cart
 from payfirst.catalog.inventory import InsufficientStock, SlotFull
 from payfirst.catalog.models import Plan, Slot, Variant
@@ -354,19 +355,89 @@ def create_without_gateway(user, address) -> Payment:
     return payment
 
 
-def test_create_payment_snapshots_the_promo_and_counts_its_use_only_at_capture(user, address, variant, fake_razorpay):
+def test_create_payment_holds_a_promo_use_which_capture_makes_final(user, address, variant, fake_razorpay):
     promo = factories.make_promo(flat=10000)
     cart = factories.active_cart(user)
     factories.add_product(cart, variant, 2)
     Cart.objects.filter(pk=cart.pk).update(promo=promo)
     payment = create(user, address).payment
     assert (payment.subtotal, payment.discount, payment.amount, payment.promo_id) == (99800, 10000, 89800, promo.pk)
-    assert not PromoRedemption.objects.exists()
+    promo.refresh_from_db()
+    assert (promo.uses_count, promo.held_count) == (0, 1)
+    assert PromoRedemption.objects.get().state == RedemptionState.HELD
     fake_razorpay.settle(payment.gateway_order_id)
     services.sync_payment(payment=payment, source=EventSource.CONFIRM)
     services.sync_payment(payment=payment, source=EventSource.WEBHOOK)
     promo.refresh_from_db()
-    assert promo.uses_count == 1 and PromoRedemption.objects.get().payment_reference == payment.reference
+    assert (promo.uses_count, promo.held_count) == (1, 0)
+    redemption = PromoRedemption.objects.get()
+    assert (redemption.payment_reference, redemption.state) == (payment.reference, RedemptionState.FINAL)
+
+
+def test_a_promo_use_goes_back_when_the_payment_ends_unpaid_and_counts_again_on_a_late_capture(
+    user, address, variant, fake_razorpay
+):
+    promo = factories.make_promo(flat=10000)
+    promo.max_uses = 1
+    promo.save()
+    cart = factories.active_cart(user)
+    factories.add_product(cart, variant, 2)
+    Cart.objects.filter(pk=cart.pk).update(promo=promo)
+    payment = create(user, address).payment
+    services.cancel_payment(payment_id=payment.pk, actor=user)
+    promo.refresh_from_db()
+    assert (promo.uses_count, promo.held_count) == (0, 0)
+    assert PromoRedemption.objects.get().state == RedemptionState.RELEASED
+    fake_razorpay.settle(payment.gateway_order_id)  # the money arrives after all: a use, whatever the limit
+    services.sync_payment(payment=payment, source=EventSource.WEBHOOK)
+    promo.refresh_from_db()
+    assert (promo.uses_count, promo.held_count) == (1, 0)
+    assert PromoRedemption.objects.get().state == RedemptionState.FINAL
+
+
+def test_a_used_up_promo_refuses_the_checkout_and_holds_nothing(user, other_user, address, variant, fake_razorpay):
+    promo = factories.make_promo(flat=10000)
+    promo.max_uses = 1
+    promo.save()
+    for buyer in (user, other_user):
+        cart = factories.active_cart(buyer)
+        factories.add_product(cart, variant, 1)
+        Cart.objects.filter(pk=cart.pk).update(promo=promo)
+    create(user, address)
+    other_address = Address.objects.create(
+        user=other_user,
+        full_name="Ravi Kumar",
+        phone="+919800000000",
+        address_line_1="1 MG Road",
+        city="Bengaluru",
+        state="Karnataka",
+        postal_code="560001",
+    )
+    with pytest.raises(InvalidPromoCode):
+        services.create_payment_for_cart(user=other_user, gateway="razorpay", shipping_address_id=other_address.pk)
+    promo.refresh_from_db()
+    assert (promo.uses_count, promo.held_count) == (0, 1)
+    assert Payment.objects.count() == 1 and PromoRedemption.objects.count() == 1
+    variant.refresh_from_db()
+    assert variant.reserved == 1  # the refused checkout reserved nothing
+
+
+def test_the_per_customer_limit_counts_the_customers_pending_holds(user, address, variant, fake_razorpay):
+    promo = factories.make_promo(flat=10000)
+    promo.max_uses_per_user = 1
+    promo.save()
+    cart = factories.active_cart(user)
+    factories.add_product(cart, variant, 1)
+    Cart.objects.filter(pk=cart.pk).update(promo=promo)
+    first = create(user, address).payment
+    # The same cart changed: the new payment supersedes the first, whose use goes back before the new one is held.
+    cart.items.update(quantity=2)
+    second = create(user, address).payment
+    assert second.pk != first.pk
+    promo.refresh_from_db()
+    assert promo.held_count == 1
+    states = dict(PromoRedemption.objects.values_list("payment_reference", "state"))
+    assert states == {first.reference: RedemptionState.RELEASED, second.reference: RedemptionState.HELD}
 
 
 # ---- capture ---------------------------------------------------------------------------------------------------
