@@ -146,12 +146,15 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _SECURE)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if _SECURE else "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _SECURE
+# Only lets the site be submitted to the browsers' preload list (nothing is submitted by this header alone).
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _SECURE)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 CSRF_FAILURE_VIEW = "payfirst.core.api.csrf_failure_view"
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
-FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", "http://localhost:3000")
+# The storefront; no default outside the demo (a live server refuses to start without it: payfirst.gateways.checks).
+FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", "http://localhost:3000" if (DEBUG or DEMO) else "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
@@ -190,6 +193,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Names for the choice sets several error and outcome schemas share (otherwise drf-spectacular makes up
+    # hashed names and warns, which `check --deploy` would report).
+    "ENUM_NAME_OVERRIDES": {
+        "ErrorCodeNotFoundEnum": [("not_found", "not_found")],
+        "ErrorCodeInvalidSignatureEnum": [("invalid_signature", "invalid_signature")],
+        "ErrorCodeNotSignedInEnum": [
+            ("not_authenticated", "not_authenticated"),
+            ("authentication_failed", "authentication_failed"),
+        ],
+        "ErrorCodeThrottledEnum": [("throttled", "throttled")],
+        "CustomerOutcomeEnum": [("success", "success"), ("pending", "pending"), ("failed", "failed")],
+    },
 }
 
 # Caches back DRF's throttling. One process: local memory; many: set CACHE_URL to Redis.
@@ -217,7 +232,10 @@ PAYFIRST_GATEWAYS = os.environ.get("PAYFIRST_GATEWAYS", "sandbox" if (DEBUG or D
 if PAYFIRST_GATEWAYS not in {"sandbox", "live"}:
     raise ImproperlyConfigured("PAYFIRST_GATEWAYS must be 'sandbox' or 'live'.")
 # Where the sandbox and the app reach each other (the server's own base URL in sandbox mode).
-PAYFIRST_PUBLIC_BASE_URL = os.environ.get("PAYFIRST_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Live mode has no default: it must be set, and https (payfirst.gateways.checks refuses to start otherwise).
+PAYFIRST_PUBLIC_BASE_URL = os.environ.get(
+    "PAYFIRST_PUBLIC_BASE_URL", "" if PAYFIRST_GATEWAYS == "live" else "http://127.0.0.1:8000"
+).rstrip("/")
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "10"))
 # Webhooks (docs/payments.md): intake answers at once; the worker processes, retrying a failure after
 # BASE, 2*BASE, ... seconds (capped at MAX) up to MAX_ATTEMPTS tries, then raises an alarm. Deliveries that are done
