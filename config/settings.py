@@ -26,17 +26,18 @@ DEBUG = env_bool("DEBUG", False)
 # PAYFIRST_DEMO marks a local demo or test run (set by `make run` and the test suite).
 DEMO = env_bool("PAYFIRST_DEMO", False)
 
-_INSECURE_KEY = "insecure-payfirst-development-key-never-use-in-production"
+# The demo's and tests' published key: a system check refuses it outside the demo (payfirst.core.checks).
+DEMO_SECRET_KEY = "insecure-payfirst-development-key-never-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not (DEBUG or DEMO):
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = _INSECURE_KEY
+    SECRET_KEY = DEMO_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if (DEBUG or DEMO) else "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "payfirst.core.admin_apps.PayfirstAdminConfig",  # django.contrib.admin, with payfirst's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,15 +56,17 @@ INSTALLED_APPS = [
     "payfirst.cart",
     "payfirst.payments",
     "payfirst.fulfilment",
+    "payfirst.invoices",
     "payfirst.gateways",
-    "payfirst.gateways.sandbox",
     "payfirst.ops",
+    "payfirst.notifications",
     "payfirst.dashboard",
 ]
 
 MIDDLEWARE = [
     "payfirst.core.middleware.RequestIdMiddleware",
     "payfirst.core.metrics.MetricsMiddleware",
+    "payfirst.core.guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -155,21 +158,49 @@ CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
 # The storefront; no default outside the demo (a live server refuses to start without it: payfirst.gateways.checks).
 FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", "http://localhost:3000" if (DEBUG or DEMO) else "")
+# Seed 002's return pages: where a PhonePe payment made without a redirect_url sends the browser back to.
+PHONEPE_SUCCESS_REDIRECT_URL = os.environ.get(
+    "PHONEPE_SUCCESS_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/confirmbooking/"
+)
+PHONEPE_FAILED_REDIRECT_URL = os.environ.get(
+    "PHONEPE_FAILED_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/failedbooking/"
+)
+
+# Email (notifications, password reset): EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 (the SMTP
+# timeout is 10 s unless ?timeout= says otherwise). Without it: the demo writes each message as a file under
+# data/emails/, anything else prints it to the console.
+from payfirst.core.mail import parse_email_url  # noqa: E402
+
+EMAIL_URL = os.environ.get("EMAIL_URL", "")
+globals().update(parse_email_url(EMAIL_URL or (f"file://{DATA_DIR / 'emails'}" if DEMO else "console://")))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "payfirst <no-reply@payfirst.example>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(60 * 60)))  # seconds a reset link works
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["payfirst.core.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "payfirst.core.api.PagePagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "payfirst.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "payfirst.core.api.exception_handler",
+    # Rates as "N/second|minute|hour|day" (or "off"), counted in the shared cache (CACHES["default"]) so every web
+    # process sees the same counters. docs/reliability.md lists who is counted how.
     "DEFAULT_THROTTLE_RATES": {
         "register": os.environ.get("THROTTLE_REGISTER", "10/hour"),
         "token": os.environ.get("THROTTLE_TOKEN", "20/minute"),
+        "sign_in_account": os.environ.get("THROTTLE_SIGN_IN_ACCOUNT", "10/minute"),
+        "admin_login": os.environ.get("THROTTLE_ADMIN_LOGIN", "10/minute"),
         "check_email": os.environ.get("THROTTLE_CHECK_EMAIL", "30/minute"),
         "webhooks": os.environ.get("THROTTLE_WEBHOOKS", "600/minute"),
+        "password_reset": os.environ.get("THROTTLE_PASSWORD_RESET", "5/hour"),
+        "password_reset_confirm": os.environ.get("THROTTLE_PASSWORD_RESET_CONFIRM", "20/hour"),
+        "payments_create": os.environ.get("THROTTLE_PAYMENTS_CREATE", "20/minute"),
+        "payments_confirm": os.environ.get("THROTTLE_PAYMENTS_CONFIRM", "30/minute"),
+        "payments_cancel": os.environ.get("THROTTLE_PAYMENTS_CANCEL", "20/minute"),
+        "refunds": os.environ.get("THROTTLE_REFUNDS", "30/minute"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Proxies in front of the app that append to X-Forwarded-For. 0 (the default) trusts only the socket's address,
@@ -193,26 +224,56 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Names for the choice sets several error and outcome schemas share (otherwise drf-spectacular makes up
-    # hashed names and warns, which `check --deploy` would report).
+    # Choice sets shared by several components get one stable name (without this drf-spectacular invents hashed
+    # names such as Code3e9Enum, and warns, which `check --deploy` would report).
     "ENUM_NAME_OVERRIDES": {
-        "ErrorCodeNotFoundEnum": [("not_found", "not_found")],
-        "ErrorCodeInvalidSignatureEnum": [("invalid_signature", "invalid_signature")],
-        "ErrorCodeNotSignedInEnum": [
-            ("not_authenticated", "not_authenticated"),
-            ("authentication_failed", "authentication_failed"),
+        "NotFoundCodeEnum": ["not_found"],
+        "NotAuthenticatedCodeEnum": ["not_authenticated", "authentication_failed"],
+        "GatewayErrorCodeEnum": ["gateway_error"],
+        "IdempotencyKeyReusedCodeEnum": ["idempotency_key_reused"],
+        "InvalidStateCodeEnum": ["invalid_state"],
+        "InvalidSignatureCodeEnum": ["invalid_signature"],
+        "ThrottledCodeEnum": ["throttled"],
+        "CheckoutInvalidCodeEnum": [
+            "invalid_input",
+            "cart_empty",
+            "shipping_address_required",
+            "invalid_redirect_url",
+            "amount_not_payable",
+            "invalid_promo_code",
+            "malformed_request",
         ],
-        "ErrorCodeThrottledEnum": [("throttled", "throttled")],
-        "CustomerOutcomeEnum": [("success", "success"), ("pending", "pending"), ("failed", "failed")],
+        "PaymentOutcomeEnum": ["success", "pending", "failed"],
+        "GatewayEnum": ["razorpay", "phonepe"],
     },
 }
 
-# Caches back DRF's throttling. One process: local memory; many: set CACHE_URL to Redis.
+# The cache holds the throttle counters, so it must be shared by every web process: by default a table in the
+# database (created by `manage.py createcachetable`, which `make run` runs after migrate), Redis when CACHE_URL is set.
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "payfirst.core.cache.DatabaseCache",
+            "LOCATION": "payfirst_cache",
+            "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("CACHE_MAX_ENTRIES", "50000"))},
+        }
+    }
+
+# Request limits (docs/reliability.md): bodies are refused on Content-Length before they are read (413).
+API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(64 * 1024)))
+WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(256 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(2_621_440)))  # admin forms
+API_MAX_JSON_DEPTH = int(os.environ.get("API_MAX_JSON_DEPTH", "32"))
+MAX_QUERY_STRING_BYTES = int(os.environ.get("MAX_QUERY_STRING_BYTES", "4096"))
+
+# /metrics: open only in the demo, or to the CIDRs in METRICS_ALLOW_FROM, or with `Authorization: Bearer
+# METRICS_TOKEN`. METRICS_PUBLIC=1 opens it on purpose (for a network that already restricts it).
+METRICS_ALLOW_FROM = env_list("METRICS_ALLOW_FROM")
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_PUBLIC = env_bool("METRICS_PUBLIC", False)
 
 # Background work: the standard Django tasks API on a database-backed queue.
 TASKS = {
@@ -228,19 +289,37 @@ TASK_FAILED_RESULTS_KEEP_DAYS = int(os.environ.get("TASK_FAILED_RESULTS_KEEP_DAY
 
 # Payments and gateways.
 PAYMENT_EXPIRY_MINUTES = int(os.environ.get("PAYMENT_EXPIRY_MINUTES", "15"))
+
+# GST documents (payfirst/invoices): the seller printed on every tax invoice, bill of supply and credit note. The
+# defaults are a demo shop with a well-formed GSTIN; a real shop sets its own (checked at start-up: format, check
+# character, state code matching GST_SELLER_STATE).
+GST_SELLER_LEGAL_NAME = os.environ.get("GST_SELLER_LEGAL_NAME", "Shubh Puja Stores Private Limited")
+GST_SELLER_ADDRESS = os.environ.get("GST_SELLER_ADDRESS", "14 Chickpet Main Road, Bengaluru 560053")
+GST_SELLER_STATE = os.environ.get("GST_SELLER_STATE", "Karnataka")
+GST_SELLER_GSTIN = os.environ.get("GST_SELLER_GSTIN", "29AAKCS4821M1ZS")
+# Basis points (1800 = 18 %) for a catalog item without a tax class.
+GST_STANDARD_RATE = int(os.environ.get("GST_STANDARD_RATE", "1800"))
+# Caps on what one customer may hold at once (0 turns a cap off): live (PENDING) payments, and places in one slot.
+PAYMENTS_MAX_PENDING_PER_CUSTOMER = int(os.environ.get("PAYMENTS_MAX_PENDING_PER_CUSTOMER", "3"))
+PAYMENTS_MAX_SLOT_HOLDS_PER_CUSTOMER = int(os.environ.get("PAYMENTS_MAX_SLOT_HOLDS_PER_CUSTOMER", "4"))
 PAYFIRST_GATEWAYS = os.environ.get("PAYFIRST_GATEWAYS", "sandbox" if (DEBUG or DEMO) else "live")
 if PAYFIRST_GATEWAYS not in {"sandbox", "live"}:
     raise ImproperlyConfigured("PAYFIRST_GATEWAYS must be 'sandbox' or 'live'.")
-# Where the sandbox and the app reach each other (the server's own base URL in sandbox mode).
-# Live mode has no default: it must be set, and https (payfirst.gateways.checks refuses to start otherwise).
+# The app's own public base URL (PhonePe's return page and Razorpay's callback_url live under it). Live mode has no
+# default: it must be set, and https (payfirst.gateways.checks refuses to start otherwise).
+PORT = int(os.environ.get("PORT", "8000"))
 PAYFIRST_PUBLIC_BASE_URL = os.environ.get(
-    "PAYFIRST_PUBLIC_BASE_URL", "" if PAYFIRST_GATEWAYS == "live" else "http://127.0.0.1:8000"
+    "PAYFIRST_PUBLIC_BASE_URL", "" if PAYFIRST_GATEWAYS == "live" else f"http://127.0.0.1:{PORT}"
 ).rstrip("/")
+# In sandbox mode the gateways are the sandbox server (`python -m sandbox serve`, started by `make run`), a separate
+# process on its own port that payfirst reaches over HTTP only, exactly like a remote gateway.
+SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", str(PORT + 1)))
+SANDBOX_BASE_URL = os.environ.get("SANDBOX_BASE_URL", f"http://127.0.0.1:{SANDBOX_PORT}").rstrip("/")
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "10"))
 # Webhooks (docs/payments.md): intake answers at once; the worker processes, retrying a failure after
 # BASE, 2*BASE, ... seconds (capped at MAX) up to MAX_ATTEMPTS tries, then raises an alarm. Deliveries that are done
-# with are deleted after RETENTION_DAYS. A source (client address) may send THROTTLE_WEBHOOKS deliveries.
-WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(256 * 1024)))
+# with are deleted after RETENTION_DAYS. A source (client address) may send THROTTLE_WEBHOOKS deliveries; bodies over
+# WEBHOOK_MAX_BODY_BYTES are refused (413) before they are read.
 WEBHOOK_RETRY_BASE_SECONDS = int(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "30"))
 WEBHOOK_RETRY_MAX_SECONDS = int(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", "3600"))
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "12"))
@@ -254,7 +333,7 @@ RAZORPAY_KEY_ID = os.environ.get("RAZORPAY_KEY_ID", "rzp_test_sandboxkey0001" if
 RAZORPAY_KEY_SECRET = os.environ.get("RAZORPAY_KEY_SECRET", "sandbox_key_secret" if _SANDBOX else "")
 RAZORPAY_WEBHOOK_SECRET = os.environ.get("RAZORPAY_WEBHOOK_SECRET", "sandbox_webhook_secret" if _SANDBOX else "")
 RAZORPAY_API_BASE = os.environ.get(
-    "RAZORPAY_API_BASE", f"{PAYFIRST_PUBLIC_BASE_URL}/sandbox/razorpay" if _SANDBOX else "https://api.razorpay.com"
+    "RAZORPAY_API_BASE", f"{SANDBOX_BASE_URL}/sandbox/razorpay" if _SANDBOX else "https://api.razorpay.com"
 )
 PHONEPE_CLIENT_ID = os.environ.get("PHONEPE_CLIENT_ID", "SANDBOXCLIENT" if _SANDBOX else "")
 PHONEPE_CLIENT_SECRET = os.environ.get("PHONEPE_CLIENT_SECRET", "sandbox-client-secret" if _SANDBOX else "")
@@ -267,7 +346,7 @@ _PHONEPE_HOSTS = {
     "PRODUCTION": ("https://api.phonepe.com/apis/pg", "https://api.phonepe.com/apis/identity-manager"),
 }
 if _SANDBOX:
-    _pp_default = (f"{PAYFIRST_PUBLIC_BASE_URL}/sandbox/phonepe",) * 2
+    _pp_default = (f"{SANDBOX_BASE_URL}/sandbox/phonepe",) * 2
 else:
     _pp_default = _PHONEPE_HOSTS.get(PHONEPE_ENV, _PHONEPE_HOSTS["PRODUCTION"])
 PHONEPE_API_BASE = os.environ.get("PHONEPE_API_BASE", _pp_default[0])
@@ -298,5 +377,6 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # WeasyPrint narrates every rendering step at INFO (and parses its stylesheet at import).
+    "loggers": {"django.db.backends": {"level": "INFO"}, "weasyprint": {"level": "WARNING"}},
 }

@@ -1,5 +1,6 @@
 """System checks for going live: with PAYFIRST_GATEWAYS=live the server refuses to start (the checks run before
-`manage.py` commands and, through config/wsgi.py, before gunicorn serves) until every gateway credential is set and
+`manage.py` commands and, through config/wsgi.py's refuse_unsafe_configuration, before gunicorn serves anything)
+until every gateway credential is set and
 the URLs customers are sent to are real: PAYFIRST_PUBLIC_BASE_URL over https, FRONTEND_BASE_URL set."""
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, register
+
+from payfirst.core.checks import TAG
 
 # Every setting a live gateway needs, by gateway, with what it is for (the error message names each one).
 LIVE_CREDENTIALS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -72,6 +75,6 @@ def live_configuration_errors() -> list[Error]:
     return errors
 
 
-@register()
+@register(TAG, Tags.security)  # TAG: config/wsgi.py runs these before gunicorn serves anything
 def live_gateways_are_configured(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     return live_configuration_errors()

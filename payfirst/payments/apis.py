@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.utils.decorators import method_decorator
@@ -21,18 +19,19 @@ from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from payfirst.core.api import PagePagination, error_body
 from payfirst.core.errors import NotFound
 from payfirst.core.models import MAX_ID
 from payfirst.core.schema import coded_error_response
-from payfirst.gateways.registry import GATEWAY_NAMES
+from payfirst.core.throttling import ScopedThrottle, UserScopedThrottle
 from payfirst.payments import returns, selectors, services
 from payfirst.payments.idempotency import respond_idempotently
 from payfirst.payments.models import Payment
+from payfirst.payments.return_pages import phonepe_return_target, with_query
+from payfirst.payments.seed_serializers import PaymentCreateInputSerializer, with_address_ids
 from payfirst.payments.serializers import PaymentOutput, PaymentPageOutput
 from payfirst.payments.webhooks import receive_webhook
 
@@ -40,6 +39,8 @@ logger = logging.getLogger("payfirst.payments")
 
 
 def _error(name: str, codes: list[str], description: str) -> OpenApiResponse:
+    if "invalid_input" in codes:
+        codes = [*codes, "malformed_request"]  # a body that is not JSON, or nested too deep
     return coded_error_response(
         component=name,
         detail_component=f"{name}Detail",
@@ -71,28 +72,8 @@ def _payment_id(raw: Any) -> int:
 
 
 class PaymentCreateApi(APIView):
-    class PaymentCreateInputSerializer(serializers.Serializer):
-        gateway = serializers.ChoiceField(choices=GATEWAY_NAMES)
-        shipping_address_id = serializers.IntegerField(
-            required=False,
-            allow_null=True,
-            min_value=1,
-            max_value=MAX_ID,
-            help_text="one of your addresses; required when the cart holds products",
-        )
-        billing_address_id = serializers.IntegerField(
-            required=False,
-            allow_null=True,
-            min_value=1,
-            max_value=MAX_ID,
-            help_text="one of your addresses; defaults to the shipping address",
-        )
-        redirect_url = serializers.CharField(
-            required=False,
-            allow_blank=True,
-            max_length=2000,
-            help_text="where the browser returns after paying; under FRONTEND_BASE_URL or an allowed origin",
-        )
+    throttle_classes, throttle_scope = [UserScopedThrottle], "payments_create"
+    PaymentCreateInputSerializer = PaymentCreateInputSerializer
 
     @extend_schema(
         tags=["payments"],
@@ -124,8 +105,16 @@ class PaymentCreateApi(APIView):
             404: _error("PaymentAddressNotFound", ["not_found"], "An address id that is not one of yours."),
             409: _error(
                 "PaymentCreateConflict",
-                ["insufficient_stock", "slot_full", "payment_in_progress", "idempotency_key_in_use"],
-                "Not enough stock or places (nothing was charged), or the same request is still running.",
+                [
+                    "insufficient_stock",
+                    "slot_full",
+                    "payment_in_progress",
+                    "idempotency_key_in_use",
+                    "too_many_pending_payments",
+                    "slot_hold_limit",
+                ],
+                "Not enough stock or places (nothing was charged), the same request is still running, or a "
+                "per-customer cap on pending payments or slot places is reached.",
             ),
             422: _error("PaymentIdempotencyReused", ["idempotency_key_reused"], "The key was used with another body."),
             502: GATEWAY_ERROR,
@@ -133,9 +122,10 @@ class PaymentCreateApi(APIView):
     )
     def post(self, request: Request) -> Response:
         def create() -> Response:
-            data = self.PaymentCreateInputSerializer(data=request.data)
+            data = self.PaymentCreateInputSerializer(data=request.data, context={"user": request.user})
             data.is_valid(raise_exception=True)
-            result = services.create_payment_for_cart(user=request.user, **data.validated_data)
+            arguments = with_address_ids(user=request.user, values=data.validated_data)
+            result = services.create_payment_for_cart(user=request.user, **arguments)
             return render_payment(
                 result.payment, status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
             )
@@ -144,6 +134,8 @@ class PaymentCreateApi(APIView):
 
 
 class PaymentConfirmRazorpayApi(APIView):
+    throttle_classes, throttle_scope = [UserScopedThrottle], "payments_confirm"
+
     class PaymentConfirmRazorpayInputSerializer(serializers.Serializer):
         razorpay_payment_id = serializers.CharField(max_length=64)
         razorpay_order_id = serializers.CharField(max_length=64)
@@ -164,6 +156,8 @@ class PaymentConfirmRazorpayApi(APIView):
                 fields={
                     "status": serializers.ChoiceField(choices=["success", "pending", "failed"]),
                     "payment": PaymentOutput(),
+                    "order_id": serializers.IntegerField(allow_null=True, help_text="seed 000: the order made"),
+                    "booking_id": serializers.CharField(allow_null=True, help_text='the booking\'s book_id, "BK-…"'),
                 },
             ),
             400: _error("PaymentConfirmInvalid", ["invalid_input", "invalid_signature"], "Bad fields or signature."),
@@ -177,7 +171,15 @@ class PaymentConfirmRazorpayApi(APIView):
         data.is_valid(raise_exception=True)
         returned = returns.confirm_razorpay(user=request.user, fields=data.validated_data)
         payment, refs, outcome = returned.payment, returned.fulfilments, returned.outcome
-        return Response({"status": outcome, "payment": PaymentOutput(payment, context={"fulfilments": refs}).data})
+        made = refs[payment.pk]
+        return Response(
+            {
+                "status": outcome,
+                "payment": PaymentOutput(payment, context={"fulfilments": refs}).data,
+                "order_id": next((ref.id for ref in made if ref.type == "order"), None),
+                "booking_id": next((ref.reference for ref in made if ref.type == "booking"), None),
+            }
+        )
 
 
 class PaymentListApi(APIView):
@@ -207,6 +209,8 @@ class PaymentDetailApi(APIView):
 
 
 class PaymentCancelApi(APIView):
+    throttle_classes, throttle_scope = [UserScopedThrottle], "payments_cancel"
+
     @extend_schema(
         tags=["payments"],
         operation_id="payments_cancel",
@@ -335,7 +339,10 @@ class PhonePeRedirectApi(APIView):
             ),
         ],
         responses={
-            302: OpenApiResponse(description="To the payment's redirect_url with `?payment_id=&status=`."),
+            302: OpenApiResponse(
+                description="To the payment's redirect_url with `?payment_id=&status=&redirect_source=phonepe` "
+                "(a failed payment that used PHONEPE_SUCCESS_REDIRECT_URL goes to PHONEPE_FAILED_REDIRECT_URL)."
+            ),
             200: inline_serializer(
                 name="PhonePeRedirectOutput",
                 fields={
@@ -351,7 +358,12 @@ class PhonePeRedirectApi(APIView):
         payment_id = _payment_id(request.query_params.get("payment_id", ""))
         token = str(request.query_params.get("token", ""))[:128]
         returned = returns.return_from_phonepe(payment_id=payment_id, token=token)
-        return _back_to_front_end(returned.payment, outcome=returned.outcome, redirect=HttpResponseRedirect)
+        payment, outcome = returned.payment, returned.outcome
+        if not payment.redirect_url:
+            return Response({"payment_id": payment.pk, "status": outcome})
+        return HttpResponseRedirect(
+            phonepe_return_target(redirect_url=payment.redirect_url, payment_id=payment.pk, outcome=outcome)
+        )
 
 
 class _SeeOther(HttpResponseRedirect):
@@ -416,25 +428,7 @@ def _back_to_front_end(payment: Payment, *, outcome: str, redirect: type[HttpRes
     """To the payment's redirect_url with `?payment_id=&status=`; the same two fields as JSON when it has none."""
     if not payment.redirect_url:
         return Response({"payment_id": payment.pk, "status": outcome})
-    return redirect(_with_query(payment.redirect_url, payment_id=str(payment.pk), status=outcome))
-
-
-def _with_query(url: str, **params: str) -> str:
-    parts = urlsplit(url)
-    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key not in params]
-    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
-
-
-class WebhookThrottle(SimpleRateThrottle):
-    """Per source (the client's address): a gateway's bursts fit easily; a flood of forged deliveries gets 429."""
-
-    scope = "webhooks"
-
-    def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)  # read per request: a changed setting counts
-
-    def get_cache_key(self, request: Request, view: APIView) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    return redirect(with_query(payment.redirect_url, payment_id=str(payment.pk), status=outcome))
 
 
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
@@ -445,22 +439,18 @@ class _WebhookApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []  # also makes DRF skip CSRF: the signature is the authentication
-    throttle_classes = [WebhookThrottle]
-    max_body_bytes = "WEBHOOK_MAX_BODY_BYTES"
+    # Per source (the client's address), counted in the shared cache: a gateway's bursts fit easily; a flood of
+    # forged deliveries gets 429 before anything is verified or stored.
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "webhooks"
     gateway = ""
+    max_body_bytes = "WEBHOOK_MAX_BODY_BYTES"  # refused (413) on Content-Length before the body is read
 
     def post(self, request: Request) -> Response:
-        limit = int(getattr(settings, self.max_body_bytes))
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:  # refused on the header alone: not one byte of the body is read
-            return _too_large(limit)
         # The raw bytes, untouched: the signature is over exactly these (request.data is never read here).
         body = request._request.body
-        if len(body) > limit:
-            return _too_large(limit)
+        if b"\x00" in body:  # never valid JSON, and PostgreSQL cannot store it: refused before the inbox
+            return Response(error_body("malformed_request", "The body contains a NUL byte."), status=400)
         result = receive_webhook(gateway=self.gateway, headers=dict(request.headers), body=body)
         if result.outcome == "invalid_signature":
             return Response(
@@ -468,13 +458,6 @@ class _WebhookApi(APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         return Response({"status": result.outcome})
-
-
-def _too_large(limit: int) -> Response:
-    return Response(
-        error_body("payload_too_large", f"The request body is larger than this endpoint's limit of {limit} bytes."),
-        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-    )
 
 
 _WEBHOOK_RESPONSES = {
@@ -487,9 +470,11 @@ _WEBHOOK_RESPONSES = {
             )
         },
     ),
-    400: _error("WebhookInvalidSignature", ["invalid_signature"], "Signature missing or wrong; nothing changed."),
-    413: _error("WebhookTooLarge", ["payload_too_large"], "The body is over WEBHOOK_MAX_BODY_BYTES; not read."),
-    429: _error("WebhookThrottled", ["throttled"], "Too many deliveries from this address."),
+    400: _error(
+        "WebhookInvalidSignature",
+        ["invalid_signature", "malformed_request"],
+        "Signature missing or wrong, or a NUL byte in the body; nothing changed.",
+    ),
 }
 
 

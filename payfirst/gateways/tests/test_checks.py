@@ -19,6 +19,7 @@ LIVE = {
     "PAYFIRST_GATEWAYS": "live",
     "PAYFIRST_PUBLIC_BASE_URL": "https://pay.example.com",
     "FRONTEND_BASE_URL": "https://shop.example.com",
+    "METRICS_TOKEN": "scrape-token",
     **{name: f"live-{name.lower()}" for name in ALL_CREDENTIALS},
 }
 
@@ -61,19 +62,22 @@ def test_the_frontend_base_url_must_be_set(settings):
     assert [error.id for error in errors] == ["payfirst.E104"] and "FRONTEND_BASE_URL" in errors[0].msg
 
 
-def _manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """`manage.py` in a fresh process with exactly this environment (nothing from the test run's)."""
-    base = {
+def _base_env(tmp_path: Path) -> dict[str, str]:
+    return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "pay.example.com",
     }
+
+
+def _manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`manage.py` in a fresh process with exactly this environment (nothing from the test run's)."""
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**base, **env},
+        env={**_base_env(tmp_path), **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -81,10 +85,22 @@ def _manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Compl
 
 
 def test_a_live_server_without_its_keys_and_urls_refuses_to_start(tmp_path):
-    result = _manage("check", env={"PAYFIRST_GATEWAYS": "live"}, tmp_path=tmp_path)
+    env = {"PAYFIRST_GATEWAYS": "live", "METRICS_TOKEN": "scrape-token"}
+    result = _manage("check", env=env, tmp_path=tmp_path)
     assert result.returncode != 0
     for name in [*ALL_CREDENTIALS, "PAYFIRST_PUBLIC_BASE_URL", "FRONTEND_BASE_URL"]:
         assert f"{name} is not set" in result.stderr, name
+    # gunicorn loads config.wsgi: it refuses to load, so no worker boots.
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import config.wsgi"],
+        cwd=ROOT,
+        env={**_base_env(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert loaded.returncode != 0 and "Refusing to start" in loaded.stderr
+    assert "RAZORPAY_KEY_SECRET is not set" in loaded.stderr
 
 
 def test_check_deploy_is_clean_in_a_production_configuration(tmp_path):
