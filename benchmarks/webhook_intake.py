@@ -34,12 +34,15 @@ ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_SECRET = "sandbox_webhook_secret"  # the sandbox's default RAZORPAY_WEBHOOK_SECRET
 
 
-def _server_env(*, database_url: str, port: int) -> dict[str, str]:
+def _server_env(*, database_url: str, port: int, workdir: str) -> dict[str, str]:
     return {
         **os.environ,
         "PAYFIRST_DEMO": "1",
         "PAYFIRST_GATEWAYS": "sandbox",
         "DATABASE_URL": database_url,
+        "SANDBOX_DATABASE_URL": f"sqlite:///{workdir}/sandbox.sqlite3",
+        "PORT": str(port),
+        "SANDBOX_PORT": str(port + 1),
         "PAYFIRST_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "RAZORPAY_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "LOG_LEVEL": "INFO",  # the access log's duration_ms is the server-side figure
@@ -83,14 +86,14 @@ def _wait_until_up(base_url: str, server: subprocess.Popen, deadline_s: float = 
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            sys.exit("gunicorn exited during start-up")
+            sys.exit(f"the server for {base_url} exited during start-up")
         try:
             if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)  # polling a condition with a deadline
-    sys.exit("gunicorn did not answer /healthz in time")
+    sys.exit(f"{base_url} did not answer /healthz in time")
 
 
 def _server_durations(log_path: Path, *, skip: int) -> list[float]:
@@ -130,12 +133,14 @@ def main() -> None:
     if not database_url.startswith("postgres"):
         sys.exit("This benchmark measures PostgreSQL: DATABASE_URL must be postgres://...")
     _recreate_database(database_url)
-    env = _server_env(database_url=database_url, port=args.port)
+    workdir = tempfile.mkdtemp(prefix="webhook-bench-")
+    env = _server_env(database_url=database_url, port=args.port, workdir=workdir)
     python = sys.executable
     subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    subprocess.run([python, "manage.py", "createcachetable"], cwd=ROOT, env=env, check=False)
+    subprocess.run([python, "manage.py", "createcachetable"], cwd=ROOT, env=env, check=True)
 
     base_url = f"http://127.0.0.1:{args.port}"
+    sandbox_url = f"http://127.0.0.1:{args.port + 1}"
     log = tempfile.NamedTemporaryFile(prefix="webhook-bench-", suffix=".log", delete=False)  # noqa: SIM115
     gunicorn = str(Path(python).with_name("gunicorn"))
     prometheus_dir = tempfile.mkdtemp(prefix="webhook-bench-prom-")
@@ -147,10 +152,25 @@ def main() -> None:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    # The gateway sandbox is its own server (as `make run` starts it): its status API is armed to time out.
+    sandbox_log = open(os.path.join(workdir, "sandbox.log"), "wb")  # noqa: SIM115 - closed with the process
+    sandbox = subprocess.Popen(
+        [python, "-m", "sandbox", "serve", "--port", str(args.port + 1)],
+        cwd=ROOT,
+        env={
+            key: value
+            for key, value in env.items()
+            if key not in {"PROMETHEUS_MULTIPROC_DIR", "DJANGO_SETTINGS_MODULE"}
+        },
+        stdout=sandbox_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         _wait_until_up(base_url, server)
+        _wait_until_up(sandbox_url, sandbox)
         armed = httpx.post(
-            f"{base_url}/sandbox/faults/", json={"gateway": "razorpay", "fault": "api_timeout", "count": 1000}
+            f"{sandbox_url}/sandbox/faults/", json={"gateway": "razorpay", "fault": "api_timeout", "count": 1000}
         )
         armed.raise_for_status()
 
@@ -189,10 +209,13 @@ def main() -> None:
         for client in clients:
             client.close()
 
-        faults = httpx.get(f"{base_url}/sandbox/faults/").json()
+        faults = httpx.get(f"{sandbox_url}/sandbox/faults/").json()
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        for process in (server, sandbox):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
+        sandbox_log.close()
 
     server_ms = sorted(_server_durations(Path(log.name), skip=50))
     latencies = sorted(ms for ms, _, _ in results)

@@ -194,7 +194,8 @@ REST_FRAMEWORK = {
         "sign_in_account": os.environ.get("THROTTLE_SIGN_IN_ACCOUNT", "10/minute"),
         "admin_login": os.environ.get("THROTTLE_ADMIN_LOGIN", "10/minute"),
         "check_email": os.environ.get("THROTTLE_CHECK_EMAIL", "30/minute"),
-        "webhooks": os.environ.get("THROTTLE_WEBHOOKS", "600/minute"),
+        # Per source, counting only deliveries that fail verification (payments/apis.py, _WebhookApi).
+        "webhooks": os.environ.get("THROTTLE_WEBHOOKS", "60/minute"),
         "password_reset": os.environ.get("THROTTLE_PASSWORD_RESET", "5/hour"),
         "password_reset_confirm": os.environ.get("THROTTLE_PASSWORD_RESET_CONFIRM", "20/hour"),
         "payments_create": os.environ.get("THROTTLE_PAYMENTS_CREATE", "20/minute"),
@@ -318,7 +319,8 @@ SANDBOX_BASE_URL = os.environ.get("SANDBOX_BASE_URL", f"http://127.0.0.1:{SANDBO
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "10"))
 # Webhooks (docs/payments.md): intake answers at once; the worker processes, retrying a failure after
 # BASE, 2*BASE, ... seconds (capped at MAX) up to MAX_ATTEMPTS tries, then raises an alarm. Deliveries that are done
-# with are deleted after RETENTION_DAYS. A source (client address) may send THROTTLE_WEBHOOKS deliveries; bodies over
+# with are deleted after RETENTION_DAYS. A source (client address) that sent THROTTLE_WEBHOOKS deliveries failing
+# verification gets 429 until the window ends; bodies over
 # WEBHOOK_MAX_BODY_BYTES are refused (413) before they are read.
 WEBHOOK_RETRY_BASE_SECONDS = int(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "30"))
 WEBHOOK_RETRY_MAX_SECONDS = int(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", "3600"))

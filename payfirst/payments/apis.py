@@ -25,8 +25,8 @@ from rest_framework.views import APIView
 from payfirst.core.api import PagePagination, error_body
 from payfirst.core.errors import NotFound
 from payfirst.core.models import MAX_ID
-from payfirst.core.schema import coded_error_response
-from payfirst.core.throttling import ScopedThrottle, UserScopedThrottle
+from payfirst.core.schema import RETRY_AFTER, THROTTLED, coded_error_response
+from payfirst.core.throttling import UserScopedThrottle, client_ident, hit, over_limit, rate_for, throttled_response
 from payfirst.payments import returns, selectors, services
 from payfirst.payments.idempotency import respond_idempotently
 from payfirst.payments.models import Payment
@@ -439,20 +439,27 @@ class _WebhookApi(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []  # also makes DRF skip CSRF: the signature is the authentication
-    # Per source (the client's address), counted in the shared cache: a gateway's bursts fit easily; a flood of
-    # forged deliveries gets 429 before anything is verified or stored.
-    throttle_classes = [ScopedThrottle]
+    # Per source (the client's address), in the shared cache: only deliveries that fail verification are counted,
+    # and a source that sent THROTTLE_WEBHOOKS of them in the window gets 429 for everything until it ends. A
+    # gateway's genuine bursts cost one cache read each and are never slowed by a shared counter's row lock.
+    throttle_classes: list[Any] = []
     throttle_scope = "webhooks"
     gateway = ""
     max_body_bytes = "WEBHOOK_MAX_BODY_BYTES"  # refused (413) on Content-Length before the body is read
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
+        rate = rate_for(self.throttle_scope)
+        source = client_ident(request)
+        if rate is not None and (wait := over_limit(scope=self.throttle_scope, ident=source, rate=rate)):
+            return throttled_response(wait)
         # The raw bytes, untouched: the signature is over exactly these (request.data is never read here).
         body = request._request.body
         if b"\x00" in body:  # never valid JSON, and PostgreSQL cannot store it: refused before the inbox
             return Response(error_body("malformed_request", "The body contains a NUL byte."), status=400)
         result = receive_webhook(gateway=self.gateway, headers=dict(request.headers), body=body)
         if result.outcome == "invalid_signature":
+            if rate is not None:
+                hit(scope=self.throttle_scope, ident=source, rate=rate)
             return Response(
                 error_body("invalid_signature", "The webhook signature does not match."),
                 status=status.HTTP_400_BAD_REQUEST,
@@ -475,6 +482,7 @@ _WEBHOOK_RESPONSES = {
         ["invalid_signature", "malformed_request"],
         "Signature missing or wrong, or a NUL byte in the body; nothing changed.",
     ),
+    429: THROTTLED,
 }
 
 
@@ -486,9 +494,10 @@ class RazorpayWebhookApi(_WebhookApi):
         operation_id="payments_webhook_razorpay",
         summary="Razorpay webhooks (X-Razorpay-Signature over the raw body)",
         request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[RETRY_AFTER],
         responses=_WEBHOOK_RESPONSES,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
         return super().post(request)
 
 
@@ -500,7 +509,8 @@ class PhonePeWebhookApi(_WebhookApi):
         operation_id="payments_webhook_phonepe",
         summary="PhonePe callbacks (Authorization: sha256 of username:password)",
         request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[RETRY_AFTER],
         responses=_WEBHOOK_RESPONSES,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
         return super().post(request)

@@ -251,17 +251,32 @@ def test_a_body_over_the_cap_is_413_and_not_stored(pending, fake_razorpay, setti
     assert not WebhookEvent.objects.exists()
 
 
-def test_deliveries_are_throttled_per_source(pending, fake_razorpay, settings):
+def test_a_source_sending_forged_deliveries_is_throttled_and_genuine_ones_are_not_counted(
+    pending, fake_razorpay, settings
+):
     from django.core.cache import cache
 
     cache.clear()
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"webhooks": "3/minute"}}
+    fake_razorpay.settle(pending.gateway_order_id)
     try:
-        answers = [deliver({"X-Fake-Signature": "0" * 64}, b"{}").status_code for _ in range(5)]
+        genuine = [
+            deliver(
+                *fake_razorpay.webhook(
+                    event_id=f"evt_ok{n}", name="payment.captured", gateway_order_id=pending.gateway_order_id
+                )
+            ).status_code
+            for n in range(5)
+        ]
+        forged = [deliver({"X-Fake-Signature": "0" * 64}, b"{}") for _ in range(5)]
+        after = deliver(*fake_razorpay.webhook(event_id="evt_late", name="payment.captured", gateway_order_id="x"))
     finally:
         cache.clear()
-    assert answers == [400, 400, 400, 429, 429]
-    assert WebhookEvent.objects.count() == 3
+    assert genuine == [200] * 5  # a gateway's burst is never counted
+    assert [response.status_code for response in forged] == [400, 400, 400, 429, 429]
+    assert forged[3].json()["error"]["code"] == "throttled" and int(forged[3]["Retry-After"]) >= 1
+    assert after.status_code == 429  # the source stays refused until the window ends
+    assert WebhookEvent.objects.filter(outcome="invalid_signature").count() == 3
 
 
 def test_credential_headers_are_not_stored(pending, fake_razorpay):
