@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "payfirst.ops",
     "payfirst.notifications",
     "payfirst.dashboard",
+    "payfirst.storefront",
 ]
 
 MIDDLEWARE = [
@@ -156,15 +157,9 @@ CSRF_FAILURE_VIEW = "payfirst.core.api.csrf_failure_view"
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
-# The storefront; no default outside the demo (a live server refuses to start without it: payfirst.gateways.checks).
-FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", "http://localhost:3000" if (DEBUG or DEMO) else "")
-# Seed 002's return pages: where a PhonePe payment made without a redirect_url sends the browser back to.
-PHONEPE_SUCCESS_REDIRECT_URL = os.environ.get(
-    "PHONEPE_SUCCESS_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/confirmbooking/"
-)
-PHONEPE_FAILED_REDIRECT_URL = os.environ.get(
-    "PHONEPE_FAILED_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/failedbooking/"
-)
+# The storefront opens the payment page (Razorpay Checkout, or the sandbox's page standing in for it) in a pop-up and
+# hears back from it: keep the opener link for pop-ups this origin opens.
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
 
 # Email (notifications, password reset): EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 (the SMTP
 # timeout is 10 s unless ?timeout= says otherwise). Without it: the demo writes each message as a file under
@@ -316,6 +311,17 @@ PAYFIRST_PUBLIC_BASE_URL = os.environ.get(
 # process on its own port that payfirst reaches over HTTP only, exactly like a remote gateway.
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", str(PORT + 1)))
 SANDBOX_BASE_URL = os.environ.get("SANDBOX_BASE_URL", f"http://127.0.0.1:{SANDBOX_PORT}").rstrip("/")
+# Where the customer's browser comes back after paying (return URLs must be under it, or an allowed origin). By default
+# the storefront payfirst serves at `/`, so every return URL lands on a real page (/confirmbooking). Live mode has no
+# default: it must be said (payfirst.gateways.checks refuses to start otherwise), even when it is this server.
+FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", "" if PAYFIRST_GATEWAYS == "live" else PAYFIRST_PUBLIC_BASE_URL)
+# Seed 002's return pages: where a PhonePe payment made without a redirect_url sends the browser back to.
+PHONEPE_SUCCESS_REDIRECT_URL = os.environ.get(
+    "PHONEPE_SUCCESS_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/confirmbooking/"
+)
+PHONEPE_FAILED_REDIRECT_URL = os.environ.get(
+    "PHONEPE_FAILED_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/failedbooking/"
+)
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "10"))
 # Webhooks (docs/payments.md): intake answers at once; the worker processes, retrying a failure after
 # BASE, 2*BASE, ... seconds (capped at MAX) up to MAX_ATTEMPTS tries, then raises an alarm. Deliveries that are done

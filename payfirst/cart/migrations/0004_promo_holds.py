@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cart", "0002_cart_notices"),
+        ("cart", "0003_cart_item_devotee"),
     ]
 
     operations = [

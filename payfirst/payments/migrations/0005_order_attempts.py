@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("payments", "0003_webhook_queue"),
+        ("payments", "0004_webhook_queue"),
     ]
 
     operations = [
