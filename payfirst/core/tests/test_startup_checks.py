@@ -40,7 +40,7 @@ LIVE_GATEWAYS = {
 }
 
 
-def _ids(**changes: object) -> set[str]:
+def _ids(**changes: object) -> set[str | None]:
     with override_settings(**{**PRODUCTION, **changes}):
         return {message.id for message in check_unsafe_configuration()}
 
