@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -28,10 +29,22 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.run import _recreate_database
-
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_SECRET = "sandbox_webhook_secret"  # the sandbox's default RAZORPAY_WEBHOOK_SECRET
+
+
+def _recreate_database(url: str) -> str:
+    """Drop and create the database DATABASE_URL names; returns its name."""
+    import psycopg
+
+    match = re.match(r"^(postgres(?:ql)?://[^/]+)/([A-Za-z0-9_]+)$", url)
+    if match is None:
+        sys.exit(f"DATABASE_URL must be postgres://user@host:port/dbname, got {url!r}")
+    server, name = match.groups()
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
 
 
 def _server_env(*, database_url: str, port: int, workdir: str) -> dict[str, str]:
