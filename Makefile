@@ -12,7 +12,7 @@ BENCH_PORT ?= 8310
 
 export PAYFIRST_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run sandbox test test-sqlite test-postgres lint venv system-packages worker reconcile bench load chaos audit clean
+.PHONY: run sandbox test test-sqlite test-postgres lint venv system-packages worker reconcile bench bench-webhooks load chaos audit clean
 
 # WeasyPrint (the GST documents' PDFs) needs Pango from the system, and a font with the rupee sign.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
@@ -111,6 +111,10 @@ bench: venv
 		else echo "Install wrk first: sudo apt-get install wrk"; exit 1; fi; }
 	@command -v pgbench >/dev/null || { echo "pgbench (postgresql-client) is needed"; exit 1; }
 	$(PY) -m benchmarks.http_bench --database $(PG_BENCH_URL) --port $(BENCH_PORT) $(BENCH_ARGS)
+
+# Webhook intake latency on PostgreSQL: 16 concurrent signed deliveries to gunicorn, the status API armed to time out.
+bench-webhooks: venv
+	DATABASE_URL=$(PG_BENCH_URL)_webhooks $(PY) -m benchmarks.webhook_intake $(BENCH_ARGS)
 
 # 32 customers pay at once through `make run` (started and stopped by the script) on PostgreSQL; prints the figures.
 load: venv

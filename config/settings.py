@@ -151,6 +151,8 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", _SECURE)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if _SECURE else "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _SECURE
+# Only lets the site be submitted to the browsers' preload list (nothing is submitted by this header alone).
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", _SECURE)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 CSRF_FAILURE_VIEW = "payfirst.core.api.csrf_failure_view"
 
@@ -188,6 +190,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "sign_in_account": os.environ.get("THROTTLE_SIGN_IN_ACCOUNT", "10/minute"),
         "admin_login": os.environ.get("THROTTLE_ADMIN_LOGIN", "10/minute"),
         "check_email": os.environ.get("THROTTLE_CHECK_EMAIL", "30/minute"),
+        # Per source, counting only deliveries that fail verification (payments/apis.py, _WebhookApi).
+        "webhooks": os.environ.get("THROTTLE_WEBHOOKS", "60/minute"),
         "password_reset": os.environ.get("THROTTLE_PASSWORD_RESET", "5/hour"),
         "password_reset_confirm": os.environ.get("THROTTLE_PASSWORD_RESET_CONFIRM", "20/hour"),
         "payments_create": os.environ.get("THROTTLE_PAYMENTS_CREATE", "20/minute"),
@@ -218,19 +222,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # Choice sets shared by several components get one stable name (without this drf-spectacular invents hashed
-    # names such as Code3e9Enum, and warns).
+    # names such as Code3e9Enum, and warns, which `check --deploy` would report).
     "ENUM_NAME_OVERRIDES": {
         "NotFoundCodeEnum": ["not_found"],
         "NotAuthenticatedCodeEnum": ["not_authenticated", "authentication_failed"],
         "GatewayErrorCodeEnum": ["gateway_error"],
         "IdempotencyKeyReusedCodeEnum": ["idempotency_key_reused"],
         "InvalidStateCodeEnum": ["invalid_state"],
+        "InvalidSignatureCodeEnum": ["invalid_signature"],
+        "ThrottledCodeEnum": ["throttled"],
         "CheckoutInvalidCodeEnum": [
             "invalid_input",
             "cart_empty",
             "shipping_address_required",
             "invalid_redirect_url",
             "amount_not_payable",
+            "invalid_promo_code",
             "malformed_request",
         ],
         "PaymentOutcomeEnum": ["success", "pending", "failed"],
@@ -296,16 +303,20 @@ PAYMENTS_MAX_SLOT_HOLDS_PER_CUSTOMER = int(os.environ.get("PAYMENTS_MAX_SLOT_HOL
 PAYFIRST_GATEWAYS = os.environ.get("PAYFIRST_GATEWAYS", "sandbox" if (DEBUG or DEMO) else "live")
 if PAYFIRST_GATEWAYS not in {"sandbox", "live"}:
     raise ImproperlyConfigured("PAYFIRST_GATEWAYS must be 'sandbox' or 'live'.")
-# The app's own public base URL (PhonePe's return page lives under it).
+# The app's own public base URL (PhonePe's return page and Razorpay's callback_url live under it). Live mode has no
+# default: it must be set, and https (payfirst.gateways.checks refuses to start otherwise).
 PORT = int(os.environ.get("PORT", "8000"))
-PAYFIRST_PUBLIC_BASE_URL = os.environ.get("PAYFIRST_PUBLIC_BASE_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+PAYFIRST_PUBLIC_BASE_URL = os.environ.get(
+    "PAYFIRST_PUBLIC_BASE_URL", "" if PAYFIRST_GATEWAYS == "live" else f"http://127.0.0.1:{PORT}"
+).rstrip("/")
 # In sandbox mode the gateways are the sandbox server (`python -m sandbox serve`, started by `make run`), a separate
 # process on its own port that payfirst reaches over HTTP only, exactly like a remote gateway.
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", str(PORT + 1)))
 SANDBOX_BASE_URL = os.environ.get("SANDBOX_BASE_URL", f"http://127.0.0.1:{SANDBOX_PORT}").rstrip("/")
 # Where the customer's browser comes back after paying (return URLs must be under it, or an allowed origin). By default
-# the storefront payfirst serves at `/`, so every return URL lands on a real page (/confirmbooking).
-FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", PAYFIRST_PUBLIC_BASE_URL)
+# the storefront payfirst serves at `/`, so every return URL lands on a real page (/confirmbooking). Live mode has no
+# default: it must be said (payfirst.gateways.checks refuses to start otherwise), even when it is this server.
+FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", "" if PAYFIRST_GATEWAYS == "live" else PAYFIRST_PUBLIC_BASE_URL)
 # Seed 002's return pages: where a PhonePe payment made without a redirect_url sends the browser back to.
 PHONEPE_SUCCESS_REDIRECT_URL = os.environ.get(
     "PHONEPE_SUCCESS_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/confirmbooking/"
@@ -314,6 +325,16 @@ PHONEPE_FAILED_REDIRECT_URL = os.environ.get(
     "PHONEPE_FAILED_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/failedbooking/"
 )
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "10"))
+# Webhooks (docs/payments.md): intake answers at once; the worker processes, retrying a failure after
+# BASE, 2*BASE, ... seconds (capped at MAX) up to MAX_ATTEMPTS tries, then raises an alarm. Deliveries that are done
+# with are deleted after RETENTION_DAYS. A source (client address) that sent THROTTLE_WEBHOOKS deliveries failing
+# verification gets 429 until the window ends; bodies over
+# WEBHOOK_MAX_BODY_BYTES are refused (413) before they are read.
+WEBHOOK_RETRY_BASE_SECONDS = int(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "30"))
+WEBHOOK_RETRY_MAX_SECONDS = int(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", "3600"))
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "12"))
+WEBHOOK_QUEUED_GRACE_SECONDS = int(os.environ.get("WEBHOOK_QUEUED_GRACE_SECONDS", "120"))
+WEBHOOK_RETENTION_DAYS = int(os.environ.get("WEBHOOK_RETENTION_DAYS", "30"))
 # The shop's name as Razorpay Checkout shows it to the customer.
 PAYFIRST_MERCHANT_NAME = os.environ.get("PAYFIRST_MERCHANT_NAME", "payfirst demo store")
 

@@ -72,20 +72,22 @@ class PromoCodeAdmin(RupeesAdmin, admin.ModelAdmin):
         "valid_from",
         "valid_until",
         "uses_count",
+        "held_count",
         "max_uses",
         "max_uses_per_user",
         "is_active",
     ]
     list_filter = ["kind", "applies_to", "is_active"]
     search_fields = ["code"]
-    # Counted by record_promo_use when a payment is captured; editing it by hand would falsify the limit.
-    readonly_fields = ["uses_count", "created_at", "updated_at"]
+    # Counted by checkout (held) and capture (used); editing them by hand would falsify the limit.
+    readonly_fields = ["uses_count", "held_count", "created_at", "updated_at"]
 
 
 @admin.register(PromoRedemption)
 class PromoRedemptionAdmin(RupeesAdmin, ReadOnlyAdmin):
     paise_fields = ("discount",)
-    list_display = ["promo", "user", "payment_reference", "discount", "created_at"]
+    list_display = ["promo", "user", "payment_reference", "discount", "state", "created_at"]
+    list_filter = ["state"]
     search_fields = ["promo__code", "user__email", "payment_reference"]
     list_select_related = ["promo", "user"]
-    readonly_fields = ["promo", "user", "payment_reference", "discount", "created_at"]
+    readonly_fields = ["promo", "user", "payment_reference", "discount", "state", "created_at"]

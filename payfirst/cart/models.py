@@ -14,7 +14,17 @@ from django.db.models import Q
 from payfirst.catalog.models import LineKind, Plan, ServicePackage, Slot, Variant
 from payfirst.core.models import TimestampedModel
 
-__all__ = ["Cart", "CartItem", "CartStatus", "LineKind", "PromoCode", "PromoKind", "PromoRedemption", "new_cart_id"]
+__all__ = [
+    "Cart",
+    "CartItem",
+    "CartStatus",
+    "LineKind",
+    "PromoCode",
+    "PromoKind",
+    "PromoRedemption",
+    "RedemptionState",
+    "new_cart_id",
+]
 
 
 def new_cart_id() -> str:
@@ -49,6 +59,9 @@ class PromoCode(TimestampedModel):
     max_uses = models.PositiveIntegerField(null=True, blank=True, help_text="total uses; blank: unlimited")
     max_uses_per_user = models.PositiveIntegerField(null=True, blank=True)
     uses_count = models.PositiveIntegerField(default=0, help_text="captured payments that used it")
+    held_count = models.PositiveIntegerField(
+        default=0, help_text="pending payments holding a use (taken back when they end unpaid, made final at capture)"
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -70,13 +83,21 @@ class PromoCode(TimestampedModel):
         return self.code
 
 
+class RedemptionState(models.TextChoices):
+    HELD = "HELD"  # a pending payment holds this use
+    FINAL = "FINAL"  # the payment was captured: a use
+    RELEASED = "RELEASED"  # the payment ended unpaid: the use went back
+
+
 class PromoRedemption(models.Model):  # noqa: DJ008 - its admin lists it by its fields; the default name stays
-    """One use of a promo code, counted when the payment that used it is captured (once per payment)."""
+    """One use of a promo code by one payment: held when the payment is created, final at capture, released when
+    the payment ends unpaid (one row per payment)."""
 
     promo = models.ForeignKey(PromoCode, on_delete=models.PROTECT, related_name="redemptions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="promo_redemptions")
     payment_reference = models.CharField(max_length=64, unique=True)
     discount = models.PositiveBigIntegerField(help_text="paise")
+    state = models.CharField(max_length=10, choices=RedemptionState.choices, default=RedemptionState.FINAL)
     created_at = models.DateTimeField(auto_now_add=True)
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 
 from django.utils import timezone
 
-from payfirst.cart.models import Cart, CartItem, PromoCode, PromoKind, PromoRedemption
+from payfirst.cart.models import Cart, CartItem, PromoCode, PromoKind, PromoRedemption, RedemptionState
 from payfirst.cart.selectors import OwnHolds, cart_items_for_pricing, own_holds
 from payfirst.catalog.models import LineKind
 from payfirst.core.money import Paise
@@ -284,7 +284,11 @@ def price_cart(*, cart: Cart) -> PricedCart:
     if promo is not None:
         uses_by_user = 0
         if promo.max_uses_per_user is not None:
-            uses_by_user = PromoRedemption.objects.filter(promo=promo, user_id=cart.user_id).count()
+            # Captured uses only: the customer's own pending payment holding a use must not drop the code from
+            # the very cart it is paying for (checkout counts holds too, when it takes its own).
+            uses_by_user = PromoRedemption.objects.filter(
+                promo=promo, user_id=cart.user_id, state=RedemptionState.FINAL
+            ).count()
         problem = promo_problem(promo=promo, lines=lines, uses_by_user=uses_by_user, now=now)
 
     if promo is None or problem:

@@ -11,7 +11,7 @@ from datetime import date, time
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from payfirst.cart.errors import (
@@ -22,7 +22,7 @@ from payfirst.cart.errors import (
     SlotFull,
     SlotNotAvailable,
 )
-from payfirst.cart.models import Cart, CartItem, CartStatus, PromoCode, PromoRedemption
+from payfirst.cart.models import Cart, CartItem, CartStatus, PromoCode, PromoRedemption, RedemptionState
 from payfirst.cart.pricing import MAX_PRODUCT_QUANTITY, PricedCart, price_cart, slot_starts_at
 from payfirst.cart.selectors import get_active_cart, own_holds
 from payfirst.catalog.models import LineKind, Plan, ServicePackage, Slot, Variant
@@ -248,14 +248,72 @@ def empty_cart(*, user: Any) -> PricedCart:
         return _settle(cart=cart)
 
 
-def record_promo_use(*, promo_id: int, user_id: int, payment_reference: str, discount: int) -> None:
-    """Count one use of a promo code when a payment is captured. Idempotent per payment_reference.
+def hold_promo_use(*, promo_id: int, user_id: int, payment_reference: str, discount: int) -> None:
+    """Hold one use of a promo code for a payment being created, exactly like stock: in the caller's transaction,
+    taken back by release_promo_use when the payment ends unpaid, made final by record_promo_use at capture.
 
-    A captured payment is money received, so its use is counted even if that takes the code past `max_uses`
-    (two carts can hold the last use at once); the limit refuses new carts from then on.
+    The total limit is a conditional UPDATE (uses + holds < max_uses), so the database refuses the use past the
+    last; that UPDATE keeps the code's row locked until the caller commits, so the per-customer count that follows
+    is serialized with every other checkout of the code. Raises InvalidPromoCode (the caller's transaction rolls
+    back, hold included)."""
+    taken = (
+        PromoCode.objects.filter(pk=promo_id)
+        .filter(Q(max_uses__isnull=True) | Q(max_uses__gt=F("uses_count") + F("held_count")))
+        .update(held_count=F("held_count") + 1)
+    )
+    code, per_user = PromoCode.objects.values_list("code", "max_uses_per_user").get(pk=promo_id)
+    if not taken:
+        raise InvalidPromoCode(
+            f"Promo code {code} has no uses left: other checkouts hold or have used them all. Remove it to pay."
+        )
+    if per_user is not None:
+        mine = PromoRedemption.objects.filter(
+            promo_id=promo_id, user_id=user_id, state__in=[RedemptionState.HELD, RedemptionState.FINAL]
+        ).count()
+        if mine >= per_user:
+            raise InvalidPromoCode(
+                f"You have already used promo code {code} as often as it allows (a pending payment of yours may "
+                "hold a use). Remove it to pay."
+            )
+    PromoRedemption.objects.create(
+        promo_id=promo_id,
+        user_id=user_id,
+        payment_reference=payment_reference,
+        discount=discount,
+        state=RedemptionState.HELD,
+    )
+
+
+def release_promo_use(*, promo_id: int, payment_reference: str) -> bool:
+    """Give back the use a payment held (it ended unpaid), in the caller's transaction. False when it held none."""
+    if not PromoRedemption.objects.filter(payment_reference=payment_reference, state=RedemptionState.HELD).update(
+        state=RedemptionState.RELEASED
+    ):
+        return False
+    PromoCode.objects.filter(pk=promo_id).update(held_count=F("held_count") - 1)
+    return True
+
+
+def record_promo_use(*, promo_id: int, user_id: int, payment_reference: str, discount: int) -> None:
+    """Count one use of a promo code when a payment is captured. Idempotent per payment_reference; the caller holds
+    the payment's row lock.
+
+    The payment's held use becomes final. A late capture (its hold already released) is money received, so its use
+    is counted even if that takes the code past `max_uses`; the limit refuses new checkouts from then on.
     """
+    if PromoRedemption.objects.filter(payment_reference=payment_reference, state=RedemptionState.HELD).update(
+        state=RedemptionState.FINAL
+    ):
+        PromoCode.objects.filter(pk=promo_id).update(uses_count=F("uses_count") + 1, held_count=F("held_count") - 1)
+        return
+    if PromoRedemption.objects.filter(payment_reference=payment_reference, state=RedemptionState.RELEASED).update(
+        state=RedemptionState.FINAL
+    ):
+        PromoCode.objects.filter(pk=promo_id).update(uses_count=F("uses_count") + 1)
+        return
     try:
-        # A savepoint: a replay hits the unique payment_reference and leaves the caller's transaction intact.
+        # No row (a payment created before holds were taken). A savepoint: a replay hits the unique
+        # payment_reference and leaves the caller's transaction intact.
         with transaction.atomic():
             PromoRedemption.objects.create(
                 promo_id=promo_id, user_id=user_id, payment_reference=payment_reference, discount=discount

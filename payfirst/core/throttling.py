@@ -49,12 +49,27 @@ def rate_for(scope: str | None) -> Rate | None:
     return Rate(limit=int(count), period=_PERIODS[period.strip()[0].lower()])
 
 
+def _window_key(*, scope: str, ident: str, rate: Rate, now: float) -> tuple[str, int]:
+    window = int(now // rate.period)
+    digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"throttle:{scope}:{digest}:{window}", window
+
+
+def over_limit(*, scope: str, ident: str, rate: Rate) -> int | None:
+    """Whether `ident` has used up `scope` in this window, without counting a hit (one cache read): None when not,
+    else the seconds until the window ends. For limits that count only some requests with `hit` (webhooks count the
+    deliveries that fail verification, and refuse a source that sent too many)."""
+    now = time.time()
+    key, window = _window_key(scope=scope, ident=ident, rate=rate, now=now)
+    if int(cache.get(key) or 0) < rate.limit:
+        return None
+    return max(1, math.ceil((window + 1) * rate.period - now))
+
+
 def hit(*, scope: str, ident: str, rate: Rate) -> int | None:
     """Count one request by `ident` under `scope`. None when it is allowed, else the seconds until the window ends."""
     now = time.time()
-    window = int(now // rate.period)
-    digest = hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    key = f"throttle:{scope}:{digest}:{window}"
+    key, window = _window_key(scope=scope, ident=ident, rate=rate, now=now)
     cache.add(key, 0, timeout=rate.period + 1)
     try:
         count = cache.incr(key)
@@ -68,9 +83,10 @@ def hit(*, scope: str, ident: str, rate: Rate) -> int | None:
 
 def client_ident(request: HttpRequest | Request) -> str:
     """The client's address, as DRF's throttles take it (REMOTE_ADDR, or X-Forwarded-For behind NUM_PROXIES)."""
-    # DRF's get_ident reads only `META`, which a DRF Request passes through from the Django request it wraps.
+    # DRF's get_ident reads only `META`, which a DRF Request passes through from the Django request it wraps. No
+    # REMOTE_ADDR at all (some test clients, a misconfigured proxy): one shared "unknown" source, not a crash.
     drf_request = request if isinstance(request, Request) else Request(request)
-    return "ip:" + BaseThrottle().get_ident(drf_request)
+    return "ip:" + (BaseThrottle().get_ident(drf_request) or "unknown")
 
 
 def account_ident(email: Any) -> str | None:

@@ -140,6 +140,9 @@ class FakeGateway:
     ) -> GatewayOrder:
         self._enter("create_order")
         with self._lock:
+            if self.name == "phonepe" and any(order.reference == reference for order in self.orders.values()):
+                # PhonePe refuses a second order with a merchantOrderId it has seen (the sandbox does too).
+                raise GatewayRejected(f"An order with merchantOrderId {reference} already exists.")
             order_id = f"forder_{next(self._ids):06d}"
             self.orders[order_id] = FakeOrder(
                 gateway_order_id=order_id,

@@ -379,10 +379,21 @@ class RefundAdmin(RupeesAdmin, ReadOnlyAdmin):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyAdmin):
-    """The webhook inbox: every delivery as received, whether it verified, and what came of it."""
+    """The webhook inbox: every delivery as received, whether it verified, and what came of it. Outcome "failed" is
+    an event the worker gave up on after every retry (an alarm was raised): look at its error, then re-drive it."""
 
-    list_display = ("received_at", "gateway", "event_name", "event_id", "outcome", "is_verified", "payment")
-    list_filter = ("gateway", "outcome", "is_verified")
+    list_display = (
+        "received_at",
+        "gateway",
+        "event_name",
+        "event_id",
+        "outcome",
+        "attempts",
+        "next_attempt_at",
+        "is_verified",
+        "payment",
+    )
+    list_filter = ("outcome", "gateway", "is_verified", "kind")
     search_fields = ("event_id", "gateway_order_id", "payment__reference")
     list_select_related = ("payment",)
     actions = ("redrive",)

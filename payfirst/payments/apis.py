@@ -15,6 +15,7 @@ from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,15 +25,15 @@ from rest_framework.views import APIView
 from payfirst.core.api import PagePagination, error_body
 from payfirst.core.errors import NotFound
 from payfirst.core.models import MAX_ID
-from payfirst.core.schema import coded_error_response
-from payfirst.core.throttling import UserScopedThrottle
+from payfirst.core.schema import RETRY_AFTER, THROTTLED, coded_error_response
+from payfirst.core.throttling import UserScopedThrottle, client_ident, hit, over_limit, rate_for, throttled_response
 from payfirst.payments import returns, selectors, services
 from payfirst.payments.idempotency import respond_idempotently
 from payfirst.payments.models import Payment
-from payfirst.payments.return_pages import phonepe_return_target
+from payfirst.payments.return_pages import phonepe_return_target, with_query
 from payfirst.payments.seed_serializers import PaymentCreateInputSerializer, with_address_ids
 from payfirst.payments.serializers import PaymentOutput, PaymentPageOutput
-from payfirst.payments.webhooks import WebhookProcessingFailed, receive_webhook
+from payfirst.payments.webhooks import receive_webhook
 
 logger = logging.getLogger("payfirst.payments")
 
@@ -96,6 +97,7 @@ class PaymentCreateApi(APIView):
                     "shipping_address_required",
                     "invalid_redirect_url",
                     "amount_not_payable",
+                    "invalid_promo_code",
                 ],
                 "The request or the cart cannot be paid as it is.",
             ),
@@ -326,7 +328,16 @@ class PhonePeRedirectApi(APIView):
         tags=["payments"],
         operation_id="payments_redirect_phonepe",
         summary="PhonePe's return address (public): ask PhonePe, then redirect to the front end",
-        parameters=[OpenApiParameter("payment_id", OpenApiTypes.INT, OpenApiParameter.QUERY, required=True)],
+        parameters=[
+            OpenApiParameter("payment_id", OpenApiTypes.INT, OpenApiParameter.QUERY, required=True),
+            OpenApiParameter(
+                "token",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                required=True,
+                description="the unguessable value payfirst put in the return URL it gave PhonePe",
+            ),
+        ],
         responses={
             302: OpenApiResponse(
                 description="To the payment's redirect_url with `?payment_id=&status=&redirect_source=phonepe` "
@@ -339,13 +350,14 @@ class PhonePeRedirectApi(APIView):
                     "status": serializers.ChoiceField(choices=["success", "pending", "failed"]),
                 },
             ),
-            404: NOT_FOUND,
+            404: _error("PaymentRedirectNotFound", ["not_found"], "No such payment, or the token is missing or wrong."),
             429: _error("PaymentRedirectThrottled", ["throttled"], "Too many redirects from this client."),
         },
     )
     def get(self, request: Request) -> HttpResponse:
         payment_id = _payment_id(request.query_params.get("payment_id", ""))
-        returned = returns.return_from_phonepe(payment_id=payment_id)
+        token = str(request.query_params.get("token", ""))[:128]
+        returned = returns.return_from_phonepe(payment_id=payment_id, token=token)
         payment, outcome = returned.payment, returned.outcome
         if not payment.redirect_url:
             return Response({"payment_id": payment.pk, "status": outcome})
@@ -354,29 +366,100 @@ class PhonePeRedirectApi(APIView):
         )
 
 
+class _SeeOther(HttpResponseRedirect):
+    status_code = 303  # after a POST the browser follows with a GET
+
+
+class RazorpayCallbackApi(APIView):
+    """Razorpay Checkout's redirect mode (`callback_url`): the customer's browser form-POSTs Checkout's result here.
+    Public: the signature is the proof; a failure's `error[...]` fields prove nothing and change nothing."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[Any] = []  # also makes DRF skip CSRF: Razorpay's page posts the form
+    parser_classes = [FormParser]
+    throttle_classes = [RedirectThrottle]
+
+    @extend_schema(
+        tags=["payments"],
+        operation_id="payments_callback_razorpay",
+        summary="Razorpay Checkout's redirect-mode callback (public; the signature is the proof)",
+        description=(
+            "Checkout's form POST: `razorpay_payment_id`, `razorpay_order_id`, `razorpay_signature` on success, "
+            "or `error[code]`, `error[description]`, `error[source]`, `error[step]`, `error[reason]`, "
+            "`error[metadata]` (JSON naming `order_id` and `payment_id`) on failure. A success is verified and goes "
+            "through the capture door; a failure is written on the payment's timeline and Razorpay is asked. Then "
+            "303 to the payment's redirect_url with `?payment_id=&status=` (200 with the same two fields when the "
+            "payment has no redirect_url)."
+        ),
+        request={
+            "application/x-www-form-urlencoded": inline_serializer(
+                name="RazorpayCallbackForm",
+                fields={
+                    "razorpay_payment_id": serializers.CharField(required=False),
+                    "razorpay_order_id": serializers.CharField(required=False),
+                    "razorpay_signature": serializers.CharField(required=False),
+                    "error[code]": serializers.CharField(required=False),
+                    "error[description]": serializers.CharField(required=False),
+                    "error[metadata]": serializers.CharField(required=False),
+                },
+            )
+        },
+        responses={
+            303: OpenApiResponse(description="To the payment's redirect_url with `?payment_id=&status=`."),
+            200: inline_serializer(
+                name="RazorpayCallbackOutput",
+                fields={
+                    "payment_id": serializers.IntegerField(),
+                    "status": serializers.ChoiceField(choices=["success", "pending", "failed"]),
+                },
+            ),
+            400: _error("RazorpayCallbackInvalid", ["invalid_signature"], "The signature does not match."),
+            404: _error("RazorpayCallbackNotFound", ["not_found"], "No payment has that order."),
+            429: _error("RazorpayCallbackThrottled", ["throttled"], "Too many callbacks from this client."),
+        },
+    )
+    def post(self, request: Request) -> HttpResponse:
+        fields = {str(key)[:64]: str(value)[:4000] for key, value in request.data.items()}
+        returned = returns.callback_from_razorpay(fields=fields)
+        return _back_to_front_end(returned.payment, outcome=returned.outcome, redirect=_SeeOther)
+
+
+def _back_to_front_end(payment: Payment, *, outcome: str, redirect: type[HttpResponseRedirect]) -> HttpResponse:
+    """To the payment's redirect_url with `?payment_id=&status=`; the same two fields as JSON when it has none."""
+    if not payment.redirect_url:
+        return Response({"payment_id": payment.pk, "status": outcome})
+    return redirect(with_query(payment.redirect_url, payment_id=str(payment.pk), status=outcome))
+
+
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class _WebhookApi(APIView):
-    """Public and signed. Not atomic per request on purpose: the raw delivery row must survive even when
-    processing fails, so the inbox always shows what arrived and why it failed."""
+    """Public and signed. Intake only: verify, store, deduplicate, queue, answer; the worker does the processing, so
+    no gateway call and no processing error ever reaches the gateway's delivery. Not atomic per request on purpose:
+    intake commits the row and its task in its own short transaction."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []  # also makes DRF skip CSRF: the signature is the authentication
+    # Per source (the client's address), in the shared cache: only deliveries that fail verification are counted,
+    # and a source that sent THROTTLE_WEBHOOKS of them in the window gets 429 for everything until it ends. A
+    # gateway's genuine bursts cost one cache read each and are never slowed by a shared counter's row lock.
+    throttle_classes: list[Any] = []
+    throttle_scope = "webhooks"
     gateway = ""
     max_body_bytes = "WEBHOOK_MAX_BODY_BYTES"  # refused (413) on Content-Length before the body is read
 
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
+        rate = rate_for(self.throttle_scope)
+        source = client_ident(request)
+        if rate is not None and (wait := over_limit(scope=self.throttle_scope, ident=source, rate=rate)):
+            return throttled_response(wait)
         # The raw bytes, untouched: the signature is over exactly these (request.data is never read here).
         body = request._request.body
         if b"\x00" in body:  # never valid JSON, and PostgreSQL cannot store it: refused before the inbox
             return Response(error_body("malformed_request", "The body contains a NUL byte."), status=400)
-        try:
-            result = receive_webhook(gateway=self.gateway, headers=dict(request.headers), body=body)
-        except WebhookProcessingFailed:
-            return Response(
-                error_body("gateway_error", "Processing failed; deliver this webhook again."),
-                status=status.HTTP_502_BAD_GATEWAY,
-            )
+        result = receive_webhook(gateway=self.gateway, headers=dict(request.headers), body=body)
         if result.outcome == "invalid_signature":
+            if rate is not None:
+                hit(scope=self.throttle_scope, ident=source, rate=rate)
             return Response(
                 error_body("invalid_signature", "The webhook signature does not match."),
                 status=status.HTTP_400_BAD_REQUEST,
@@ -387,14 +470,19 @@ class _WebhookApi(APIView):
 _WEBHOOK_RESPONSES = {
     200: inline_serializer(
         name="WebhookOutput",
-        fields={"status": serializers.ChoiceField(choices=["processed", "duplicate", "ignored"])},
+        fields={
+            "status": serializers.ChoiceField(
+                choices=["queued", "processed", "duplicate", "ignored"],
+                help_text="queued: verified, stored and handed to the worker",
+            )
+        },
     ),
     400: _error(
         "WebhookInvalidSignature",
         ["invalid_signature", "malformed_request"],
         "Signature missing or wrong, or a NUL byte in the body; nothing changed.",
     ),
-    502: _error("WebhookProcessingFailed", ["gateway_error"], "Processing failed; the gateway should retry."),
+    429: THROTTLED,
 }
 
 
@@ -406,9 +494,10 @@ class RazorpayWebhookApi(_WebhookApi):
         operation_id="payments_webhook_razorpay",
         summary="Razorpay webhooks (X-Razorpay-Signature over the raw body)",
         request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[RETRY_AFTER],
         responses=_WEBHOOK_RESPONSES,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
         return super().post(request)
 
 
@@ -420,7 +509,8 @@ class PhonePeWebhookApi(_WebhookApi):
         operation_id="payments_webhook_phonepe",
         summary="PhonePe callbacks (Authorization: sha256 of username:password)",
         request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[RETRY_AFTER],
         responses=_WEBHOOK_RESPONSES,
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> HttpResponse:
         return super().post(request)

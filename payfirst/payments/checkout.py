@@ -11,15 +11,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from payfirst.accounts.models import User
 from payfirst.cart.models import Cart, CartStatus
 from payfirst.cart.pricing import PricedCart, price_cart
 from payfirst.cart.selectors import get_active_cart
+from payfirst.cart.services import hold_promo_use, release_promo_use
 from payfirst.catalog.inventory import change_holds
 from payfirst.catalog.models import Plan
 from payfirst.core.errors import GatewayFailed
@@ -41,6 +45,7 @@ from payfirst.payments.states import EventSource, PaymentStatus, transition
 logger = logging.getLogger("payfirst.payments")
 
 S = PaymentStatus
+_RETURN_TOKEN_SALT = "payfirst.payments.phonepe-return"
 
 
 @dataclass(frozen=True)
@@ -84,9 +89,34 @@ def _order_lease() -> timedelta:
     return timedelta(seconds=2 * float(settings.GATEWAY_TIMEOUT_SECONDS) + 5)
 
 
-def phonepe_return_url(*, payment_id: int) -> str:
+def return_token(*, payment: Payment) -> str:
+    """The unguessable token in the return URL payfirst gives PhonePe: an HMAC (keyed by SECRET_KEY) of the payment's
+    id and reference, so nothing is stored and only whoever was sent to PhonePe's page can present it."""
+    return salted_hmac(_RETURN_TOKEN_SALT, f"{payment.pk}:{payment.reference}", algorithm="sha256").hexdigest()[:40]
+
+
+def is_return_token_valid(*, payment: Payment, token: str) -> bool:
+    return constant_time_compare(return_token(payment=payment), token)
+
+
+def phonepe_return_url(*, payment: Payment) -> str:
     """Where PhonePe sends the browser: payfirst's own redirect handler, which asks PhonePe before redirecting on."""
-    return f"{settings.PAYFIRST_PUBLIC_BASE_URL.rstrip('/')}/api/payments/redirect/phonepe/?payment_id={payment_id}"
+    query = urlencode({"payment_id": payment.pk, "token": return_token(payment=payment)})
+    return f"{settings.PAYFIRST_PUBLIC_BASE_URL.rstrip('/')}/api/payments/redirect/phonepe/?{query}"
+
+
+def razorpay_callback_url() -> str:
+    """Where Razorpay Checkout's redirect mode form-POSTs its result: payfirst's callback, which verifies it."""
+    return f"{settings.PAYFIRST_PUBLIC_BASE_URL.rstrip('/')}/api/payments/callback/razorpay/"
+
+
+def gateway_reference(*, payment: Payment) -> str:
+    """The id the gateway knows this opening of the order by. PhonePe refuses a second order with a merchantOrderId
+    it has seen, so when an earlier opening died unrecorded (a crash between PhonePe's answer and ours), the next one
+    uses a new id: the reference with the attempt number. Razorpay finds the earlier order by its receipt instead."""
+    if payment.gateway == "phonepe" and payment.order_attempts > 1:
+        return f"{payment.reference}-{payment.order_attempts}"
+    return payment.reference
 
 
 def create_payment_for_cart(
@@ -158,7 +188,7 @@ def _reserve_and_record(
         # waited has been paid for: there is nothing left to check out.
         if not Cart.objects.select_for_update().filter(pk=cart.pk, status=CartStatus.ACTIVE).exists():
             raise CartEmpty("This cart has just been paid for; your new cart is empty.")
-        reused, released_variants, released_slots = _reuse_or_supersede(
+        reused, released_variants, released_slots, superseded = _reuse_or_supersede(
             user=user, cart=cart, contents_hash=contents_hash, now=now
         )
         if reused is not None:
@@ -179,6 +209,17 @@ def _reserve_and_record(
         variants, slots = holds_of_priced(priced)
         # Raises InsufficientStock / SlotFull (409) before the customer pays anything; rolls all of this back.
         change_holds(variants=net(variants, released_variants), slots=net(slots, released_slots))
+        # The promo code's row after the catalog rows (the lock order every path keeps): the superseded payment's
+        # use goes back first, then this payment holds one; InvalidPromoCode (400) rolls everything back.
+        if superseded is not None and superseded.promo_id is not None:
+            release_promo_use(promo_id=superseded.promo_id, payment_reference=superseded.reference)
+        if priced.promo is not None:
+            hold_promo_use(
+                promo_id=priced.promo.pk,
+                user_id=user.pk,
+                payment_reference=payment.reference,
+                discount=priced.discount,
+            )
     logger.info(
         "payment created",
         extra={"payment_id": payment.pk, "reference": payment.reference, "amount": payment.amount, "gateway": gateway},
@@ -188,9 +229,10 @@ def _reserve_and_record(
 
 def _reuse_or_supersede(
     *, user: User, cart: Cart, contents_hash: str, now: datetime
-) -> tuple[Payment | None, dict[int, int], dict[int, int]]:
+) -> tuple[Payment | None, dict[int, int], dict[int, int], Payment | None]:
     """The cart's (locked) pending payment: returned for reuse when its contents are the same and it is alive;
-    otherwise moved to SUPERSEDED (or EXPIRED), with the holds it gives back (to net against the new payment's)."""
+    otherwise moved to SUPERSEDED (or EXPIRED), with the holds it gives back (to net against the new payment's) and
+    itself last (its promo use is given back by the caller, after the catalog rows)."""
     pending = Payment.objects.select_for_update().filter(cart=cart, status=S.PENDING).first()
     released_variants: dict[int, int] = {}
     released_slots: dict[int, int] = {}
@@ -198,18 +240,20 @@ def _reuse_or_supersede(
         if pending.contents_hash == contents_hash and pending.expires_at > now:
             pending.cart = cart
             if pending.gateway_order_id:
-                return pending, {}, {}
+                return pending, {}, {}, None
             # No gateway order yet: another request is opening it, or one died trying. A short lease decides
             # who calls the gateway, so the same payment is never opened twice at once.
             claimed = Payment.objects.filter(
                 pk=pending.pk, gateway_order_id="", order_requested_at__lt=now - _order_lease()
-            ).update(order_requested_at=now)
+            ).update(order_requested_at=now, order_attempts=F("order_attempts") + 1)
             if not claimed:
                 raise PaymentInProgress()
-            return pending, {}, {}
+            pending.order_attempts += 1  # the row is locked: this is what the UPDATE wrote
+            return pending, {}, {}, None
         # Its holds are given back in the same single pass that takes the new ones (below), so this
         # transaction locks catalog rows once, in pk order, like every other path.
-        if pending.reservation == ReservationState.HELD:
+        held = pending.reservation == ReservationState.HELD
+        if held:
             released_variants, released_slots = holds_of_payment(pending.pk)
         alive = pending.expires_at > now
         transition(
@@ -222,7 +266,8 @@ def _reuse_or_supersede(
             else "Expired before payment (found by a new checkout).",
             fields={"reservation": ReservationState.RELEASED},
         )
-    return None, released_variants, released_slots
+        return None, released_variants, released_slots, pending if held else None
+    return None, released_variants, released_slots, None
 
 
 def _insert_payment(
@@ -296,11 +341,11 @@ def _open_gateway_order(*, payment: Payment, user: User) -> Payment:
     """Call the gateway with no transaction open, then record its order in a new short transaction."""
     try:
         order = get_gateway(payment.gateway).create_order(
-            reference=payment.reference,
+            reference=gateway_reference(payment=payment),
             amount=Paise(payment.amount),
-            redirect_url=phonepe_return_url(payment_id=payment.pk)
+            redirect_url=phonepe_return_url(payment=payment)
             if payment.gateway == "phonepe"
-            else (payment.redirect_url or None),
+            else razorpay_callback_url(),
             customer={"name": user.full_name, "email": user.email, "contact": user.phone},
             description=f"{settings.PAYFIRST_MERCHANT_NAME} — {payment.items_count} item(s), {payment.reference}",
         )

@@ -65,6 +65,9 @@ class Payment(TimestampedModel):
     order_requested_at = models.DateTimeField(
         null=True, blank=True, help_text="when a request last started opening the gateway order (a short lease)"
     )
+    order_attempts = models.PositiveSmallIntegerField(
+        default=1, help_text="how many times opening the gateway order was started (PhonePe: one merchantOrderId each)"
+    )
     gateway_amount = models.PositiveBigIntegerField(null=True, blank=True, help_text="paise the gateway reported")
     gateway_currency = models.CharField(max_length=3, blank=True, default="")
     refunded_amount = models.PositiveBigIntegerField(default=0, help_text="paise refunded (processed refunds)")
@@ -224,20 +227,29 @@ class Refund(TimestampedModel):
 
 
 class WebhookOutcome(models.TextChoices):
-    RECEIVED = "received"  # stored, not handled yet (or handling is under way)
+    RECEIVED = "received"  # stored, not handled yet (rows from before processing moved to the worker)
+    QUEUED = "queued"  # verified and first seen: the worker processes it
     PROCESSED = "processed"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
-    INVALID_SIGNATURE = "invalid_signature"
-    ERROR = "error"
+    INVALID_SIGNATURE = "invalid_signature"  # counted and kept short: only the first bytes of the body are stored
+    ERROR = "error"  # processing failed; the worker tries again at next_attempt_at
+    FAILED = "failed"  # processing failed every time it was tried: an alarm, for a person to look at
+
+
+class WebhookKind(models.TextChoices):
+    PAYMENT = "payment"
+    REFUND = "refund"
+    OTHER = "other"
 
 
 class WebhookEvent(models.Model):
-    """Every delivery, trusted or not, stored before anything else happens to it."""
+    """Every delivery, trusted or not: a verified one whole, a forged or unsigned one as its first bytes only."""
 
     gateway = models.CharField(max_length=16, choices=GatewayName.choices)
     headers = models.JSONField(default=dict)
-    body = models.TextField()
+    body = models.TextField(help_text="the raw body; for a delivery that failed verification, its first bytes only")
+    body_size = models.PositiveIntegerField(default=0, help_text="bytes received")
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     is_verified = models.BooleanField(default=False)
     is_claimed = models.BooleanField(
@@ -246,10 +258,14 @@ class WebhookEvent(models.Model):
     event_id = models.CharField(max_length=128, blank=True, default="")
     event_name = models.CharField(max_length=64, blank=True, default="")
     gateway_order_id = models.CharField(max_length=64, blank=True, default="")
+    kind = models.CharField(max_length=8, choices=WebhookKind.choices, blank=True, default="")
+    gateway_refund_id = models.CharField(max_length=64, blank=True, default="")
+    refund_reference = models.CharField(max_length=64, blank=True, default="")
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="webhook_events")
     outcome = models.CharField(max_length=20, choices=WebhookOutcome.choices, default=WebhookOutcome.RECEIVED)
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="when the worker tries a failed one again")
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -22,11 +22,10 @@ from payfirst.gateways.base import RefundStatus as GatewayRefundStatus
 from payfirst.gateways.registry import get_gateway
 from payfirst.ops.tasks import periodic
 from payfirst.payments import selectors
-from payfirst.payments.models import Payment, Refund, RefundStatus, WebhookEvent, WebhookOutcome
+from payfirst.payments.models import Payment, Refund, RefundStatus
 from payfirst.payments.refunds import poll_refund
 from payfirst.payments.services import SyncOutcome, expire_payment, sync_payment
 from payfirst.payments.states import CAPTURED_LIKE, LATE_CAPTURE_FROM, EventSource, PaymentStatus
-from payfirst.payments.webhooks import redrive_webhook
 
 logger = logging.getLogger("payfirst.payments.reconcile")
 
@@ -221,43 +220,8 @@ def parse_since(value: str, *, now: datetime | None = None) -> datetime:
     return moment
 
 
-def redrive_failed_webhooks(
-    *, limit: int = 100, within: timedelta = timedelta(days=1), max_attempts: int = 10
-) -> Counter[str]:
-    """Process again the verified deliveries whose processing failed (outcome "error"), first deliveries only, received
-    within `within` and tried fewer than `max_attempts` times. The gateway also redelivers; either way is idempotent."""
-    outcomes: Counter[str] = Counter()
-    stuck = (
-        WebhookEvent.objects.filter(
-            outcome=WebhookOutcome.ERROR,
-            is_verified=True,
-            is_claimed=True,
-            attempts__lt=max_attempts,
-            received_at__gte=timezone.now() - within,
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
-    for webhook_event_id in stuck:
-        try:
-            outcomes[redrive_webhook(webhook_event_id=webhook_event_id)] += 1
-        except GatewayError as error:
-            outcomes["errors"] += 1
-            logger.warning(
-                "webhook retry failed; tried again later",
-                extra={"webhook_event_id": webhook_event_id, "error": str(error)},
-            )
-    return outcomes
-
-
 @periodic(every=timedelta(minutes=5))
 @task()
 def reconcile_open_payments_task() -> dict[str, int]:
     """The worker's reconciliation: the last three days, at most 200 payments and 200 refunds per run."""
     return dict(reconcile_open_payments(limit=200, since=timezone.now() - DEFAULT_SINCE))
-
-
-@periodic(every=timedelta(minutes=3))
-@task()
-def redrive_failed_webhooks_task() -> dict[str, int]:
-    return dict(redrive_failed_webhooks())

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from payfirst.cart.pricing import PricedCart
+from payfirst.cart.services import release_promo_use
 from payfirst.catalog.inventory import change_holds
 from payfirst.fulfilment.services import FulfilmentLine
 from payfirst.payments.models import Payment, PaymentLine, ReservationState
@@ -69,10 +70,13 @@ def release_and_move(
     payload: Mapping[str, Any] | None = None,
     fields: Mapping[str, Any] | None = None,
 ) -> None:
-    """Give back what the (locked) payment holds and move it to `to`, in the caller's transaction."""
+    """Give back what the (locked) payment holds (stock, places, its promo code's use) and move it to `to`, in the
+    caller's transaction."""
     fields = dict(fields or {})
     if payment.reservation == ReservationState.HELD:
         variants, slots = holds_of_payment(payment.pk)
         change_holds(variants=negated(variants), slots=negated(slots))
+        if payment.promo_id is not None:
+            release_promo_use(promo_id=payment.promo_id, payment_reference=payment.reference)
         fields["reservation"] = ReservationState.RELEASED
     transition(payment=payment, to=to, source=source, detail=detail, actor_id=actor_id, payload=payload, fields=fields)

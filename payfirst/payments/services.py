@@ -10,7 +10,14 @@ the answer in a new short transaction. Lock order everywhere: cart row, payment 
 from __future__ import annotations
 
 from payfirst.payments.capture import CAPTURED_LIKE, SyncOutcome, record_capture, record_failure, sync_payment
-from payfirst.payments.checkout import CreatedPayment, create_payment_for_cart, phonepe_return_url
+from payfirst.payments.checkout import (
+    CreatedPayment,
+    create_payment_for_cart,
+    is_return_token_valid,
+    phonepe_return_url,
+    razorpay_callback_url,
+    return_token,
+)
 from payfirst.payments.expiry import cancel_payment, expire_payment, expire_stale_payments
 from payfirst.payments.inputs import address_snapshot, validate_redirect_url
 
@@ -23,9 +30,12 @@ __all__ = [
     "create_payment_for_cart",
     "expire_payment",
     "expire_stale_payments",
+    "is_return_token_valid",
     "phonepe_return_url",
+    "razorpay_callback_url",
     "record_capture",
     "record_failure",
+    "return_token",
     "sync_payment",
     "validate_redirect_url",
 ]

@@ -1,4 +1,5 @@
-"""Scheduled payments work on the task queue: expiring stale payments every minute, purging old idempotency keys."""
+"""Scheduled payments work on the task queue: expiring stale payments every minute, purging old idempotency keys;
+the webhook, reconciliation and refund tasks are declared beside their work and gathered here."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ from django_tasks import task
 
 from payfirst.ops.tasks import periodic
 from payfirst.payments.idempotency import purge_idempotency_records
-from payfirst.payments.reconcile import reconcile_open_payments_task, redrive_failed_webhooks_task
+from payfirst.payments.reconcile import reconcile_open_payments_task
 from payfirst.payments.refunds import retry_pending_refunds_task, send_refund_task
 from payfirst.payments.services import expire_stale_payments
+from payfirst.payments.webhooks import process_due_webhooks_task, process_webhook_task, purge_webhook_events_task
 
 __all__ = [
     "expire_stale_payments_task",
+    "process_due_webhooks_task",
+    "process_webhook_task",
     "purge_idempotency_records_task",
+    "purge_webhook_events_task",
     "reconcile_open_payments_task",
-    "redrive_failed_webhooks_task",
     "retry_pending_refunds_task",
     "send_refund_task",
 ]

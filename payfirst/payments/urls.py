@@ -10,6 +10,7 @@ urlpatterns = [
     path("confirm-razorpay/", apis.PaymentConfirmRazorpayApi.as_view(), name="payments-confirm-razorpay"),
     path("cart/status/<str:cart_id>/", apis.CartPaymentStatusApi.as_view(), name="payments-cart-status"),
     path("redirect/phonepe/", apis.PhonePeRedirectApi.as_view(), name="payments-redirect-phonepe"),
+    path("callback/razorpay/", apis.RazorpayCallbackApi.as_view(), name="payments-callback-razorpay"),
     path("webhook/razorpay/", apis.RazorpayWebhookApi.as_view(), name="payments-webhook-razorpay"),
     path("webhook/phonepe/", apis.PhonePeWebhookApi.as_view(), name="payments-webhook-phonepe"),
     # Seed 002's and 004's names (API.md, "Seed-compatible endpoints and fields"): before the `<payment_id>` routes,

@@ -26,6 +26,18 @@ PRODUCTION = {
     "METRICS_TOKEN": "",
     "METRICS_PUBLIC": False,
 }
+# What a live server needs besides (payfirst.gateways.checks refuses to start without each of these).
+LIVE_GATEWAYS = {
+    "PAYFIRST_PUBLIC_BASE_URL": "https://pay.example.com",
+    "FRONTEND_BASE_URL": "https://shop.example.com",
+    "RAZORPAY_KEY_ID": "rzp_live_key",
+    "RAZORPAY_KEY_SECRET": "live-key-secret",
+    "RAZORPAY_WEBHOOK_SECRET": "live-webhook-secret",
+    "PHONEPE_CLIENT_ID": "LIVECLIENT",
+    "PHONEPE_CLIENT_SECRET": "live-client-secret",
+    "PHONEPE_WEBHOOK_USERNAME": "live-user",
+    "PHONEPE_WEBHOOK_PASSWORD": "live-password",
+}
 
 
 def _ids(**changes: object) -> set[str | None]:
@@ -61,7 +73,7 @@ def test_refuse_unsafe_configuration_raises_with_every_reason():
         with pytest.raises(ImproperlyConfigured) as refused:
             refuse_unsafe_configuration()
     assert "payfirst.E001" in str(refused.value) and "payfirst.E004" in str(refused.value)
-    with override_settings(**PRODUCTION):
+    with override_settings(**PRODUCTION, **LIVE_GATEWAYS):
         refuse_unsafe_configuration()
 
 
@@ -78,7 +90,7 @@ def test_manage_py_check_and_the_wsgi_module_refuse_the_sandbox_in_production():
     loaded = _run(["-c", "import config.wsgi"], **unsafe)
     assert loaded.returncode != 0 and "Refusing to start" in loaded.stderr
 
-    safe = {"SECRET_KEY": REAL_KEY, "PAYFIRST_GATEWAYS": "live", "METRICS_TOKEN": "t"}
+    safe = {"SECRET_KEY": REAL_KEY, "PAYFIRST_GATEWAYS": "live", "METRICS_TOKEN": "t", **LIVE_GATEWAYS}
     assert _run(["manage.py", "check"], **safe).returncode == 0
     assert _run(["-c", "import config.wsgi"], **safe).returncode == 0
 

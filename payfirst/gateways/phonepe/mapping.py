@@ -1,5 +1,6 @@
 """PhonePe v2 payloads to payfirst's gateway-neutral dataclasses. States are mapped explicitly (an unknown one is a
-GatewayRejected); callbacks are read leniently, as PhonePe asks: `event` and `payload.state`, never `type`."""
+GatewayRejected); callbacks are read leniently, as PhonePe asks: `event` and `payload.state`; `type` (the older
+field) only when a callback carries no `event`."""
 
 from __future__ import annotations
 
@@ -140,10 +141,22 @@ def event_id_for(*, name: str, subject: str | None, state: str, body: bytes) -> 
     return f"sha256:{hashlib.sha256(body).hexdigest()}"
 
 
+def event_name(document: Mapping[str, Any]) -> str | None:
+    """The callback's event name: `event` ("checkout.order.completed"), else the older `type`
+    ("CHECKOUT_ORDER_COMPLETED"), which names the same event in upper snake case."""
+    name = document.get("event")
+    if isinstance(name, str) and name:
+        return name
+    kind = document.get("type")
+    if isinstance(kind, str) and kind:
+        return kind.strip().lower().replace("_", ".")
+    return None
+
+
 def event_from(document: Any, *, body: bytes) -> GatewayEvent:
-    if not isinstance(document, Mapping) or not isinstance(document.get("event"), str):
-        raise GatewayRejected("PhonePe callback has no event name.")
-    name: str = document["event"]
+    name = event_name(document) if isinstance(document, Mapping) else None
+    if name is None:
+        raise GatewayRejected("PhonePe callback has no event name (neither `event` nor `type`).")
     payload = document.get("payload")
     payload = payload if isinstance(payload, Mapping) else {}
     state = _text(payload, "state") or ""

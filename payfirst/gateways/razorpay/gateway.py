@@ -85,12 +85,14 @@ class RazorpayGateway:
         """Open (or find again) the Razorpay order for `reference`. Razorpay does not enforce unique receipts, so an
         order already carrying our reference as its receipt, for this amount, is reused: a retry after a lost answer
         never opens a second order."""
-        # redirect_url is PhonePe's concern: Razorpay Checkout runs in the page and hands its result to the front end.
+        # redirect_url is where Checkout's redirect mode form-POSTs its result (Checkout.js `callback_url`); the
+        # default (handler) mode ignores it and hands the result to the page.
         entity = self._order_by_receipt(reference, amount=amount) or self.api.create_order(
             {"amount": amount.value, "currency": CURRENCY, "receipt": reference, "notes": {"reference": reference}}
         )
         order_id = str(entity.get("id") or "")
         checkout: dict[str, Any] = {
+            "key": self.config.key_id,  # the name Checkout.js reads
             "key_id": self.config.key_id,
             "order_id": order_id,
             "amount": entity.get("amount", amount.value),
@@ -103,6 +105,8 @@ class RazorpayGateway:
                 "contact": customer.get("contact", ""),
             },
         }
+        if redirect_url:
+            checkout["callback_url"] = redirect_url
         if self.config.is_sandbox:
             # The sandbox serves its hosted page beside its API, as Checkout stands beside Razorpay's API.
             checkout["sandbox_checkout_url"] = f"{self.config.api_base.rstrip('/')}/checkout/{order_id}/"

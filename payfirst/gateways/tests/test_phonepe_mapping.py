@@ -115,6 +115,23 @@ def test_callback_is_read_leniently():
     assert mapping.event_from(document, body=b"").status == "FAILED"
 
 
+@pytest.mark.parametrize(
+    ("fixture", "kind", "name"),
+    [
+        ("phonepe/callback_order_completed.json", "CHECKOUT_ORDER_COMPLETED", "checkout.order.completed"),
+        ("phonepe/callback_order_failed.json", "CHECKOUT_ORDER_FAILED", "checkout.order.failed"),
+        ("phonepe/callback_refund_completed.json", "PG_REFUND_COMPLETED", "pg.refund.completed"),
+    ],
+)
+def test_callback_with_only_the_older_type_field_is_understood(fixture, kind, name):
+    document = fixture_json(fixture)
+    del document["event"]
+    document["type"] = kind
+    event = mapping.event_from(document, body=b"")
+    assert event.name == name and event.kind is not EventKind.OTHER
+    assert event.event_id == mapping.event_from(fixture_json(fixture), body=b"").event_id  # same event, same id
+
+
 def test_failed_then_completed_callbacks_have_different_event_ids():
     failed = mapping.event_from(fixture_json("phonepe/callback_order_failed.json"), body=b"a")
     completed = mapping.event_from(fixture_json("phonepe/callback_order_completed.json"), body=b"b")

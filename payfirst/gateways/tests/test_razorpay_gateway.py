@@ -89,9 +89,20 @@ def test_create_order_ignores_an_order_with_our_receipt_for_another_amount(gatew
 
 
 def test_create_order_checkout_block(gateway, stub_server):
+    """The options object Razorpay Checkout.js takes: `key` is the one it reads (`key_id` stays for old clients),
+    `callback_url` for its redirect mode."""
     stub_server.add("POST", "/rzp/v1/orders", json_body=fixture_json("razorpay/order_created.json"))
-    assert dict(_create(gateway).checkout) == {
+    order = gateway.create_order(
+        reference="PAY-7Q3K9X2M",
+        amount=Paise(50000),
+        redirect_url="https://shop.test/api/payments/callback/razorpay/",
+        customer=CUSTOMER,
+        description="2 items",
+    )
+    assert dict(order.checkout) == {
+        "key": "rzp_test_unit",
         "key_id": "rzp_test_unit",
+        "callback_url": "https://shop.test/api/payments/callback/razorpay/",
         "order_id": ORDER_ID,
         "amount": 50000,
         "currency": "INR",

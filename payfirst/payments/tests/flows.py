@@ -8,8 +8,8 @@ import dataclasses
 from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.gateways.base import GatewayRefund, GatewayStatus, RefundStatus
 from payfirst.gateways.fake import FakeGateway
-from payfirst.payments import services
-from payfirst.payments.models import Payment, Refund
+from payfirst.payments import services, webhooks
+from payfirst.payments.models import Payment, Refund, WebhookOutcome
 from payfirst.payments.models import RefundStatus as OurRefundStatus
 from payfirst.payments.states import EventSource, PaymentStatus
 
@@ -18,6 +18,15 @@ S = PaymentStatus
 
 def open_payment(*, user, address, gateway: str = "razorpay") -> Payment:
     return services.create_payment_for_cart(user=user, gateway=gateway, shipping_address_id=address.pk).payment
+
+
+def receive_and_process(*, headers: dict[str, str], body: bytes, gateway: str = "razorpay") -> str:
+    """A delivery as the gateway makes it (intake, in the request) and, when intake queued it, the worker processing
+    it; returns the last outcome (processed, ignored, error; or intake's duplicate, ignored, invalid_signature)."""
+    result = webhooks.receive_webhook(gateway=gateway, headers=headers, body=body)
+    if result.outcome != WebhookOutcome.QUEUED:
+        return result.outcome
+    return webhooks.process_webhook(webhook_event_id=result.record.pk)
 
 
 def pay(*, user, address, fake: FakeGateway) -> Payment:

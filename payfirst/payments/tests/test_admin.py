@@ -81,3 +81,20 @@ def test_webhook_inbox_renders(admin_client, payment, fake_razorpay):
     assert admin_client.get(f"/admin/payments/webhookevent/{record.pk}/change/").status_code == 200
     assert admin_client.get("/admin/payments/refund/").status_code == 200
     assert admin_client.get("/admin/payments/idempotencyrecord/").status_code == 200
+
+
+def test_a_failed_webhook_is_shown_in_the_inbox_with_its_error(admin_client, payment, fake_razorpay):
+    WebhookEvent.objects.create(
+        gateway="razorpay",
+        body="{}",
+        is_verified=True,
+        event_id="evt_failed",
+        outcome="failed",
+        attempts=12,
+        error="GatewayUnavailable: status API down",
+    )
+    listing = admin_client.get("/admin/payments/webhookevent/?outcome__exact=failed")
+    assert listing.status_code == 200 and b"evt_failed" in listing.content
+    record = WebhookEvent.objects.get(event_id="evt_failed")
+    page = admin_client.get(f"/admin/payments/webhookevent/{record.pk}/change/")
+    assert b"status API down" in page.content

@@ -366,7 +366,7 @@ def test_phonepe_redirect_asks_phonepe_then_redirects_with_the_status(user, pack
         CREATE, {"gateway": "phonepe", "redirect_url": "http://localhost:3000/confirm?from=pp"}, format="json"
     ).json()
     fake_phonepe.settle(payment["gateway_order_id"])
-    response = APIClient().get(f"/api/payments/redirect/phonepe/?payment_id={payment['id']}")  # public
+    response = APIClient().get(return_url(fake_phonepe, payment))  # public: the URL PhonePe was given
     assert response.status_code == 302
     target = urlsplit(response["Location"])
     assert target.netloc == "localhost:3000" and target.path == "/confirm"
@@ -383,8 +383,30 @@ def test_phonepe_redirect_asks_phonepe_then_redirects_with_the_status(user, pack
 def test_phonepe_redirect_without_redirect_url_answers_json(user, package, slot, fake_phonepe):
     factories.add_service(factories.active_cart(user), package, slot)
     payment = client_for(user).post(CREATE, {"gateway": "phonepe"}, format="json").json()
-    response = APIClient().get(f"/api/payments/redirect/phonepe/?payment_id={payment['id']}")
+    response = APIClient().get(return_url(fake_phonepe, payment))
     assert response.status_code == 200 and response.json() == {"payment_id": payment["id"], "status": "pending"}
+
+
+def return_url(fake, payment: dict) -> str:
+    """The return URL payfirst gave PhonePe for the payment (path and query, as the browser comes back to it)."""
+    given = urlsplit(fake.orders[payment["gateway_order_id"]].redirect_url)
+    assert given.path == "/api/payments/redirect/phonepe/"
+    return f"{given.path}?{given.query}"
+
+
+def test_phonepe_redirect_without_the_right_token_reveals_nothing(user, package, slot, fake_phonepe):
+    factories.add_service(factories.active_cart(user), package, slot)
+    payment = client_for(user).post(CREATE, {"gateway": "phonepe"}, format="json").json()
+    fake_phonepe.settle(payment["gateway_order_id"])
+    token = parse_qs(urlsplit(return_url(fake_phonepe, payment)).query)["token"][0]
+    assert len(token) >= 32
+    base = f"/api/payments/redirect/phonepe/?payment_id={payment['id']}"
+    for query in ("", "&token=", f"&token={token[:-1]}x", f"&token={token.upper()}", "&token=" + "0" * len(token)):
+        response = APIClient().get(base + query)
+        assert_error(response, 404, "not_found")
+        assert response.json() == APIClient().get("/api/payments/redirect/phonepe/?payment_id=999999").json()
+    assert fake_phonepe.calls["fetch_payment"] == 0 and Payment.objects.get().status == S.PENDING
+    assert APIClient().get(f"{base}&token={token}").json()["status"] == "success"
 
 
 @pytest.mark.parametrize("query", ["?payment_id=999999", "?payment_id=abc", "", "?payment_id=-1"])
@@ -409,6 +431,7 @@ def test_schema_describes_the_payments_endpoints(api_client):
         "/api/payments/{payment_id}/check-booking/",
         "/api/payments/cart/status/{cart_id}/",
         "/api/payments/redirect/phonepe/",
+        "/api/payments/callback/razorpay/",
         "/api/payments/webhook/razorpay/",
         "/api/payments/webhook/phonepe/",
     ):

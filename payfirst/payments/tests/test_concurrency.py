@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from conftest import client_for
 from payfirst.accounts.models import Address
+from payfirst.cart.errors import InvalidPromoCode
+from payfirst.cart.models import Cart, PromoCode, PromoRedemption
 from payfirst.catalog.inventory import InsufficientStock, SlotFull
 from payfirst.catalog.models import Slot
 from payfirst.core.errors import AppError
@@ -26,7 +28,7 @@ from payfirst.payments.errors import PaymentInProgress
 from payfirst.payments.models import Payment, PaymentEvent, Refund, ReservationState
 from payfirst.payments.states import EventSource, PaymentStatus
 from payfirst.payments.tests import factories
-from payfirst.payments.webhooks import receive_webhook
+from payfirst.payments.tests.flows import receive_and_process
 from payfirst.testing.concurrency import run_concurrently
 
 S = PaymentStatus
@@ -35,7 +37,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def webhook_outcome(headers: dict[str, str], body: bytes) -> str:
-    return receive_webhook(gateway="razorpay", headers=headers, body=body).outcome
+    return receive_and_process(headers=headers, body=body)
 
 
 def new_address(user) -> Address:
@@ -289,3 +291,41 @@ def test_late_capture_racing_a_new_buyer_for_the_last_place_never_oversells(make
             assert results[0] == "captured" and isinstance(results[1], SlotFull)
             assert Booking.objects.filter(payment=expired).count() == 1
             assert not Refund.objects.filter(payment=expired).exists()
+
+
+def test_five_concurrent_checkouts_with_a_single_use_promo_code_give_exactly_one_use(make_user, fake_razorpay):
+    """The promo code's limit is held like stock: the database's conditional UPDATE lets one checkout take the last
+    use; the others are refused before paying, holding nothing. Then the winner pays: one use, none held."""
+    for _ in range(ROUNDS):
+        promo = factories.make_promo(flat=1000)
+        PromoCode.objects.filter(pk=promo.pk).update(max_uses=1)
+        variant = factories.make_variant(stock=50)
+        buyers = []
+        for _ in range(5):
+            buyer = make_user()
+            cart = factories.active_cart(buyer)
+            factories.add_product(cart, variant, 1)
+            Cart.objects.filter(pk=cart.pk).update(promo=promo)
+            buyers.append((buyer, new_address(buyer).pk))
+        results = run_concurrently(
+            [
+                (
+                    lambda b=buyer, a=address: services.create_payment_for_cart(
+                        user=b, gateway="razorpay", shipping_address_id=a
+                    )
+                )
+                for buyer, address in buyers
+            ]
+        )
+        winners = [r for r in results if isinstance(r, services.CreatedPayment)]
+        losers = [r for r in results if isinstance(r, InvalidPromoCode)]
+        assert len(winners) == 1 and len(losers) == 4, results
+        promo.refresh_from_db()
+        variant.refresh_from_db()
+        assert (promo.uses_count, promo.held_count, variant.reserved) == (0, 1, 1)
+        winner = winners[0].payment
+        fake_razorpay.settle(winner.gateway_order_id)
+        assert services.sync_payment(payment=winner, source=EventSource.CONFIRM) == "captured"
+        promo.refresh_from_db()
+        assert (promo.uses_count, promo.held_count) == (1, 0)
+        assert PromoRedemption.objects.filter(promo=promo).count() == 1

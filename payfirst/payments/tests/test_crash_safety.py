@@ -13,7 +13,7 @@ from payfirst.catalog.models import Slot
 from payfirst.gateways.fake import FakeGateway
 from payfirst.ops.tasks import run_queued_tasks
 from payfirst.payments import refunds, services, webhooks
-from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundStatus, WebhookOutcome
+from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundStatus, WebhookEvent, WebhookOutcome
 from payfirst.payments.reconcile import reconcile_open_payments
 from payfirst.payments.states import EventSource, PaymentStatus
 from payfirst.payments.tests import factories
@@ -36,10 +36,13 @@ def die(*args, **kwargs):
 
 
 def deliver_capture_webhook(fake: FakeGateway, payment: Payment) -> None:
+    """The gateway's delivery (intake, in the request), then the worker processing what it queued."""
     headers, body = fake.webhook(
         event_id="ev-capture", name="payment.captured", gateway_order_id=payment.gateway_order_id
     )
-    webhooks.receive_webhook(gateway="razorpay", headers=headers, body=body)
+    result = webhooks.receive_webhook(gateway="razorpay", headers=headers, body=body)
+    if result.outcome == WebhookOutcome.QUEUED:
+        webhooks.process_webhook(webhook_event_id=result.record.pk)
 
 
 # The steps of record_capture's one transaction, in order, and the moment just after it commits.
@@ -159,14 +162,15 @@ def test_dying_after_an_automatic_refund_is_recorded_then_reconciling_sends_it_o
 def test_a_webhook_that_died_mid_processing_is_left_in_error_and_retried(
     user, address, mixed_cart, fake_razorpay, monkeypatch
 ):
-    from payfirst.payments.reconcile import redrive_failed_webhooks
-
     payment = open_payment(user=user, address=address)
     fake_razorpay.settle(payment.gateway_order_id)
     with monkeypatch.context() as patched:
         patched.setattr("payfirst.payments.capture.fulfil", die)
         with pytest.raises(ProcessDied):
             deliver_capture_webhook(fake_razorpay, payment)
-    assert redrive_failed_webhooks() == {WebhookOutcome.PROCESSED: 1}
+    record = WebhookEvent.objects.get()
+    assert (record.outcome, record.attempts) == (WebhookOutcome.ERROR, 1) and "ProcessDied" in record.error
+    assert webhooks.process_due_webhooks() == {}  # not due yet: the backoff decides when
+    assert webhooks.process_due_webhooks(now=record.next_attempt_at) == {WebhookOutcome.PROCESSED: 1}
     payment.refresh_from_db()
     assert payment.status == S.CAPTURED and fulfilment_counts(payment.pk) == (1, 1, 1)

@@ -15,15 +15,14 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from payfirst.gateways.base import GatewayRejected, GatewayStatus, GatewayUnavailable
+from payfirst.gateways.base import GatewayStatus, GatewayUnavailable
 from payfirst.ops.tasks import enqueue_due_periodic_tasks, periodic_tasks, run_queued_tasks
-from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundStatus, WebhookEvent, WebhookOutcome
+from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundStatus
 from payfirst.payments.reconcile import (
     RECONCILE_RESULTS,
     RESULTS,
     parse_since,
     reconcile_open_payments,
-    redrive_failed_webhooks,
 )
 from payfirst.payments.refunds import refund_payment
 from payfirst.payments.states import PaymentStatus
@@ -36,7 +35,6 @@ from payfirst.payments.tests.flows import (
     pay,
     settle_refund,
 )
-from payfirst.payments.webhooks import WebhookProcessingFailed, receive_webhook
 
 S = PaymentStatus
 
@@ -205,24 +203,6 @@ def test_the_worker_runs_reconciliation_periodically(user, address, mixed_cart, 
     assert run_queued_tasks(queue_names=["periodic"]) == 1
     payment.refresh_from_db()
     assert payment.status == S.CAPTURED and fulfilment_counts(payment.pk) == (1, 1, 1)
-
-
-@pytest.mark.django_db
-def test_failed_webhook_processing_is_retried(user, address, mixed_cart, fake_razorpay):
-    payment = open_payment(user=user, address=address)
-    fake_razorpay.settle(payment.gateway_order_id)
-    headers, body = fake_razorpay.webhook(
-        event_id="ev-1", name="payment.captured", gateway_order_id=payment.gateway_order_id
-    )
-    fake_razorpay.fail_next("fetch_payment", GatewayUnavailable("down"))
-    with pytest.raises(WebhookProcessingFailed):
-        receive_webhook(gateway="razorpay", headers=headers, body=body)
-    fake_razorpay.fail_next("fetch_payment", GatewayRejected("still down"))
-    assert redrive_failed_webhooks() == {"errors": 1}
-    assert redrive_failed_webhooks() == {WebhookOutcome.PROCESSED: 1}
-    assert redrive_failed_webhooks() == {}
-    assert WebhookEvent.objects.get().outcome == WebhookOutcome.PROCESSED
-    assert Payment.objects.get().status == S.CAPTURED
 
 
 @pytest.mark.django_db

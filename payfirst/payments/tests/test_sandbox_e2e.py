@@ -14,6 +14,7 @@ from payfirst.catalog.models import ServicePackage, Slot, Variant
 from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.ops.tasks import run_queued_tasks
 from payfirst.payments.models import Payment, WebhookEvent
+from payfirst.payments.services import phonepe_return_url
 from payfirst.payments.states import PaymentStatus
 from payfirst.testing.sandbox_server import SandboxServer
 
@@ -181,7 +182,9 @@ def test_phonepe_happy_path_through_the_sandbox_and_the_redirect(server, sandbox
     completed = httpx.post(f"{pay_page}complete", json={"outcome": "success"}, timeout=30)
     assert completed.status_code == 200, completed.text
     back = completed.json()["redirect_url"]
-    assert back == f"{server}/api/payments/redirect/phonepe/?payment_id={payment['id']}"
+    assert back.startswith(f"{server}/api/payments/redirect/phonepe/?payment_id={payment['id']}&token=")
+    tokenless = httpx.get(back.split("&token=")[0], follow_redirects=False, timeout=30)
+    assert tokenless.status_code == 404 and Payment.objects.get(pk=payment["id"]).status == S.PENDING
     # The browser follows PhonePe back to payfirst (no sign-in), which asks PhonePe and sends it on.
     redirected = httpx.get(back, follow_redirects=False, timeout=30)
     assert redirected.status_code == 302
@@ -217,5 +220,36 @@ def test_phonepe_failed_payment_releases_everything(server, sandbox, api, user, 
     variant.refresh_from_db()
     slot.refresh_from_db()
     assert (variant.reserved, slot.taken) == (0, 0) and not Booking.objects.exists()
-    answer = httpx.get(f"{server}/api/payments/redirect/phonepe/?payment_id={payment['id']}", timeout=30)
+    answer = httpx.get(phonepe_return_url(payment=record), timeout=30)
     assert answer.json() == {"payment_id": payment["id"], "status": "failed"}
+
+
+def test_razorpay_redirect_mode_posts_to_the_callback_which_captures_and_sends_the_browser_on(
+    server, api, user, address, catalog
+):
+    variant, slot, plan = catalog
+    client = api(server, user)
+    fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
+    payment = client.post(
+        "/api/payments/create-from-cart/",
+        json={
+            "gateway": "razorpay",
+            "shipping_address_id": address.pk,
+            "redirect_url": "http://localhost:3000/confirmbooking",
+        },
+    ).json()
+    checkout = payment["checkout"]
+    assert checkout["key"] == checkout["key_id"] and checkout["key"].startswith("rzp_")
+    assert checkout["callback_url"] == f"{server}/api/payments/callback/razorpay/"
+    fields = httpx.post(f"{checkout['sandbox_checkout_url']}pay", json={"outcome": "success"}, timeout=30).json()
+    # Checkout's redirect mode: the browser form-POSTs the fields (no sign-in, no CSRF token) to callback_url.
+    back = httpx.post(checkout["callback_url"], data=fields, follow_redirects=False, timeout=30)
+    assert back.status_code == 303, back.text
+    target = urlsplit(back.headers["location"])
+    assert (target.netloc, target.path) == ("localhost:3000", "/confirmbooking")
+    assert parse_qs(target.query) == {"payment_id": [str(payment["id"])], "status": ["success"]}
+    record = Payment.objects.get(pk=payment["id"])
+    assert record.status == S.CAPTURED and record.events.filter(to_status=S.CAPTURED, source="confirm").exists()
+    assert_fulfilled(record, variant=variant, slot=slot)
+    forged = httpx.post(checkout["callback_url"], data={**fields, "razorpay_signature": "0" * 64}, timeout=30)
+    assert forged.status_code == 400 and forged.json()["error"]["code"] == "invalid_signature"

@@ -15,6 +15,7 @@ from payfirst.cart.models import Cart, CartStatus
 from payfirst.fulfilment.models import Booking, Order
 from payfirst.gateways.base import GatewayStatus
 from payfirst.payments.models import Payment
+from payfirst.payments.services import phonepe_return_url
 from payfirst.payments.states import PaymentStatus
 from payfirst.payments.tests import factories
 
@@ -220,7 +221,7 @@ def test_without_redirect_url_the_browser_returns_to_the_configured_pages(
 ):
     order = auth_client.post(CART_PAY, {"cart_id": puja_cart.cart_id}, format="json").json()["data"]["payment_order"]
     fake_phonepe.settle(Payment.objects.get().gateway_order_id, outcome)
-    response = APIClient().get(f"/api/payments/redirect/phonepe/?payment_id={order['id']}")
+    response = APIClient().get(phonepe_return_url(payment=Payment.objects.get(pk=order["id"])))
     assert response.status_code == 302
     target = urlsplit(response["Location"])
     assert f"{target.scheme}://{target.netloc}{target.path}" == f"{FRONTEND}{page}"
@@ -330,7 +331,7 @@ def test_status_by_merchant_order_id_answers_as_cart_status(auth_client, puja_ca
     pending = auth_client.get(f"/api/payments/status/{order['merchant_order_id']}/").json()
     assert pending["success"] is True and pending["data"]["payment_status"] == "PENDING"
     fake_phonepe.settle(Payment.objects.get().gateway_order_id)
-    APIClient().get(f"/api/payments/redirect/phonepe/?payment_id={order['id']}")
+    APIClient().get(phonepe_return_url(payment=Payment.objects.get(pk=order["id"])))
     done = auth_client.get(f"/api/payments/status/{order['merchant_order_id']}/").json()
     assert done == auth_client.get(f"/api/payments/cart/status/{puja_cart.cart_id}/").json()
     data = done["data"]

@@ -11,14 +11,16 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
 from payfirst.accounts.models import Address
-from payfirst.cart.models import Cart, CartStatus, PromoRedemption
+from payfirst.cart.errors import InvalidPromoCode
+from payfirst.cart.models import Cart, CartStatus, PromoRedemption, RedemptionState
 from payfirst.cart.pricing import price_cart
 from payfirst.catalog.inventory import InsufficientStock, SlotFull
 from payfirst.catalog.models import Plan, Slot, Variant
 from payfirst.core.errors import GatewayFailed, InvalidState, NotFound
+from payfirst.core.money import Paise
 from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.fulfilment.selectors import fulfilment_refs
-from payfirst.gateways.base import GatewayStatus, GatewayUnavailable
+from payfirst.gateways.base import GatewayRejected, GatewayStatus, GatewayUnavailable
 from payfirst.ops.tasks import run_queued_tasks
 from payfirst.payments import capture, checkout, services
 from payfirst.payments.errors import (
@@ -33,6 +35,12 @@ from payfirst.payments.states import EventSource, PaymentStatus
 from payfirst.payments.tests import factories
 
 S = PaymentStatus
+
+
+class ProcessDied(Exception):
+    """Stands for the process being killed at this point."""
+
+
 pytestmark = pytest.mark.django_db
 
 
@@ -234,9 +242,61 @@ def test_create_payment_phonepe_sends_payfirsts_own_redirect_handler(user, packa
     factories.add_service(factories.active_cart(user), package, slot)
     payment = create(user, gateway="phonepe", redirect_url="http://localhost:3000/confirmbooking").payment
     order = fake_phonepe.orders[payment.gateway_order_id]
-    assert order.redirect_url == f"https://pay.example.com/api/payments/redirect/phonepe/?payment_id={payment.pk}"
+    token = services.return_token(payment=payment)
+    assert order.redirect_url == (
+        f"https://pay.example.com/api/payments/redirect/phonepe/?payment_id={payment.pk}&token={token}"
+    )
     assert payment.redirect_url == "http://localhost:3000/confirmbooking"
     assert payment.checkout == {"redirect_url": f"https://fake-gateway.invalid/pay/{payment.gateway_order_id}/"}
+
+
+def test_return_tokens_are_per_payment_and_keyed_by_the_secret_key(user, package, slot, fake_phonepe, settings):
+    factories.add_service(factories.active_cart(user), package, slot)
+    payment = create(user, gateway="phonepe").payment
+    other = Payment(pk=payment.pk + 1, reference=payment.reference)
+    token = services.return_token(payment=payment)
+    assert services.is_return_token_valid(payment=payment, token=token)
+    assert not services.is_return_token_valid(payment=other, token=token)
+    assert services.return_token(payment=other) != token
+    settings.SECRET_KEY = "another-secret-key-for-this-test-only-000000000000"
+    assert services.return_token(payment=payment) != token
+
+
+@override_settings(PAYFIRST_PUBLIC_BASE_URL="https://pay.example.com")
+def test_create_payment_razorpay_gives_checkout_its_key_and_callback_url(user, package, slot, fake_razorpay):
+    factories.add_service(factories.active_cart(user), package, slot)
+    create(user, gateway="razorpay")
+    order = next(iter(fake_razorpay.orders.values()))
+    assert order.redirect_url == "https://pay.example.com/api/payments/callback/razorpay/"
+
+
+def test_reopening_a_phonepe_payment_whose_order_was_lost_uses_a_new_merchant_order_id(
+    user, package, slot, fake_phonepe
+):
+    """A crash between PhonePe opening the order and payfirst recording it: PhonePe refuses the same merchantOrderId
+    twice, so the next checkout of the same cart opens the order under a new one instead of failing."""
+    factories.add_service(factories.active_cart(user), package, slot)
+    opened = fake_phonepe.create_order
+
+    def open_then_die(**kwargs):
+        opened(**kwargs)  # PhonePe has the order now; payfirst never hears back
+        raise ProcessDied()
+
+    fake_phonepe.create_order = open_then_die
+    with pytest.raises(ProcessDied):
+        create(user, gateway="phonepe")
+    del fake_phonepe.create_order
+    lost = Payment.objects.get()
+    assert (lost.gateway_order_id, lost.order_attempts) == ("", 1)
+    with pytest.raises(GatewayRejected):  # as PhonePe does: it has seen this merchantOrderId
+        fake_phonepe.create_order(
+            reference=lost.reference, amount=Paise(1), redirect_url="x", customer={}, description=""
+        )
+    Payment.objects.filter(pk=lost.pk).update(order_requested_at=timezone.now() - timedelta(minutes=10))
+    result = create(user, gateway="phonepe")
+    assert result.payment.pk == lost.pk and result.payment.order_attempts == 2
+    assert fake_phonepe.orders[result.payment.gateway_order_id].reference == f"{lost.reference}-2"
+    assert result.payment.status == S.PENDING and result.payment.checkout["redirect_url"]
 
 
 def test_create_payment_expired_pending_payment_is_expired_not_reused(
@@ -295,19 +355,89 @@ def create_without_gateway(user, address) -> Payment:
     return payment
 
 
-def test_create_payment_snapshots_the_promo_and_counts_its_use_only_at_capture(user, address, variant, fake_razorpay):
+def test_create_payment_holds_a_promo_use_which_capture_makes_final(user, address, variant, fake_razorpay):
     promo = factories.make_promo(flat=10000)
     cart = factories.active_cart(user)
     factories.add_product(cart, variant, 2)
     Cart.objects.filter(pk=cart.pk).update(promo=promo)
     payment = create(user, address).payment
     assert (payment.subtotal, payment.discount, payment.amount, payment.promo_id) == (99800, 10000, 89800, promo.pk)
-    assert not PromoRedemption.objects.exists()
+    promo.refresh_from_db()
+    assert (promo.uses_count, promo.held_count) == (0, 1)
+    assert PromoRedemption.objects.get().state == RedemptionState.HELD
     fake_razorpay.settle(payment.gateway_order_id)
     services.sync_payment(payment=payment, source=EventSource.CONFIRM)
     services.sync_payment(payment=payment, source=EventSource.WEBHOOK)
     promo.refresh_from_db()
-    assert promo.uses_count == 1 and PromoRedemption.objects.get().payment_reference == payment.reference
+    assert (promo.uses_count, promo.held_count) == (1, 0)
+    redemption = PromoRedemption.objects.get()
+    assert (redemption.payment_reference, redemption.state) == (payment.reference, RedemptionState.FINAL)
+
+
+def test_a_promo_use_goes_back_when_the_payment_ends_unpaid_and_counts_again_on_a_late_capture(
+    user, address, variant, fake_razorpay
+):
+    promo = factories.make_promo(flat=10000)
+    promo.max_uses = 1
+    promo.save()
+    cart = factories.active_cart(user)
+    factories.add_product(cart, variant, 2)
+    Cart.objects.filter(pk=cart.pk).update(promo=promo)
+    payment = create(user, address).payment
+    services.cancel_payment(payment_id=payment.pk, actor=user)
+    promo.refresh_from_db()
+    assert (promo.uses_count, promo.held_count) == (0, 0)
+    assert PromoRedemption.objects.get().state == RedemptionState.RELEASED
+    fake_razorpay.settle(payment.gateway_order_id)  # the money arrives after all: a use, whatever the limit
+    services.sync_payment(payment=payment, source=EventSource.WEBHOOK)
+    promo.refresh_from_db()
+    assert (promo.uses_count, promo.held_count) == (1, 0)
+    assert PromoRedemption.objects.get().state == RedemptionState.FINAL
+
+
+def test_a_used_up_promo_refuses_the_checkout_and_holds_nothing(user, other_user, address, variant, fake_razorpay):
+    promo = factories.make_promo(flat=10000)
+    promo.max_uses = 1
+    promo.save()
+    for buyer in (user, other_user):
+        cart = factories.active_cart(buyer)
+        factories.add_product(cart, variant, 1)
+        Cart.objects.filter(pk=cart.pk).update(promo=promo)
+    create(user, address)
+    other_address = Address.objects.create(
+        user=other_user,
+        full_name="Ravi Kumar",
+        phone="+919800000000",
+        address_line_1="1 MG Road",
+        city="Bengaluru",
+        state="Karnataka",
+        postal_code="560001",
+    )
+    with pytest.raises(InvalidPromoCode):
+        services.create_payment_for_cart(user=other_user, gateway="razorpay", shipping_address_id=other_address.pk)
+    promo.refresh_from_db()
+    assert (promo.uses_count, promo.held_count) == (0, 1)
+    assert Payment.objects.count() == 1 and PromoRedemption.objects.count() == 1
+    variant.refresh_from_db()
+    assert variant.reserved == 1  # the refused checkout reserved nothing
+
+
+def test_the_per_customer_limit_counts_the_customers_pending_holds(user, address, variant, fake_razorpay):
+    promo = factories.make_promo(flat=10000)
+    promo.max_uses_per_user = 1
+    promo.save()
+    cart = factories.active_cart(user)
+    factories.add_product(cart, variant, 1)
+    Cart.objects.filter(pk=cart.pk).update(promo=promo)
+    first = create(user, address).payment
+    # The same cart changed: the new payment supersedes the first, whose use goes back before the new one is held.
+    cart.items.update(quantity=2)
+    second = create(user, address).payment
+    assert second.pk != first.pk
+    promo.refresh_from_db()
+    assert promo.held_count == 1
+    states = dict(PromoRedemption.objects.values_list("payment_reference", "state"))
+    assert states == {first.reference: RedemptionState.RELEASED, second.reference: RedemptionState.HELD}
 
 
 # ---- capture ---------------------------------------------------------------------------------------------------
