@@ -218,6 +218,11 @@ if PAYFIRST_GATEWAYS not in {"sandbox", "live"}:
 # Where the sandbox and the app reach each other (the server's own base URL in sandbox mode).
 PAYFIRST_PUBLIC_BASE_URL = os.environ.get("PAYFIRST_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "10"))
+# Refunds the gateway could not answer are sent again with capped exponential backoff (first delay, doubling up to
+# the cap); after REFUND_MAX_ATTEMPTS unanswered tries a refund the gateway never accepted is FAILED with an alarm.
+REFUND_RETRY_FIRST_SECONDS = int(os.environ.get("REFUND_RETRY_FIRST_SECONDS", "30"))
+REFUND_RETRY_MAX_SECONDS = int(os.environ.get("REFUND_RETRY_MAX_SECONDS", "3600"))
+REFUND_MAX_ATTEMPTS = int(os.environ.get("REFUND_MAX_ATTEMPTS", "12"))
 # The shop's name as Razorpay Checkout shows it to the customer.
 PAYFIRST_MERCHANT_NAME = os.environ.get("PAYFIRST_MERCHANT_NAME", "payfirst demo store")
 
