@@ -19,6 +19,7 @@ from payfirst.payments import services
 from payfirst.payments.models import (
     IdempotencyRecord,
     Payment,
+    PaymentAttempt,
     PaymentEvent,
     PaymentLine,
     Refund,
@@ -74,14 +75,25 @@ class PaymentEventInline(_ReadOnlyInline):
     ordering = ("created_at", "id")
 
 
+class PaymentAttemptInline(_ReadOnlyInline):
+    """Every attempt on the payment's gateway order and what payfirst made of it (captured, left to lapse, ...)."""
+
+    model = PaymentAttempt
+    verbose_name_plural = "gateway attempts"
+    fields = ("gateway_payment_id", "gateway_status", "amount", "currency", "decision", "error", "updated_at")
+    readonly_fields = fields
+
+
 class RefundInline(_ReadOnlyInline):
     model = Refund
     fields = (
         "reference",
         "amount",
         "status",
+        "source",
         "reason",
         "is_automatic",
+        "gateway_payment_id",
         "gateway_refund_id",
         "error",
         "created_at",
@@ -104,7 +116,7 @@ class PaymentAdmin(admin.ModelAdmin):
     search_fields = ("reference", "gateway_order_id", "gateway_payment_id", "user__email", "cart__cart_id")
     date_hierarchy = "created_at"
     list_select_related = ("user",)
-    inlines = (PaymentLineInline, PaymentEventInline, RefundInline, WebhookInline)
+    inlines = (PaymentLineInline, PaymentEventInline, PaymentAttemptInline, RefundInline, WebhookInline)
     actions = ("sync_with_gateway", "cancel_pending", "refund_rest", "refund_rest_and_cancel", "reconcile_now")
     fieldsets = (
         (
@@ -252,8 +264,8 @@ class PaymentEventAdmin(admin.ModelAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(admin.ModelAdmin):
-    list_display = ("reference", "payment", "amount", "status", "is_automatic", "created_at", "processed_at")
-    list_filter = ("status", "is_automatic")
+    list_display = ("reference", "payment", "amount", "status", "source", "is_automatic", "created_at", "processed_at")
+    list_filter = ("status", "source", "is_automatic")
     search_fields = ("reference", "payment__reference", "gateway_refund_id")
     list_select_related = ("payment",)
 
