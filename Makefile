@@ -4,15 +4,28 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+SANDBOX_PORT ?= $(shell echo $$(($(PORT) + 1)))
 PG_URL ?= postgres://postgres@127.0.0.1:5432/payfirst
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/payfirst_bench
 
 export PAYFIRST_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test test-sqlite test-postgres lint venv worker bench clean
+.PHONY: run sandbox test test-sqlite test-postgres lint venv system-packages worker reconcile bench load clean
 
-venv: $(VENV)/.installed
+# WeasyPrint (the GST documents' PDFs) needs Pango from the system, and a font with the rupee sign.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+
+venv: system-packages $(VENV)/.installed
+
+system-packages:
+	@command -v dpkg >/dev/null || exit 0; \
+	missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "Install these system packages first (WeasyPrint needs them): sudo apt-get install $$missing"; exit 1; fi
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -20,24 +33,33 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c requirements.lock
 	touch $@
 
-# The demo: SQLite by default (or DATABASE_URL), sandbox gateways, demo data, one worker beside gunicorn.
-# Ctrl-C reaches the worker and the web server directly (one process group), so the shell only waits: the worker
-# gets one signal and finishes its running task. A TERM or HUP sent to the shell is passed on to both, once.
+# The demo: SQLite by default (or DATABASE_URL), one worker beside gunicorn, and the gateway sandbox as its own server
+# (own process, own SQLite database data/sandbox.sqlite3 or SANDBOX_DATABASE_URL) on SANDBOX_PORT, which the app
+# reaches over HTTP only. Ctrl-C reaches all three directly (one process group), so the shell only waits: the worker
+# gets one signal and finishes its running task. A TERM or HUP sent to the shell is passed on to all three, once.
 run: venv
 	@mkdir -p data
 	PAYFIRST_DEMO=1 $(PY) manage.py migrate --noinput
 	PAYFIRST_DEMO=1 $(PY) manage.py seed_demo
 	@echo "payfirst demo on http://127.0.0.1:$(PORT)  (API docs: /api/docs/, admin: /admin/ as admin@example.com / admin)"
+	@echo "gateway sandbox on http://127.0.0.1:$(SANDBOX_PORT)/sandbox/  (faults: /sandbox/faults/, webhooks sent: /sandbox/control/deliveries/)"
 	@rm -rf data/prometheus && mkdir -p data/prometheus
-	@export PAYFIRST_DEMO=1 PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/data/prometheus"; interrupted=; \
+	@export PAYFIRST_DEMO=1 PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/data/prometheus" PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT); \
+	interrupted=; \
 	trap 'interrupted=1; kill -TERM $$web 2>/dev/null' INT; \
-	trap 'interrupted=1; kill -TERM $$web $$worker 2>/dev/null' TERM HUP; \
+	trap 'interrupted=1; kill -TERM $$web $$worker $$sandbox 2>/dev/null' TERM HUP; \
+	env -u PROMETHEUS_MULTIPROC_DIR $(PY) -m sandbox serve --port $(SANDBOX_PORT) & sandbox=$$!; \
 	$(PY) manage.py run_worker --no-reload & worker=$$!; \
 	if [ -n "$$DEBUG" ]; then $(PY) manage.py runserver --noreload 127.0.0.1:$(PORT) & web=$$!; \
 	else $(VENV)/bin/gunicorn config.wsgi -c config/gunicorn.py --bind 127.0.0.1:$(PORT) & web=$$!; fi; \
 	while kill -0 $$web 2>/dev/null; do wait $$web; done; \
-	[ -n "$$interrupted" ] || kill -TERM $$worker 2>/dev/null; \
-	while kill -0 $$worker 2>/dev/null; do wait $$worker; done
+	[ -n "$$interrupted" ] || kill -TERM $$worker $$sandbox 2>/dev/null; \
+	while kill -0 $$worker 2>/dev/null; do wait $$worker; done; \
+	while kill -0 $$sandbox 2>/dev/null; do wait $$sandbox; done
+
+# The gateway sandbox alone (`make run` starts it too).
+sandbox: venv
+	$(PY) -m sandbox serve --port $(SANDBOX_PORT)
 
 worker: venv
 	@mkdir -p data/prometheus
@@ -49,6 +71,12 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy payfirst config
 	$(VENV)/bin/lint-imports
+
+# Ask the gateways about open payments and pending refunds now, against the demo's database (see docs/operations.md).
+reconcile: venv
+	@mkdir -p data
+	PAYFIRST_DEMO=1 $(PY) manage.py migrate --noinput
+	PAYFIRST_DEMO=1 $(PY) manage.py reconcile_payments $(RECONCILE_ARGS)
 
 # SQLite first, then PostgreSQL when it answers on 127.0.0.1:5432.
 test: venv
@@ -66,6 +94,10 @@ test-postgres: venv
 
 bench: venv
 	DATABASE_URL=$(PG_BENCH_URL) $(PY) -m benchmarks.run $(BENCH_ARGS)
+
+# 32 customers pay at once through `make run` (started and stopped by the script) on PostgreSQL; prints the figures.
+load: venv
+	$(PY) -m benchmarks.sandbox_load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) data

@@ -80,3 +80,7 @@ def staff_client(staff_user) -> APIClient:
 @pytest.fixture
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+# The sandbox server (a subprocess on a free port) for tests that pay through it: see payfirst/testing/fixtures.py.
+pytest_plugins = ["payfirst.testing.fixtures"]

@@ -36,7 +36,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if (DEBUG or DEMO) else "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "payfirst.core.admin_apps.PayfirstAdminConfig",  # django.contrib.admin, with payfirst's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,9 +55,10 @@ INSTALLED_APPS = [
     "payfirst.cart",
     "payfirst.payments",
     "payfirst.fulfilment",
+    "payfirst.invoices",
     "payfirst.gateways",
-    "payfirst.gateways.sandbox",
     "payfirst.ops",
+    "payfirst.notifications",
     "payfirst.dashboard",
 ]
 
@@ -152,6 +153,24 @@ CSRF_FAILURE_VIEW = "payfirst.core.api.csrf_failure_view"
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
 FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", "http://localhost:3000")
+# Seed 002's return pages: where a PhonePe payment made without a redirect_url sends the browser back to.
+PHONEPE_SUCCESS_REDIRECT_URL = os.environ.get(
+    "PHONEPE_SUCCESS_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/confirmbooking/"
+)
+PHONEPE_FAILED_REDIRECT_URL = os.environ.get(
+    "PHONEPE_FAILED_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/failedbooking/"
+)
+
+# Email (notifications, password reset): EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 (the SMTP
+# timeout is 10 s unless ?timeout= says otherwise). Without it: the demo writes each message as a file under
+# data/emails/, anything else prints it to the console.
+from payfirst.core.mail import parse_email_url  # noqa: E402
+
+EMAIL_URL = os.environ.get("EMAIL_URL", "")
+globals().update(parse_email_url(EMAIL_URL or (f"file://{DATA_DIR / 'emails'}" if DEMO else "console://")))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "payfirst <no-reply@payfirst.example>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(60 * 60)))  # seconds a reset link works
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
@@ -166,6 +185,8 @@ REST_FRAMEWORK = {
         "register": os.environ.get("THROTTLE_REGISTER", "10/hour"),
         "token": os.environ.get("THROTTLE_TOKEN", "20/minute"),
         "check_email": os.environ.get("THROTTLE_CHECK_EMAIL", "30/minute"),
+        "password_reset": os.environ.get("THROTTLE_PASSWORD_RESET", "5/hour"),
+        "password_reset_confirm": os.environ.get("THROTTLE_PASSWORD_RESET_CONFIRM", "20/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Proxies in front of the app that append to X-Forwarded-For. 0 (the default) trusts only the socket's address,
@@ -189,6 +210,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets shared by several components get one stable name (without this drf-spectacular invents hashed
+    # names such as Code3e9Enum, and warns).
+    "ENUM_NAME_OVERRIDES": {
+        "NotFoundCodeEnum": ["not_found"],
+        "NotAuthenticatedCodeEnum": ["not_authenticated", "authentication_failed"],
+        "GatewayErrorCodeEnum": ["gateway_error"],
+        "IdempotencyKeyReusedCodeEnum": ["idempotency_key_reused"],
+        "InvalidStateCodeEnum": ["invalid_state"],
+        "PaymentOutcomeEnum": ["success", "pending", "failed"],
+        "GatewayEnum": ["razorpay", "phonepe"],
+    },
 }
 
 # Caches back DRF's throttling. One process: local memory; many: set CACHE_URL to Redis.
@@ -212,11 +244,26 @@ TASK_FAILED_RESULTS_KEEP_DAYS = int(os.environ.get("TASK_FAILED_RESULTS_KEEP_DAY
 
 # Payments and gateways.
 PAYMENT_EXPIRY_MINUTES = int(os.environ.get("PAYMENT_EXPIRY_MINUTES", "15"))
+
+# GST documents (payfirst/invoices): the seller printed on every tax invoice, bill of supply and credit note. The
+# defaults are a demo shop with a well-formed GSTIN; a real shop sets its own (checked at start-up: format, check
+# character, state code matching GST_SELLER_STATE).
+GST_SELLER_LEGAL_NAME = os.environ.get("GST_SELLER_LEGAL_NAME", "Shubh Puja Stores Private Limited")
+GST_SELLER_ADDRESS = os.environ.get("GST_SELLER_ADDRESS", "14 Chickpet Main Road, Bengaluru 560053")
+GST_SELLER_STATE = os.environ.get("GST_SELLER_STATE", "Karnataka")
+GST_SELLER_GSTIN = os.environ.get("GST_SELLER_GSTIN", "29AAKCS4821M1ZS")
+# Basis points (1800 = 18 %) for a catalog item without a tax class.
+GST_STANDARD_RATE = int(os.environ.get("GST_STANDARD_RATE", "1800"))
 PAYFIRST_GATEWAYS = os.environ.get("PAYFIRST_GATEWAYS", "sandbox" if (DEBUG or DEMO) else "live")
 if PAYFIRST_GATEWAYS not in {"sandbox", "live"}:
     raise ImproperlyConfigured("PAYFIRST_GATEWAYS must be 'sandbox' or 'live'.")
-# Where the sandbox and the app reach each other (the server's own base URL in sandbox mode).
-PAYFIRST_PUBLIC_BASE_URL = os.environ.get("PAYFIRST_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The app's own public base URL (PhonePe's return page lives under it).
+PORT = int(os.environ.get("PORT", "8000"))
+PAYFIRST_PUBLIC_BASE_URL = os.environ.get("PAYFIRST_PUBLIC_BASE_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
+# In sandbox mode the gateways are the sandbox server (`python -m sandbox serve`, started by `make run`), a separate
+# process on its own port that payfirst reaches over HTTP only, exactly like a remote gateway.
+SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", str(PORT + 1)))
+SANDBOX_BASE_URL = os.environ.get("SANDBOX_BASE_URL", f"http://127.0.0.1:{SANDBOX_PORT}").rstrip("/")
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "10"))
 # Refunds the gateway could not answer are sent again with capped exponential backoff (first delay, doubling up to
 # the cap); after REFUND_MAX_ATTEMPTS unanswered tries a refund the gateway never accepted is FAILED with an alarm.
@@ -231,7 +278,7 @@ RAZORPAY_KEY_ID = os.environ.get("RAZORPAY_KEY_ID", "rzp_test_sandboxkey0001" if
 RAZORPAY_KEY_SECRET = os.environ.get("RAZORPAY_KEY_SECRET", "sandbox_key_secret" if _SANDBOX else "")
 RAZORPAY_WEBHOOK_SECRET = os.environ.get("RAZORPAY_WEBHOOK_SECRET", "sandbox_webhook_secret" if _SANDBOX else "")
 RAZORPAY_API_BASE = os.environ.get(
-    "RAZORPAY_API_BASE", f"{PAYFIRST_PUBLIC_BASE_URL}/sandbox/razorpay" if _SANDBOX else "https://api.razorpay.com"
+    "RAZORPAY_API_BASE", f"{SANDBOX_BASE_URL}/sandbox/razorpay" if _SANDBOX else "https://api.razorpay.com"
 )
 PHONEPE_CLIENT_ID = os.environ.get("PHONEPE_CLIENT_ID", "SANDBOXCLIENT" if _SANDBOX else "")
 PHONEPE_CLIENT_SECRET = os.environ.get("PHONEPE_CLIENT_SECRET", "sandbox-client-secret" if _SANDBOX else "")
@@ -244,7 +291,7 @@ _PHONEPE_HOSTS = {
     "PRODUCTION": ("https://api.phonepe.com/apis/pg", "https://api.phonepe.com/apis/identity-manager"),
 }
 if _SANDBOX:
-    _pp_default = (f"{PAYFIRST_PUBLIC_BASE_URL}/sandbox/phonepe",) * 2
+    _pp_default = (f"{SANDBOX_BASE_URL}/sandbox/phonepe",) * 2
 else:
     _pp_default = _PHONEPE_HOSTS.get(PHONEPE_ENV, _PHONEPE_HOSTS["PRODUCTION"])
 PHONEPE_API_BASE = os.environ.get("PHONEPE_API_BASE", _pp_default[0])
@@ -275,5 +322,6 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # WeasyPrint narrates every rendering step at INFO (and parses its stylesheet at import).
+    "loggers": {"django.db.backends": {"level": "INFO"}, "weasyprint": {"level": "WARNING"}},
 }

@@ -1,6 +1,5 @@
 """Top-level URL map: each app owns its own urls module."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -19,12 +18,9 @@ urlpatterns = [
     path("api/catalog/", include("payfirst.catalog.urls")),
     path("api/cart/", include("payfirst.cart.urls")),
     path("api/payments/", include("payfirst.payments.urls")),
+    path("api/invoices/", include("payfirst.invoices.urls")),
     path("api/", include("payfirst.fulfilment.urls")),
 ]
-
-if settings.PAYFIRST_GATEWAYS == "sandbox":
-    # The sandbox imitates Razorpay and PhonePe; it never exists in live mode.
-    urlpatterns.append(path("sandbox/", include("payfirst.gateways.sandbox.urls")))
 
 handler404 = "payfirst.core.api.not_found_view"
 handler500 = "payfirst.core.api.server_error_view"

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer, extend_schema_view
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
@@ -18,7 +24,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from payfirst.accounts import services
+from payfirst.accounts import password_reset, services
 from payfirst.accounts.models import ADDRESS_FIELDS, PHONE, Address, User, UserManager
 from payfirst.accounts.selectors import addresses_for_user, get_address, is_email_available
 from payfirst.accounts.serializers import AddressOutput, UserOutput
@@ -194,6 +200,7 @@ class AddressInputSerializer(serializers.ModelSerializer):
         model = Address
         fields = list(ADDRESS_FIELDS)
         extra_kwargs = {
+            "gstin": {"help_text": "optional: your business's GSTIN for a B2B tax invoice; it must be of this state"},
             "phone": {"help_text": "10 to 15 digits, optional +"},
             "postal_code": {"help_text": "6-digit Indian PIN code, first digit 1-9"},
             "country": {"default": "India"},
@@ -267,3 +274,78 @@ class AddressDetailApi(APIView):
     def delete(self, request: Request, id: int) -> Response:  # noqa: A002
         services.delete_address(user=_user(request), address_id=id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetApi(_PublicApi, APIView):
+    throttle_scope = "password_reset"
+
+    @extend_schema_serializer(component_name="PasswordResetRequest")
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField(max_length=254, help_text="the account's email, in any letter case")
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_password_reset",
+        summary="Ask for a password reset email",
+        description="Always 202 for a well-formed email, whether or not an account uses it, so the answer does not "
+        "tell who has an account. When one does, an email with a link to the storefront's "
+        "`/reset-password?uid=…&token=…` page is sent; the link works once, for an hour "
+        "(`PASSWORD_RESET_TIMEOUT`). Throttled per client address (`THROTTLE_PASSWORD_RESET`, 5/hour).",
+        auth=[],
+        request=InputSerializer,
+        responses={
+            202: inline_serializer("PasswordResetAccepted", {"detail": serializers.CharField()}),
+            400: INVALID_INPUT,
+            429: THROTTLED,
+        },
+        parameters=[RETRY_AFTER],
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        password_reset.request_password_reset(email=data.validated_data["email"])
+        return Response(
+            {"detail": "If an account uses this email, a link to reset its password is on its way."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PasswordResetConfirmApi(_PublicApi, APIView):
+    throttle_scope = "password_reset_confirm"
+
+    @extend_schema_serializer(component_name="PasswordResetConfirm")
+    class InputSerializer(serializers.Serializer):
+        uid = serializers.CharField(max_length=64, help_text="the `uid` of the emailed link")
+        token = serializers.CharField(max_length=128, help_text="the `token` of the emailed link")
+        new_password = serializers.CharField(
+            max_length=128,
+            trim_whitespace=False,
+            write_only=True,
+            style={"input_type": "password"},
+            help_text="checked by the password validators (length, common, numeric, similar to the email)",
+        )
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="auth_password_reset_confirm",
+        summary="Set a new password with the emailed link's uid and token",
+        description="400 `invalid_token` when the link is wrong, used already or older than an hour; 400 "
+        "`invalid_input` with `fields.new_password` when a password validator refuses the new password (the link "
+        "stays usable). Then sign in with the new password at /api/auth/token/.",
+        auth=[],
+        request=InputSerializer,
+        responses={
+            200: inline_serializer("PasswordResetDone", {"detail": serializers.CharField()}),
+            400: error_response(
+                "`invalid_token`: the link is invalid or expired; `invalid_input` with `fields` (e.g. "
+                "`fields.new_password`)."
+            ),
+            429: THROTTLED,
+        },
+        parameters=[RETRY_AFTER],
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        password_reset.confirm_password_reset(**data.validated_data)
+        return Response({"detail": "Your password has been changed. Sign in with the new one."})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from payfirst.core.errors import InvalidInput
+from payfirst.core.errors import AppError, InvalidInput
 
 EMAIL_TAKEN = "An account with this email already exists."
 
@@ -14,3 +14,13 @@ class EmailTaken(InvalidInput):
 
     def __init__(self) -> None:
         super().__init__(fields={"email": [EMAIL_TAKEN]})
+
+
+class InvalidResetToken(AppError):
+    """A password-reset link that is wrong, used already, or too old."""
+
+    code, status, message = (
+        "invalid_token",
+        400,
+        "This password reset link is invalid or has expired. Ask for a new one.",
+    )

@@ -6,12 +6,14 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from payfirst.core.gstin import gstin_problem, state_code_for, validate_gstin
 from payfirst.core.models import TimestampedModel
 
 PIN_CODE = RegexValidator(r"^[1-9][0-9]{5}$", "Enter a 6-digit PIN code that does not start with 0.")
@@ -78,6 +80,7 @@ ADDRESS_FIELDS: tuple[str, ...] = (
     "state",
     "postal_code",
     "country",
+    "gstin",
     "is_default",
 )
 
@@ -92,13 +95,29 @@ class Address(TimestampedModel):
     state = models.CharField(max_length=100)
     postal_code = models.CharField(max_length=6, validators=[PIN_CODE])
     country = models.CharField(max_length=64, default="India")
+    gstin = models.CharField(
+        max_length=15,
+        blank=True,
+        validators=[validate_gstin],
+        verbose_name="GSTIN",
+        help_text="the buyer's GSTIN for a business (B2B) tax invoice; blank for a consumer",
+    )
     is_default = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-is_default", "id"]
+        verbose_name_plural = "addresses"
         constraints = [
             models.UniqueConstraint(fields=["user"], condition=Q(is_default=True), name="one_default_address_per_user")
         ]
+
+    def clean(self) -> None:
+        """A GSTIN is upper-cased and must belong to the address's state (its first two digits are the state)."""
+        self.gstin = self.gstin.strip().upper()
+        if self.gstin and not gstin_problem(self.gstin):
+            problem = gstin_problem(self.gstin, state_code=state_code_for(self.state) or "")
+            if problem:
+                raise ValidationError({"gstin": [problem]})
 
     def __str__(self) -> str:
         return f"{self.full_name}, {self.city} {self.postal_code}"

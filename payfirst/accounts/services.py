@@ -30,6 +30,7 @@ class AddressChanges(TypedDict, total=False):
     state: str
     postal_code: str
     country: str
+    gstin: str
     is_default: bool
 
 
@@ -97,6 +98,7 @@ def create_address(
     postal_code: str,
     address_line_2: str = "",
     country: str = "India",
+    gstin: str = "",
     is_default: bool | None = None,
 ) -> Address:
     """Add an address. `is_default=None` makes it the default only if it is the user's first address."""
@@ -110,6 +112,7 @@ def create_address(
         state=state,
         postal_code=postal_code,
         country=country,
+        gstin=gstin,
         is_default=bool(is_default),
     )
     _clean(address)

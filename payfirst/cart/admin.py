@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from payfirst.cart.models import Cart, CartItem, CartStatus, PromoCode, PromoRedemption
+from payfirst.core.admin_tools import ReadOnlyAdmin, RupeesAdmin
 
 
 class CartItemInline(admin.TabularInline):
@@ -46,6 +47,10 @@ class CartAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A cart's page is for reading (no Save buttons); the list's action still runs.
+        return obj is None and super().has_change_permission(request, obj)
+
     @admin.action(description="Mark selected active carts abandoned")
     def mark_abandoned(self, request: HttpRequest, queryset: QuerySet[Cart]) -> None:
         # Only ACTIVE carts move: a CONVERTED cart belongs to a captured payment and stays as it is.
@@ -54,7 +59,8 @@ class CartAdmin(admin.ModelAdmin):
 
 
 @admin.register(PromoCode)
-class PromoCodeAdmin(admin.ModelAdmin):
+class PromoCodeAdmin(RupeesAdmin, admin.ModelAdmin):
+    paise_fields = ("flat_amount", "max_discount", "min_subtotal")
     list_display = [
         "code",
         "kind",
@@ -77,14 +83,9 @@ class PromoCodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(PromoRedemption)
-class PromoRedemptionAdmin(admin.ModelAdmin):
+class PromoRedemptionAdmin(RupeesAdmin, ReadOnlyAdmin):
+    paise_fields = ("discount",)
     list_display = ["promo", "user", "payment_reference", "discount", "created_at"]
     search_fields = ["promo__code", "user__email", "payment_reference"]
     list_select_related = ["promo", "user"]
     readonly_fields = ["promo", "user", "payment_reference", "discount", "created_at"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

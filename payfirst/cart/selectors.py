@@ -10,6 +10,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from payfirst.cart.models import Cart, CartItem, CartStatus
+from payfirst.core.errors import NotFound
+from payfirst.core.models import MAX_ID
 
 # A create can lose to a concurrent first request (the partial unique constraint refuses the second ACTIVE
 # cart) or, in theory, to a colliding random cart_id; either way reading again settles it within a few tries.
@@ -68,3 +70,21 @@ def own_holds(*, cart: Cart) -> OwnHolds:
         if slot_id is not None:
             places[slot_id] += quantity
     return OwnHolds(units=units, places=places)
+
+
+def own_cart_by_reference(*, user: Any, reference: Any) -> Cart:
+    """One of the user's carts by its public `cart_id` ("CART_…") or its numeric `id` (the seeds send either).
+
+    Another user's cart, or anything that is not a cart reference, is NotFound exactly like a missing one.
+    """
+    text = str(reference).strip() if isinstance(reference, (str, int)) and not isinstance(reference, bool) else ""
+    cart = None
+    if text.isdigit() and text.isascii():
+        number = int(text)
+        if 0 < number <= MAX_ID:
+            cart = Cart.objects.filter(user=user, pk=number).first()
+    elif 0 < len(text) <= 40:
+        cart = Cart.objects.filter(user=user, cart_id=text).first()
+    if cart is None:
+        raise NotFound("Cart not found.")
+    return cart

@@ -26,7 +26,7 @@ from payfirst.cart.models import Cart, CartItem, CartStatus, PromoCode, PromoRed
 from payfirst.cart.pricing import MAX_PRODUCT_QUANTITY, PricedCart, price_cart, slot_starts_at
 from payfirst.cart.selectors import get_active_cart, own_holds
 from payfirst.catalog.models import LineKind, Plan, ServicePackage, Slot, Variant
-from payfirst.core.errors import InvalidState, NotFound
+from payfirst.core.errors import InvalidInput, InvalidState, NotFound
 
 # A cart can be converted by a payment between our read and our lock; we then move on to the fresh cart.
 _LOCK_ATTEMPTS = 3
@@ -251,3 +251,51 @@ def record_promo_use(*, promo_id: int, user_id: int, payment_reference: str, dis
     except IntegrityError:
         if not PromoRedemption.objects.filter(payment_reference=payment_reference).exists():
             raise
+
+
+def replace_with_service(
+    *,
+    user: Any,
+    package_id: int,
+    selected_date: date,
+    selected_time: time,
+    service_id: int | None = None,
+    service_type: str | None = None,
+    promo_code: str | None = None,
+) -> PricedCart:
+    """Make the user's ACTIVE cart hold exactly this one booking (seed 002's "create a cart" for a booking).
+
+    payfirst keeps one ACTIVE cart per customer, where the seeds made one cart per booking: so whatever the cart held
+    before (an earlier booking never paid for, products) is replaced, and two bookings never end up in one payment
+    unless the customer added both through /api/cart/add/. `service_id` and `service_type`, when sent, must be the
+    package's own (they are checked, never trusted). All of it is one transaction: an invalid promo code or a full
+    slot leaves the cart as it was.
+    """
+    package = ServicePackage.objects.select_related("service").filter(pk=package_id).first()
+    if package is not None:
+        mismatched: dict[str, list[str]] = {}
+        if service_id is not None and service_id != package.service_id:
+            mismatched["puja_service"] = [f"Package {package_id} belongs to service {package.service_id}."]
+        if service_type is not None and service_type.strip().upper() != package.service.service_type:
+            mismatched["service_type"] = [f"Package {package_id} is a {package.service.service_type} service."]
+        if mismatched:
+            raise InvalidInput("The service does not match the package.", fields=mismatched)
+    with transaction.atomic():
+        cart = _lock_active_cart(user=user)
+        CartItem.objects.filter(cart=cart).delete()
+        Cart.objects.filter(pk=cart.pk).update(promo=None)
+        priced = add_service(user=user, package_id=package_id, selected_date=selected_date, selected_time=selected_time)
+        if promo_code:
+            priced = apply_promo(user=user, code=promo_code)
+        return priced
+
+
+def empty_named_cart(*, user: Any, cart_pk: int) -> PricedCart:
+    """Empty one of the user's carts by its pk, only while it is still their ACTIVE cart (a paid cart stays)."""
+    with transaction.atomic():
+        cart = Cart.objects.select_for_update().filter(pk=cart_pk, user=user).first()
+        if cart is None:
+            raise NotFound("Cart not found.")
+        if cart.status != CartStatus.ACTIVE:
+            raise InvalidState(f"Cart {cart.cart_id} is {cart.status.lower()}; only an active cart can be emptied.")
+        return empty_cart(user=user)

@@ -17,17 +17,17 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from payfirst.catalog.models import Plan, Product, Service, ServicePackage, Slot, Variant
+from payfirst.catalog.models import Plan, Product, Service, ServicePackage, Slot, TaxClass, TaxRate, Variant
 from payfirst.catalog.services import change_stock, set_slot_capacity
-from payfirst.core.money import Paise
+from payfirst.core.money import rupees
 
 STOCK_CHANGE_LIMIT = 1_000_000
-VARIANT_FORM_FIELDS = ["sku", "name", "price", "is_active"]
+VARIANT_FORM_FIELDS = ["sku", "name", "price", "hsn_sac", "tax_class", "is_active"]
 SLOT_FORM_FIELDS = ["service", "date", "time", "capacity", "is_active"]
 
 
 def _rupees(paise: int | None) -> str:
-    return "-" if paise is None else str(Paise(paise))
+    return "—" if paise is None else rupees(paise)
 
 
 class VariantInlineForm(forms.ModelForm):
@@ -87,6 +87,8 @@ class VariantInline(admin.TabularInline):
         "name",
         "price",
         "price_rupees",
+        "hsn_sac",
+        "tax_class",
         "stock_on_hand",
         "reserved",
         "available_now",
@@ -171,7 +173,7 @@ class VariantAdmin(admin.ModelAdmin):
 
 class ServicePackageInline(admin.TabularInline):
     model = ServicePackage
-    fields = ["name", "price", "price_rupees", "is_active"]
+    fields = ["name", "price", "price_rupees", "hsn_sac", "tax_class", "is_active"]
     readonly_fields = ["price_rupees"]
     extra = 1
     can_delete = False  # referenced by payments and bookings once sold: deactivate instead
@@ -277,7 +279,7 @@ class SlotAdmin(admin.ModelAdmin):
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "price", "price_rupees", "duration_days", "is_active"]
+    list_display = ["code", "name", "price_rupees", "duration_days", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "name"]
 
@@ -288,3 +290,19 @@ class PlanAdmin(admin.ModelAdmin):
     @admin.display(description="price (₹)", ordering="price")
     def price_rupees(self, plan: Plan) -> str:
         return _rupees(plan.price)
+
+
+class TaxRateInline(admin.TabularInline):
+    model = TaxRate
+    fields = ["effective_from", "rate", "exempt"]
+    extra = 1
+
+
+@admin.register(TaxClass)
+class TaxClassAdmin(admin.ModelAdmin):
+    """GST treatments with their rates over time: a sale takes the rate in force on its day. A rate change is a new
+    row dated from the day it applies (documents already issued keep the rate they were issued with)."""
+
+    list_display = ["code", "name", "note"]
+    search_fields = ["code", "name"]
+    inlines = [TaxRateInline]

@@ -16,7 +16,17 @@ from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.utils import timezone
 
-from payfirst.catalog.models import Plan, Product, Service, ServicePackage, ServiceType, Slot, Variant
+from payfirst.catalog.models import (
+    Plan,
+    Product,
+    Service,
+    ServicePackage,
+    ServiceType,
+    Slot,
+    TaxClass,
+    TaxRate,
+    Variant,
+)
 from payfirst.core.money import Paise
 
 DEMO_ADMIN_EMAIL = "admin@example.com"
@@ -31,6 +41,58 @@ class DemoNotAllowed(Exception):
 def rupees(amount: int) -> int:
     return Paise.from_rupees(amount).value
 
+
+GST_START = date(2017, 7, 1)
+GST_RATE_CHANGE = date(2025, 9, 22)  # the 12 % and 28 % slabs folded into 5 % and 18 % (40 % for a few goods)
+
+# (code, name, where the treatment comes from, [(from, rate in basis points, exempt)]) — demo classification; a
+# real shop confirms each against the rate notifications in force.
+TAX_CLASSES: list[tuple[str, str, str, list[tuple[date, int, bool]]]] = [
+    (
+        "brassware",
+        "Brass and copper articles (HSN 7418)",
+        "12 % before 22 Sep 2025, 5 % after (GST Council, 56th meeting)",
+        [(GST_START, 1200, False), (GST_RATE_CHANGE, 500, False)],
+    ),
+    (
+        "steel-utensils",
+        "Stainless steel table and kitchen articles (HSN 7323)",
+        "12 % before 22 Sep 2025, 5 % after",
+        [(GST_START, 1200, False), (GST_RATE_CHANGE, 500, False)],
+    ),
+    ("incense", "Agarbatti and incense (HSN 3307)", "5 %", [(GST_START, 500, False)]),
+    (
+        "apparel-1000-2500",
+        "Garments priced ₹1,000 to ₹2,500 a piece (HSN 6205)",
+        "12 % before 22 Sep 2025, 5 % after",
+        [(GST_START, 1200, False), (GST_RATE_CHANGE, 500, False)],
+    ),
+    ("general-goods", "Other goods at the standard rate", "18 %", [(GST_START, 1800, False)]),
+    (
+        "religious-ceremony",
+        "Conduct of a religious ceremony (SAC 9995)",
+        "exempt: Notification 12/2017-Central Tax (Rate), entry 13(a)",
+        [(GST_START, 0, True)],
+    ),
+    (
+        "coaching",
+        "Commercial coaching and online classes (SAC 9992)",
+        "18 %: not an educational institution under Notification 12/2017-Central Tax (Rate)",
+        [(GST_START, 1800, False)],
+    ),
+]
+
+# SKU prefix → (HSN, tax class)
+VARIANT_GST: dict[str, tuple[str, str]] = {
+    "DIYA-BR": ("7418", "brassware"),
+    "THALI-BR": ("7418", "brassware"),
+    "THALI-SS": ("7323", "steel-utensils"),
+    "AGAR": ("3307", "incense"),
+    "KURTA": ("6205", "apparel-1000-2500"),
+    "MALA": ("1404", "general-goods"),
+}
+SERVICE_GST = ("9995", "religious-ceremony")
+PLAN_GST = ("9992", "coaching")
 
 # (slug, name, description, [(sku, variant name, price in paise, initial stock)])
 PRODUCTS: list[tuple[str, str, str, list[tuple[str, str, int, int]]]] = [
@@ -154,7 +216,30 @@ def _upsert(
     return obj, created
 
 
-def seed_products(*, report: SeedReport) -> None:
+def seed_tax_classes(*, report: SeedReport) -> dict[str, TaxClass]:
+    classes = {}
+    for code, name, note, periods in TAX_CLASSES:
+        tax_class, _ = _upsert(TaxClass, lookup={"code": code}, values={"name": name, "note": note})
+        for effective_from, rate, exempt in periods:
+            _upsert(
+                TaxRate,
+                lookup={"tax_class": tax_class, "effective_from": effective_from},
+                values={"rate": rate, "exempt": exempt},
+            )
+        classes[code] = tax_class
+    report.add(f"tax classes: {', '.join(classes)}")
+    return classes
+
+
+def _gst_values(code: tuple[str, str], classes: dict[str, TaxClass]) -> dict[str, Any]:
+    return {"hsn_sac": code[0], "tax_class": classes[code[1]]}
+
+
+def _variant_gst(sku: str) -> tuple[str, str]:
+    return next(code for prefix, code in VARIANT_GST.items() if sku.startswith(prefix))
+
+
+def seed_products(*, report: SeedReport, classes: dict[str, TaxClass]) -> None:
     made = 0
     for slug, name, description, variants in PRODUCTS:
         product, created = _upsert(
@@ -166,7 +251,13 @@ def seed_products(*, report: SeedReport) -> None:
             _, created = _upsert(
                 Variant,
                 lookup={"sku": sku},
-                values={"product": product, "name": variant_name, "price": price, "is_active": True},
+                values={
+                    "product": product,
+                    "name": variant_name,
+                    "price": price,
+                    "is_active": True,
+                    **_gst_values(_variant_gst(sku), classes),
+                },
                 on_create={"stock_on_hand": stock},
             )
             made += created
@@ -174,7 +265,7 @@ def seed_products(*, report: SeedReport) -> None:
     report.add(f"products: {len(PRODUCTS)} with {variants} variants ({made} new rows)")
 
 
-def seed_services(*, report: SeedReport, today: date, days: int) -> None:
+def seed_services(*, report: SeedReport, today: date, days: int, classes: dict[str, TaxClass]) -> None:
     services = packages_made = 0
     slots: list[Slot] = []
     for name, service_type, description, packages, times in SERVICES:
@@ -188,7 +279,7 @@ def seed_services(*, report: SeedReport, today: date, days: int) -> None:
             _, created = _upsert(
                 ServicePackage,
                 lookup={"service": service, "name": package_name},
-                values={"price": price, "is_active": True},
+                values={"price": price, "is_active": True, **_gst_values(SERVICE_GST, classes)},
             )
             packages_made += created
         slots += [
@@ -208,13 +299,19 @@ def seed_services(*, report: SeedReport, today: date, days: int) -> None:
     report.add(f"slots: {today:%Y-%m-%d} to {last:%Y-%m-%d}, {slots_made} new")
 
 
-def seed_plans(*, report: SeedReport) -> None:
+def seed_plans(*, report: SeedReport, classes: dict[str, TaxClass]) -> None:
     made = 0
     for code, name, price, duration_days in PLANS:
         _, created = _upsert(
             Plan,
             lookup={"code": code},
-            values={"name": name, "price": price, "duration_days": duration_days, "is_active": True},
+            values={
+                "name": name,
+                "price": price,
+                "duration_days": duration_days,
+                "is_active": True,
+                **_gst_values(PLAN_GST, classes),
+            },
         )
         made += created
     report.add(f"plans: {', '.join(code for code, *_ in PLANS)} ({made} new)")
@@ -235,8 +332,9 @@ def seed_catalog_demo(*, today: date | None = None, days: int = SLOT_DAYS) -> Se
     ensure_demo_allowed()
     report = SeedReport()
     with transaction.atomic():
-        seed_products(report=report)
-        seed_services(report=report, today=today or timezone.localdate(), days=days)
-        seed_plans(report=report)
+        classes = seed_tax_classes(report=report)
+        seed_products(report=report, classes=classes)
+        seed_services(report=report, today=today or timezone.localdate(), days=days, classes=classes)
+        seed_plans(report=report, classes=classes)
         seed_admin(report=report)
     return report

@@ -21,6 +21,61 @@ class LineKind(models.TextChoices):
     PLAN = "plan"
 
 
+class TaxClass(TimestampedModel):
+    """A GST treatment that catalog items share (e.g. "brassware", "religious ceremony"), with its rates over time in
+    TaxRate. The rate applied to a sale is the one in force on the day of supply."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    note = models.CharField(max_length=300, blank=True, help_text="where the rate or exemption comes from")
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "tax classes"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class TaxRate(models.Model):
+    """One period of a tax class: from `effective_from` until the next row's date. `rate` is in basis points of a
+    per cent (1800 = 18 %); `exempt` rows are exempt supplies (documented by a bill of supply, no tax)."""
+
+    tax_class = models.ForeignKey(TaxClass, on_delete=models.CASCADE, related_name="rates")
+    effective_from = models.DateField()
+    rate = models.PositiveIntegerField(default=0, help_text="basis points: 1800 = 18 %")
+    exempt = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["tax_class_id", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["tax_class", "effective_from"], name="tax_rate_one_per_day"),
+            models.CheckConstraint(condition=Q(rate__lte=4000), name="tax_rate_at_most_40_percent"),
+            models.CheckConstraint(condition=Q(exempt=False) | Q(rate=0), name="tax_rate_exempt_is_zero"),
+        ]
+
+    def __str__(self) -> str:
+        what = "exempt" if self.exempt else f"{self.rate / 100:g} %"
+        return f"{self.tax_class.code} from {self.effective_from:%Y-%m-%d}: {what}"
+
+
+def _hsn_sac_field() -> models.CharField:
+    return models.CharField(
+        max_length=8, blank=True, help_text="HSN code (goods) or SAC (services), 4 to 8 digits", verbose_name="HSN/SAC"
+    )
+
+
+def _tax_class_field() -> models.ForeignKey:
+    return models.ForeignKey(
+        TaxClass,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="its GST rates; none: the standard rate (GST_STANDARD_RATE)",
+    )
+
+
 class Product(TimestampedModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)
@@ -39,6 +94,8 @@ class Variant(TimestampedModel):
     sku = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     price = models.PositiveBigIntegerField(help_text="paise")
+    hsn_sac = _hsn_sac_field()
+    tax_class = _tax_class_field()
     stock_on_hand = models.PositiveIntegerField(default=0, help_text="units in the warehouse, sold ones taken off")
     reserved = models.PositiveIntegerField(default=0, help_text="units held by live (pending) payments")
     is_active = models.BooleanField(default=True)
@@ -84,6 +141,8 @@ class ServicePackage(TimestampedModel):
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="packages")
     name = models.CharField(max_length=200)
     price = models.PositiveBigIntegerField(help_text="paise")
+    hsn_sac = _hsn_sac_field()
+    tax_class = _tax_class_field()
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -124,6 +183,8 @@ class Plan(TimestampedModel):
     name = models.CharField(max_length=200)
     price = models.PositiveBigIntegerField(help_text="paise")
     duration_days = models.PositiveIntegerField()
+    hsn_sac = _hsn_sac_field()
+    tax_class = _tax_class_field()
     is_active = models.BooleanField(default=True)
 
     class Meta:

@@ -38,3 +38,26 @@ class Paise:
 
     def __str__(self) -> str:
         return f"₹{self.value // 100}.{self.value % 100:02d}"
+
+
+def group_indian(whole: int) -> str:
+    """12345678 -> "1,23,45,678": the last three digits, then pairs (lakh, crore)."""
+    digits = str(whole)
+    if len(digits) <= 3:
+        return digits
+    head, tail = digits[:-3], digits[-3:]
+    pairs: list[str] = []
+    while len(head) > 2:
+        head, pair = head[:-2], head[-2:]
+        pairs.insert(0, pair)
+    return ",".join([head, *pairs, tail])
+
+
+def rupees(paise: int) -> str:
+    """Integer paise as rupees with Indian digit grouping: 12345600 -> "₹1,23,456.00". Integers only, never a float;
+    negative amounts keep their sign in front."""
+    if isinstance(paise, bool) or not isinstance(paise, int):
+        raise TypeError(f"rupees() takes integer paise, not {type(paise).__name__}")
+    sign = "-" if paise < 0 else ""
+    whole, fraction = divmod(abs(paise), 100)
+    return f"{sign}₹{group_indian(whole)}.{fraction:02d}"

@@ -12,9 +12,15 @@ class DashboardConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
+        from payfirst.core.admin_site import PayfirstAdminSite
         from payfirst.dashboard.metrics import register_collectors
 
-        # The admin index links to the dashboard through this template; another index template set on purpose wins.
-        if admin.site.index_template is None:
-            admin.site.index_template = "dashboard/admin_index.html"
+        # The admin index links to the dashboard first in its Operations section (payfirst's admin site).
+        site = admin.site
+        assert isinstance(site, PayfirstAdminSite), "payfirst's admin site must be installed (PayfirstAdminConfig)"
+        site.add_operations_link(
+            name="Dashboard",
+            url_name="dashboard:index",
+            description="Payments per state, capture success rate and revenue, last 30 days",
+        )
         register_collectors()

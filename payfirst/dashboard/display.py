@@ -3,25 +3,9 @@ Integer arithmetic only, so no amount is ever rounded through a float."""
 
 from __future__ import annotations
 
+from payfirst.core.money import group_indian, rupees
 
-def group_indian(whole: int) -> str:
-    """12345678 -> "1,23,45,678": the last three digits, then pairs (lakh, crore)."""
-    digits = str(whole)
-    if len(digits) <= 3:
-        return digits
-    head, tail = digits[:-3], digits[-3:]
-    pairs: list[str] = []
-    while len(head) > 2:
-        head, pair = head[:-2], head[-2:]
-        pairs.insert(0, pair)
-    return ",".join([head, *pairs, tail])
-
-
-def rupees(paise: int) -> str:
-    """123456789 -> "₹12,34,567.89"; negative amounts keep their sign in front."""
-    sign = "-" if paise < 0 else ""
-    whole, fraction = divmod(abs(paise), 100)
-    return f"{sign}₹{group_indian(whole)}.{fraction:02d}"
+__all__ = ["group_indian", "percent_from_permille", "rupees"]
 
 
 def percent_from_permille(permille: int | None) -> str:

@@ -6,14 +6,35 @@ nor delete them, and the money, the links to the payment and the address snapsho
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from payfirst.core.admin_tools import RupeesAdmin
 from payfirst.fulfilment.models import Booking, Order, OrderItem, Subscription
 
+CANCELLED = "CANCELLED"  # the cancelled status of orders, bookings and subscriptions alike
 
-class _ReadMostlyAdmin(admin.ModelAdmin):
+
+class _StatusForm(forms.ModelForm):
+    """Staff move a fulfilment forward here (shipped, delivered, completed), but never cancel it by hand: cancelling
+    goes through the payment, which refunds, gives stock and places back and tells the customer, after a
+    confirmation page."""
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        if status == CANCELLED and self.instance.status != CANCELLED:
+            raise forms.ValidationError(
+                "Cancel through the payment: on Payments, tick it and choose “Refund in full and cancel…” (the "
+                "money is refunded, stock and places given back, and the customer told)."
+            )
+        return status
+
+
+class _ReadMostlyAdmin(RupeesAdmin, admin.ModelAdmin):
+    form = _StatusForm
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -21,8 +42,9 @@ class _ReadMostlyAdmin(admin.ModelAdmin):
         return False
 
 
-class OrderItemInline(admin.TabularInline):
+class OrderItemInline(RupeesAdmin, admin.TabularInline):
     model = OrderItem
+    paise_fields = ("unit_price", "line_total", "discount", "total")
     extra = 0
     can_delete = False
     fields = ["variant", "name", "sku", "quantity", "unit_price", "line_total", "discount", "total"]
@@ -37,6 +59,7 @@ class OrderItemInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(_ReadMostlyAdmin):
+    paise_fields = ("subtotal", "discount", "total")
     list_display = ["order_number", "user", "status", "total", "payment", "created_at"]
     list_filter = ["status", "created_at"]
     search_fields = ["order_number", "user__email", "payment__reference"]
@@ -61,6 +84,7 @@ class OrderAdmin(_ReadMostlyAdmin):
 
 @admin.register(Booking)
 class BookingAdmin(_ReadMostlyAdmin):
+    paise_fields = ("discount", "total")
     list_display = ["book_id", "user", "service", "package", "selected_date", "selected_time", "status", "total"]
     list_filter = ["status", "selected_date", "service"]
     search_fields = ["book_id", "user__email", "payment__reference"]
@@ -87,6 +111,7 @@ class BookingAdmin(_ReadMostlyAdmin):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(_ReadMostlyAdmin):
+    paise_fields = ("discount", "total")
     list_display = ["plan_code", "user", "status", "starts_at", "ends_at", "total"]
     list_filter = ["status", "plan"]
     search_fields = ["plan_code", "user__email", "payment__reference"]

@@ -15,6 +15,7 @@ from payfirst.fulfilment.models import (
     Subscription,
     SubscriptionStatus,
 )
+from payfirst.fulfilment.notices import notify_bookings_cancelled
 
 
 def cancel_fulfilments(*, payment_id: int) -> list[str]:
@@ -51,6 +52,7 @@ def cancel_fulfilments(*, payment_id: int) -> list[str]:
     for variant_id, quantity in OrderItem.objects.filter(order__in=orders).values_list("variant_id", "quantity"):
         stock[variant_id] += quantity
     return_stock(variants=stock)
+    notify_bookings_cancelled(booking_ids=[b.pk for b in bookings], reason="Cancelled with a refund of the payment.")
     places: Counter[int] = Counter(booking.slot_id for booking in bookings)
     if places:
         change_holds(variants={}, slots={slot_id: -count for slot_id, count in places.items()})

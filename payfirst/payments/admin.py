@@ -6,13 +6,19 @@ they make lands in the payment's timeline with source "admin".
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.admin import helpers
+from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
 
+from payfirst.core.admin_tools import ReadOnlyAdmin, RupeesAdmin
 from payfirst.core.errors import AppError
+from payfirst.core.money import rupees
 from payfirst.fulfilment.selectors import fulfilment_refs
 from payfirst.gateways.base import GatewayError
 from payfirst.payments import services
@@ -27,12 +33,12 @@ from payfirst.payments.models import (
     WebhookEvent,
 )
 from payfirst.payments.reconcile import reconcile_payment, reconcile_refund
-from payfirst.payments.refunds import refund_payment
+from payfirst.payments.refunds import HOLDING, refund_payment, refundable_base
 from payfirst.payments.states import EventSource
 from payfirst.payments.webhooks import redrive_webhook
 
 
-class _ReadOnlyInline(admin.TabularInline):
+class _ReadOnlyInline(RupeesAdmin, admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
@@ -50,6 +56,7 @@ class _ReadOnlyInline(admin.TabularInline):
 
 class PaymentLineInline(_ReadOnlyInline):
     model = PaymentLine
+    paise_fields = ("unit_price", "line_total", "discount", "total")
     fields = (
         "kind",
         "name",
@@ -70,9 +77,14 @@ class PaymentEventInline(_ReadOnlyInline):
 
     model = PaymentEvent
     verbose_name_plural = "timeline"
-    fields = ("created_at", "from_status", "to_status", "source", "actor", "detail", "payload")
+    fields = ("created_at", "from_status", "to_status", "source", "actor", "detail", "evidence")
     readonly_fields = fields
     ordering = ("created_at", "id")
+    classes = ("payfirst-timeline",)
+
+    @admin.display(description="evidence")
+    def evidence(self, event: PaymentEvent) -> str:
+        return folded_json(event.payload, summary="payload")
 
 
 class PaymentAttemptInline(_ReadOnlyInline):
@@ -86,6 +98,7 @@ class PaymentAttemptInline(_ReadOnlyInline):
 
 class RefundInline(_ReadOnlyInline):
     model = Refund
+    paise_fields = ("amount",)
     fields = (
         "reference",
         "amount",
@@ -109,8 +122,22 @@ class WebhookInline(_ReadOnlyInline):
     verbose_name_plural = "webhooks received"
 
 
+def folded_json(value: Any, *, summary: str) -> str:
+    """A JSON value folded in a <details> element, so a long gateway payload does not stretch the page."""
+    if not value:
+        return "—"
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return format_html(
+        '<details class="payfirst-json"><summary>{} ({} lines)</summary><pre>{}</pre></details>',
+        summary,
+        text.count("\n") + 1,
+        text,
+    )
+
+
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(RupeesAdmin, admin.ModelAdmin):
+    paise_fields = ("amount", "subtotal", "discount", "refunded_amount", "gateway_amount")
     list_display = ("reference", "user", "status", "gateway", "amount", "refunded_amount", "created_at", "captured_at")
     list_filter = ("status", "gateway", "reservation")
     search_fields = ("reference", "gateway_order_id", "gateway_payment_id", "user__email", "cart__cart_id")
@@ -136,7 +163,7 @@ class PaymentAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Money (paise)",
+            "Money",
             {
                 "fields": (
                     "amount",
@@ -150,16 +177,43 @@ class PaymentAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Gateway", {"fields": ("gateway", "gateway_order_id", "gateway_payment_id", "checkout", "redirect_url")}),
-        ("Addresses", {"fields": ("shipping_address", "billing_address")}),
+        (
+            "Gateway",
+            {"fields": ("gateway", "gateway_order_id", "gateway_payment_id", "checkout_folded", "redirect_url")},
+        ),
+        ("Addresses", {"fields": ("shipping_address_folded", "billing_address_folded")}),
     )
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        # Every field: state and money change only through the services (and so through the timeline).
-        return [*(field.name for field in Payment._meta.fields), "fulfilments"]
+    class Media:
+        css = {"all": ("payfirst/admin.css",)}
+
+    # Every field: state and money change only through the services (and so through the timeline).
+    readonly_fields = [
+        *(field.name for field in Payment._meta.fields),
+        "fulfilments",
+        "checkout_folded",
+        "shipping_address_folded",
+        "billing_address_folded",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Read-only pages (no Save buttons); the list's actions still run, each through the services.
+        return obj is None and super().has_change_permission(request, obj)
+
+    @admin.display(description="checkout")
+    def checkout_folded(self, obj: Payment) -> str:
+        return folded_json(obj.checkout, summary="checkout block")
+
+    @admin.display(description="shipping address")
+    def shipping_address_folded(self, obj: Payment) -> str:
+        return folded_json(obj.shipping_address, summary="address")
+
+    @admin.display(description="billing address")
+    def billing_address_folded(self, obj: Payment) -> str:
+        return folded_json(obj.billing_address, summary="address")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -170,21 +224,70 @@ class PaymentAdmin(admin.ModelAdmin):
         refs = fulfilment_refs(payment_ids=[obj.pk])[obj.pk] if obj.pk else []
         return ", ".join(f"{ref.type} {ref.reference} (#{ref.id})" for ref in refs) or "—"
 
-    @admin.action(description="Refund the selected payments in full (everything not yet refunded)")
-    def refund_rest(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
-        self._refund_rest(request, queryset, cancel_fulfilment=False)
+    @admin.action(description="Refund the selected payments in full (everything not yet refunded)…")
+    def refund_rest(self, request: HttpRequest, queryset: QuerySet[Payment]) -> TemplateResponse | None:
+        return self._refund_rest(request, queryset, cancel_fulfilment=False)
 
-    @admin.action(description="Refund in full and cancel what was fulfilled (stock and slot places given back)")
-    def refund_rest_and_cancel(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
-        self._refund_rest(request, queryset, cancel_fulfilment=True)
+    @admin.action(description="Refund in full and cancel what was fulfilled (stock and slot places given back)…")
+    def refund_rest_and_cancel(self, request: HttpRequest, queryset: QuerySet[Payment]) -> TemplateResponse | None:
+        return self._refund_rest(request, queryset, cancel_fulfilment=True)
 
-    def _refund_rest(self, request: HttpRequest, queryset: QuerySet[Payment], *, cancel_fulfilment: bool) -> None:
+    def _confirmation(
+        self, request: HttpRequest, queryset: QuerySet[Payment], *, title: str, warning: str, submit: str, reason: str
+    ) -> TemplateResponse:
+        """The page between choosing an action that moves money or cancels and doing it, as Django's delete has."""
+        payments = list(queryset.select_related("user").order_by("pk"))
+        held = dict(
+            Refund.objects.filter(payment__in=payments, status__in=HOLDING)
+            .values_list("payment_id")
+            .annotate(total=Sum("amount"))
+        )
+        rows = [
+            {
+                "payment": payment,
+                "amount": rupees(payment.amount),
+                "refunded": rupees(held.get(payment.pk, 0)),
+                "rest": rupees(max(refundable_base(payment=payment) - held.get(payment.pk, 0), 0)),
+            }
+            for payment in payments
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "subtitle": None,
+            "warning": warning,
+            "submit": submit,
+            "reason": reason,
+            "rows": rows,
+            "action": request.POST.get("action", ""),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/payments/payment/confirm_action.html", context)
+
+    def _refund_rest(
+        self, request: HttpRequest, queryset: QuerySet[Payment], *, cancel_fulfilment: bool
+    ) -> TemplateResponse | None:
+        default_reason = f"Refunded in full from the admin by {request.user}."
+        reason = request.POST.get("reason", "").strip()
+        if request.POST.get("confirmed") != "yes" or not reason:
+            cancelled = " and cancel their orders, bookings and subscriptions" if cancel_fulfilment else ""
+            return self._confirmation(
+                request,
+                queryset,
+                title="Refund in full?" if not cancel_fulfilment else "Refund in full and cancel?",
+                warning=f"This sends a refund of everything not yet refunded for each payment below{cancelled}. "
+                "Money sent back cannot be taken back.",
+                submit="Yes, refund" if not cancel_fulfilment else "Yes, refund and cancel",
+                reason=reason or default_reason,
+            )
         for payment in queryset.order_by("pk"):
             try:
                 refund = refund_payment(
                     payment_id=payment.pk,
                     amount=None,
-                    reason=f"Refunded in full from the admin by {request.user}.",
+                    reason=reason[:500],
                     actor_id=request.user.pk,
                     source=EventSource.ADMIN,
                     cancel_fulfilment=cancel_fulfilment,
@@ -196,10 +299,11 @@ class PaymentAdmin(admin.ModelAdmin):
             note = f" (the gateway did not answer; sent again automatically: {refund.error})" if refund.error else ""
             self.message_user(
                 request,
-                f"{payment.reference}: refund {refund.reference} of {refund.amount} paise is "
+                f"{payment.reference}: refund {refund.reference} of {rupees(refund.amount)} is "
                 f"{refund.status.lower()}{note}.",
                 level,
             )
+        return None
 
     @admin.action(description="Reconcile the selected payments now (gateway status, pending refunds, expiry)")
     def reconcile_now(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
@@ -229,8 +333,19 @@ class PaymentAdmin(admin.ModelAdmin):
                 continue
             self.message_user(request, f"{payment.reference}: {outcome}.")
 
-    @admin.action(description="Cancel the selected pending payments (releases their reservations)")
-    def cancel_pending(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+    @admin.action(description="Cancel the selected pending payments (releases their reservations)…")
+    def cancel_pending(self, request: HttpRequest, queryset: QuerySet[Payment]) -> TemplateResponse | None:
+        if request.POST.get("confirmed") != "yes":
+            return self._confirmation(
+                request,
+                queryset,
+                title="Cancel these payments?",
+                warning="Each pending payment below is cancelled and its stock and slot places released; a customer "
+                "still paying it will be refunded automatically if the money arrives later. Payments that are not "
+                "pending are left as they are.",
+                submit="Yes, cancel",
+                reason="",
+            )
         for payment in queryset.order_by("pk"):
             try:
                 services.cancel_payment(payment_id=payment.pk, actor=request.user, source=EventSource.ADMIN)
@@ -238,6 +353,7 @@ class PaymentAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{payment.reference}: {error.message}", messages.WARNING)
                 continue
             self.message_user(request, f"{payment.reference}: cancelled.")
+        return None
 
 
 @admin.register(PaymentEvent)
@@ -263,24 +379,18 @@ class PaymentEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(RupeesAdmin, ReadOnlyAdmin):
+    paise_fields = ("amount",)
     list_display = ("reference", "payment", "amount", "status", "source", "is_automatic", "created_at", "processed_at")
     list_filter = ("status", "source", "is_automatic")
     search_fields = ("reference", "payment__reference", "gateway_refund_id")
     list_select_related = ("payment",)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in Refund._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    readonly_fields = [field.name for field in Refund._meta.fields]
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin):
     """The webhook inbox: every delivery as received, whether it verified, and what came of it."""
 
     list_display = ("received_at", "gateway", "event_name", "event_id", "outcome", "is_verified", "payment")
@@ -291,12 +401,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in WebhookEvent._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.action(description="Process the selected verified deliveries again")
     def redrive(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
@@ -312,13 +416,10 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "user", "key", "state", "status_code")
     list_filter = ("state",)
     search_fields = ("key", "user__email")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in IdempotencyRecord._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.db import transaction
 from django.http import HttpResponse, HttpResponseRedirect
@@ -26,10 +25,11 @@ from payfirst.core.api import PagePagination, error_body
 from payfirst.core.errors import NotFound
 from payfirst.core.models import MAX_ID
 from payfirst.core.schema import coded_error_response
-from payfirst.gateways.registry import GATEWAY_NAMES
 from payfirst.payments import returns, selectors, services
 from payfirst.payments.idempotency import respond_idempotently
 from payfirst.payments.models import Payment
+from payfirst.payments.return_pages import phonepe_return_target
+from payfirst.payments.seed_serializers import PaymentCreateInputSerializer, with_address_ids
 from payfirst.payments.serializers import PaymentOutput, PaymentPageOutput
 from payfirst.payments.webhooks import WebhookProcessingFailed, receive_webhook
 
@@ -68,28 +68,7 @@ def _payment_id(raw: Any) -> int:
 
 
 class PaymentCreateApi(APIView):
-    class PaymentCreateInputSerializer(serializers.Serializer):
-        gateway = serializers.ChoiceField(choices=GATEWAY_NAMES)
-        shipping_address_id = serializers.IntegerField(
-            required=False,
-            allow_null=True,
-            min_value=1,
-            max_value=MAX_ID,
-            help_text="one of your addresses; required when the cart holds products",
-        )
-        billing_address_id = serializers.IntegerField(
-            required=False,
-            allow_null=True,
-            min_value=1,
-            max_value=MAX_ID,
-            help_text="one of your addresses; defaults to the shipping address",
-        )
-        redirect_url = serializers.CharField(
-            required=False,
-            allow_blank=True,
-            max_length=2000,
-            help_text="where the browser returns after paying; under FRONTEND_BASE_URL or an allowed origin",
-        )
+    PaymentCreateInputSerializer = PaymentCreateInputSerializer
 
     @extend_schema(
         tags=["payments"],
@@ -129,9 +108,10 @@ class PaymentCreateApi(APIView):
     )
     def post(self, request: Request) -> Response:
         def create() -> Response:
-            data = self.PaymentCreateInputSerializer(data=request.data)
+            data = self.PaymentCreateInputSerializer(data=request.data, context={"user": request.user})
             data.is_valid(raise_exception=True)
-            result = services.create_payment_for_cart(user=request.user, **data.validated_data)
+            arguments = with_address_ids(user=request.user, values=data.validated_data)
+            result = services.create_payment_for_cart(user=request.user, **arguments)
             return render_payment(
                 result.payment, status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
             )
@@ -160,6 +140,8 @@ class PaymentConfirmRazorpayApi(APIView):
                 fields={
                     "status": serializers.ChoiceField(choices=["success", "pending", "failed"]),
                     "payment": PaymentOutput(),
+                    "order_id": serializers.IntegerField(allow_null=True, help_text="seed 000: the order made"),
+                    "booking_id": serializers.CharField(allow_null=True, help_text='the booking\'s book_id, "BK-…"'),
                 },
             ),
             400: _error("PaymentConfirmInvalid", ["invalid_input", "invalid_signature"], "Bad fields or signature."),
@@ -173,7 +155,15 @@ class PaymentConfirmRazorpayApi(APIView):
         data.is_valid(raise_exception=True)
         returned = returns.confirm_razorpay(user=request.user, fields=data.validated_data)
         payment, refs, outcome = returned.payment, returned.fulfilments, returned.outcome
-        return Response({"status": outcome, "payment": PaymentOutput(payment, context={"fulfilments": refs}).data})
+        made = refs[payment.pk]
+        return Response(
+            {
+                "status": outcome,
+                "payment": PaymentOutput(payment, context={"fulfilments": refs}).data,
+                "order_id": next((ref.id for ref in made if ref.type == "order"), None),
+                "booking_id": next((ref.reference for ref in made if ref.type == "booking"), None),
+            }
+        )
 
 
 class PaymentListApi(APIView):
@@ -322,7 +312,10 @@ class PhonePeRedirectApi(APIView):
         summary="PhonePe's return address (public): ask PhonePe, then redirect to the front end",
         parameters=[OpenApiParameter("payment_id", OpenApiTypes.INT, OpenApiParameter.QUERY, required=True)],
         responses={
-            302: OpenApiResponse(description="To the payment's redirect_url with `?payment_id=&status=`."),
+            302: OpenApiResponse(
+                description="To the payment's redirect_url with `?payment_id=&status=&redirect_source=phonepe` "
+                "(a failed payment that used PHONEPE_SUCCESS_REDIRECT_URL goes to PHONEPE_FAILED_REDIRECT_URL)."
+            ),
             200: inline_serializer(
                 name="PhonePeRedirectOutput",
                 fields={
@@ -340,13 +333,9 @@ class PhonePeRedirectApi(APIView):
         payment, outcome = returned.payment, returned.outcome
         if not payment.redirect_url:
             return Response({"payment_id": payment.pk, "status": outcome})
-        return HttpResponseRedirect(_with_query(payment.redirect_url, payment_id=str(payment.pk), status=outcome))
-
-
-def _with_query(url: str, **params: str) -> str:
-    parts = urlsplit(url)
-    query = [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if key not in params]
-    return urlunsplit(parts._replace(query=urlencode([*query, *params.items()])))
+        return HttpResponseRedirect(
+            phonepe_return_target(redirect_url=payment.redirect_url, payment_id=payment.pk, outcome=outcome)
+        )
 
 
 @method_decorator(transaction.non_atomic_requests, name="dispatch")

@@ -26,8 +26,10 @@ from payfirst.catalog.inventory import InsufficientStock, SlotFull, consume_hold
 from payfirst.gateways.base import AttemptStatus, GatewayAttempt, GatewayError, GatewayPayment, GatewayStatus
 from payfirst.gateways.registry import get_gateway
 from payfirst.payments.handover import fulfil
+from payfirst.payments.invoicing import issue_capture_documents
 from payfirst.payments.locks import lock_cart_then_payment, payment_lines_for_fulfilment
 from payfirst.payments.models import AttemptDecision, Payment, PaymentAttempt, PaymentEvent, Refund, ReservationState
+from payfirst.payments.notices import notify_payment_confirmed
 from payfirst.payments.refunds import send_refund_task
 from payfirst.payments.reservations import holds_of_lines, holds_of_payment, release_and_move
 from payfirst.payments.states import CAPTURED_LIKE, LATE_CAPTURE_FROM, PaymentStatus, transition
@@ -485,6 +487,10 @@ def _capture_and_refund(
         detail=reason,
         fields={**evidence.money, "captured_at": evidence.now},
     )
+    # Money was taken, so it is invoiced; the credit note follows when the refund is processed.
+    issue_capture_documents(
+        payment=payment, lines=payment_lines_for_fulfilment(payment_id=payment.pk), captured_at=evidence.now
+    )
     refund = Refund.objects.create(payment=payment, amount=payment.amount, reason=reason, is_automatic=True)
     send_refund_task.enqueue(refund_id=refund.pk)
     logger.warning(
@@ -519,7 +525,9 @@ def _capture_and_fulfil(
     if consume:
         variants, _slots = holds_of_lines(lines)
         consume_holds(variants=variants)
-    fulfil(payment=payment, lines=lines)
+    refs = fulfil(payment=payment, lines=lines)
+    notify_payment_confirmed(payment=payment, lines=lines, refs=refs)  # the email, sent once this commits
+    issue_capture_documents(payment=payment, lines=lines, captured_at=evidence.now)
     if payment.promo_id is not None:
         record_promo_use(
             promo_id=payment.promo_id,

@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from payfirst.core.models import TimestampedModel
+from payfirst.core.money import rupees
 from payfirst.payments.statuses import EventSource, PaymentStatus
 
 
@@ -93,7 +94,7 @@ class Payment(TimestampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.reference} {self.status} {self.amount}p"
+        return f"{self.reference} {self.status} {rupees(self.amount)}"
 
 
 class PaymentLine(models.Model):
@@ -264,7 +265,7 @@ class Refund(TimestampedModel):
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
 
     def __str__(self) -> str:
-        return f"{self.reference} {self.status} {self.amount}p"
+        return f"{self.reference} {self.status} {rupees(self.amount)}"
 
 
 class WebhookOutcome(models.TextChoices):

@@ -26,7 +26,9 @@ from payfirst.gateways.base import RefundStatus as GatewayRefundStatus
 from payfirst.gateways.registry import get_gateway
 from payfirst.ops.tasks import periodic
 from payfirst.payments.errors import InvalidAmount, RefundExceedsCaptured
+from payfirst.payments.invoicing import issue_refund_credit_notes
 from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundSource, RefundStatus
+from payfirst.payments.notices import notify_refund_processed
 from payfirst.payments.states import EventSource, PaymentStatus, transition
 
 logger = logging.getLogger("payfirst.payments")
@@ -137,10 +139,11 @@ def apply_refund_status(*, refund_id: int, gateway_refund_id: str, status: str, 
         if refund.status != RefundStatus.PENDING:
             return refund.status
         if status == GatewayRefundStatus.PROCESSED:
+            processed_at = timezone.now()
             Refund.objects.filter(pk=refund.pk).update(
                 status=RefundStatus.PROCESSED,
                 gateway_refund_id=gateway_refund_id,
-                processed_at=timezone.now(),
+                processed_at=processed_at,
                 error="",
             )
             if _is_extra(refund, payment):
@@ -154,6 +157,7 @@ def apply_refund_status(*, refund_id: int, gateway_refund_id: str, status: str, 
                     f"processed: {refund.reason}",
                 )
                 return RefundStatus.PROCESSED
+            issue_refund_credit_notes(refund=refund, processed_at=processed_at)
             # Capped at the amount (the database refuses more): a FLAGGED payment may have been paid more than it.
             refunded = min(payment.refunded_amount + refund.amount, payment.amount)
             target = (
@@ -172,6 +176,7 @@ def apply_refund_status(*, refund_id: int, gateway_refund_id: str, status: str, 
                 transition(
                     payment=payment, to=target, source=source, detail=detail, fields={"refunded_amount": refunded}
                 )
+            notify_refund_processed(payment=payment, refund=refund, refunded_total=refunded)  # sent once committed
             logger.info("refund processed", extra={"refund_id": refund.pk, "payment_id": payment.pk})
             return RefundStatus.PROCESSED
         if status == GatewayRefundStatus.FAILED:

@@ -48,12 +48,18 @@ class PaymentOutput(serializers.Serializer):
     )
     cart_id = serializers.CharField(source="cart.cart_id")
     items_count = serializers.IntegerField()
+    razorpay_order_id = serializers.SerializerMethodField(help_text="seed 000: Razorpay's order id, else null")
+    cart_items_count = serializers.IntegerField(source="items_count", help_text="seed 000: the same as items_count")
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
     captured_at = serializers.DateTimeField(allow_null=True)
     refunded_amount = serializers.IntegerField(help_text="paise")
     fulfilments = serializers.SerializerMethodField()
     checkout = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_razorpay_order_id(self, payment: Any) -> str | None:
+        return (payment.gateway_order_id or None) if payment.gateway == "razorpay" else None
 
     @extend_schema_field(FulfilmentOutput(many=True))
     def get_fulfilments(self, payment: Any) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from payfirst.payments import apis, refund_apis
+from payfirst.payments import apis, refund_apis, seed_apis
 
 urlpatterns = [
     path("", apis.PaymentListApi.as_view(), name="payments-list"),
@@ -12,6 +12,11 @@ urlpatterns = [
     path("redirect/phonepe/", apis.PhonePeRedirectApi.as_view(), name="payments-redirect-phonepe"),
     path("webhook/razorpay/", apis.RazorpayWebhookApi.as_view(), name="payments-webhook-razorpay"),
     path("webhook/phonepe/", apis.PhonePeWebhookApi.as_view(), name="payments-webhook-phonepe"),
+    # Seed 002's and 004's names (API.md, "Seed-compatible endpoints and fields"): before the `<payment_id>` routes,
+    # which would otherwise take "cart" and "process-cart" for payment ids.
+    path("cart/", seed_apis.SeedCartPaymentApi.as_view(), name="payments-cart"),
+    path("process-cart/", seed_apis.SeedProcessCartApi.as_view(), name="payments-process-cart"),
+    path("status/<str:merchant_order_id>/", seed_apis.SeedPaymentStatusApi.as_view(), name="payments-status"),
     path("<str:payment_id>/", apis.PaymentDetailApi.as_view(), name="payments-detail"),
     path("<str:payment_id>/cancel/", apis.PaymentCancelApi.as_view(), name="payments-cancel"),
     path("<str:payment_id>/check-booking/", apis.PaymentCheckBookingApi.as_view(), name="payments-check-booking"),

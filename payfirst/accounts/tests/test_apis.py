@@ -18,6 +18,7 @@ ADDRESS_FIELDS = {
     "full_name",
     "phone",
     "address_line_1",
+    "gstin",
     "address_line_2",
     "city",
     "state",

@@ -94,3 +94,16 @@ def test_only_the_status_changes_when_staff_edit_an_order(admin_client, fulfille
     edited = Order.objects.get(pk=order.pk)
     assert edited.status == OrderStatus.SHIPPED
     assert (edited.total, edited.discount, edited.order_number) == (order.total, order.discount, order.order_number)
+
+
+def test_a_fulfilment_is_not_cancelled_by_editing_its_status(admin_client, fulfilled):
+    booking = Booking.objects.get(payment=fulfilled)
+    response = admin_client.post(f"/admin/fulfilment/booking/{booking.pk}/change/", {"status": "CANCELLED"})
+    assert response.status_code == 200 and "Refund in full and cancel" in response.content.decode()
+    booking.refresh_from_db()
+    assert booking.status == "CONFIRMED"
+    assert (
+        admin_client.post(f"/admin/fulfilment/booking/{booking.pk}/change/", {"status": "COMPLETED"}).status_code == 302
+    )
+    booking.refresh_from_db()
+    assert booking.status == "COMPLETED"

@@ -316,6 +316,7 @@ def test_schema_describes_the_shapes_pagination_and_errors():
         "state",
         "postal_code",
         "country",
+        "gstin",
         "is_default",
     }
     for name in ("subtotal", "discount", "total"):

@@ -40,7 +40,6 @@ class RazorpayConfig:
     api_base: str
     timeout_seconds: float
     merchant_name: str
-    public_base_url: str
     is_sandbox: bool
 
     @classmethod
@@ -52,7 +51,6 @@ class RazorpayConfig:
             api_base=settings.RAZORPAY_API_BASE,
             timeout_seconds=float(settings.GATEWAY_TIMEOUT_SECONDS),
             merchant_name=settings.PAYFIRST_MERCHANT_NAME,
-            public_base_url=settings.PAYFIRST_PUBLIC_BASE_URL.rstrip("/"),
             is_sandbox=settings.PAYFIRST_GATEWAYS == "sandbox",
         )
 
@@ -107,7 +105,8 @@ class RazorpayGateway:
             },
         }
         if self.config.is_sandbox:
-            checkout["sandbox_checkout_url"] = f"{self.config.public_base_url}/sandbox/razorpay/checkout/{order_id}/"
+            # The sandbox serves its hosted page beside its API, as Checkout stands beside Razorpay's API.
+            checkout["sandbox_checkout_url"] = f"{self.config.api_base.rstrip('/')}/checkout/{order_id}/"
         order = mapping.order_from(entity, checkout=checkout)
         if order.amount != amount or order.currency != CURRENCY:
             raise GatewayRejected(

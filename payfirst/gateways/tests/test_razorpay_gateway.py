@@ -99,7 +99,8 @@ def test_create_order_checkout_block(gateway, stub_server):
         "name": "Diya & Co",
         "description": "2 items",
         "prefill": CUSTOMER,
-        "sandbox_checkout_url": f"http://shop.test/sandbox/razorpay/checkout/{ORDER_ID}/",
+        # The hosted page sits beside the (sandbox) API the adapter is pointed at.
+        "sandbox_checkout_url": f"{stub_server.url}/rzp/checkout/{ORDER_ID}/",
     }
 
 

@@ -1,16 +1,15 @@
-"""Both adapters against payfirst's sandbox over real HTTP (a live server): create, pay on the hosted page's endpoint,
+"""Both adapters against the sandbox server over real HTTP: create, pay on the hosted page's endpoint,
 fetch the truth, refund, and armed API faults surfacing as GatewayUnavailable."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+import hashlib
+import hmac
 from dataclasses import replace
 
 import httpx
 import pytest
-from django.core.signals import request_finished, request_started
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.conf import settings
 
 from payfirst.core.money import Paise
 from payfirst.gateways.base import (
@@ -26,6 +25,7 @@ from payfirst.gateways.base import (
 from payfirst.gateways.phonepe.gateway import PhonePeConfig, PhonePeGateway
 from payfirst.gateways.razorpay.gateway import RazorpayConfig, RazorpayGateway
 from payfirst.gateways.registry import get_gateway
+from payfirst.testing.sandbox_server import SandboxServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,52 +33,18 @@ CUSTOMER = {"name": "Asha Rao", "email": "asha@example.com", "contact": "+919876
 
 
 @pytest.fixture
-def sandbox(live_server, settings, monkeypatch) -> Iterator[str]:
-    """The adapters pointed at the live server's sandbox. Teardown waits until the server has finished every request
-    (an armed api_timeout keeps serving after the client gave up), and each request closes its database connection
-    at its end even when the client keeps the HTTP connection alive, so nothing outlives the test's database."""
-    base = live_server.url
-    settings.PAYFIRST_GATEWAYS = "sandbox"
-    settings.PAYFIRST_PUBLIC_BASE_URL = base
-    settings.RAZORPAY_API_BASE = f"{base}/sandbox/razorpay"
-    settings.PHONEPE_API_BASE = f"{base}/sandbox/phonepe"
-    settings.PHONEPE_OAUTH_BASE = f"{base}/sandbox/phonepe"
+def sandbox(sandbox, settings):  # type: ignore[no-untyped-def]
+    """The session's sandbox server (see payfirst/testing), with the adapters' timeout short enough for the tests."""
     settings.GATEWAY_TIMEOUT_SECONDS = 5
-    monkeypatch.setitem(connections.settings[DEFAULT_DB_ALIAS], "CONN_MAX_AGE", 0)
-
-    in_flight = 0
-    idle = threading.Condition()
-
-    def started(**kwargs: object) -> None:
-        nonlocal in_flight
-        with idle:
-            in_flight += 1
-
-    def finished(**kwargs: object) -> None:
-        # Connected after Django's close_old_connections, so this runs once the request's connection is closed.
-        nonlocal in_flight
-        with idle:
-            in_flight -= 1
-            idle.notify_all()
-
-    request_started.connect(started, weak=False)
-    request_finished.connect(finished, weak=False)
-    try:
-        yield base
-        with idle:
-            assert idle.wait_for(lambda: in_flight <= 0, timeout=30), "the live server is still serving a request"
-    finally:
-        request_started.disconnect(started)
-        request_finished.disconnect(finished)
+    return sandbox
 
 
 def _post(url: str, body: dict) -> httpx.Response:
     return httpx.post(url, json=body, timeout=10)
 
 
-def _arm(base: str, *, gateway: str, fault: str, count: int = 1) -> None:
-    response = _post(f"{base}/sandbox/faults/", {"gateway": gateway, "fault": fault, "count": count})
-    assert response.status_code in (200, 201), response.text
+def _arm(sandbox: SandboxServer, *, gateway: str, fault: str, count: int = 1) -> None:
+    sandbox.arm(gateway, fault, count=count)
 
 
 def _razorpay_order(gateway: RazorpayGateway, reference: str, amount: int = 49900):
@@ -102,12 +68,14 @@ def test_razorpay_create_pay_and_fetch_captured(sandbox):
     gateway = get_gateway("razorpay")
     order = _razorpay_order(gateway, "PAY-IT-RZP-1")
     assert order.gateway_order_id.startswith("order_") and order.amount == Paise(49900)
-    assert order.checkout["sandbox_checkout_url"] == f"{sandbox}/sandbox/razorpay/checkout/{order.gateway_order_id}/"
+    assert (
+        order.checkout["sandbox_checkout_url"] == f"{sandbox.url}/sandbox/razorpay/checkout/{order.gateway_order_id}/"
+    )
     assert httpx.get(order.checkout["sandbox_checkout_url"], timeout=10).status_code == 200
 
     assert gateway.fetch_payment(gateway_order_id=order.gateway_order_id).status is GatewayStatus.PENDING
 
-    paid = _razorpay_pay(sandbox, order.gateway_order_id, "success")
+    paid = _razorpay_pay(sandbox.url, order.gateway_order_id, "success")
     assert paid.status_code == 200, paid.text
     fields = paid.json()
     gateway.verify_client_signature(fields=fields)  # the sandbox signs exactly as Checkout does
@@ -129,13 +97,13 @@ def test_razorpay_same_reference_never_opens_two_orders(sandbox):
 def test_razorpay_failure_then_success_on_the_same_order(sandbox):
     gateway = get_gateway("razorpay")
     order = _razorpay_order(gateway, "PAY-IT-RZP-2")
-    assert _razorpay_pay(sandbox, order.gateway_order_id, "failure").status_code >= 400
+    assert _razorpay_pay(sandbox.url, order.gateway_order_id, "failure").status_code >= 400
     failed = gateway.fetch_payment(gateway_order_id=order.gateway_order_id)
     # The failed attempt is listed, and the order stays payable: Razorpay lets the customer try again on it.
     assert failed.status is GatewayStatus.PENDING and failed.error_code == "BAD_REQUEST_ERROR"
     assert [attempt.status for attempt in failed.attempts] == [AttemptStatus.FAILED]
 
-    assert _razorpay_pay(sandbox, order.gateway_order_id, "success").status_code == 200
+    assert _razorpay_pay(sandbox.url, order.gateway_order_id, "success").status_code == 200
     assert gateway.fetch_payment(gateway_order_id=order.gateway_order_id).status is GatewayStatus.CAPTURED
 
 
@@ -145,7 +113,7 @@ def test_razorpay_authorized_payment_is_only_reported_by_fetch_and_captured_by_c
     entity = gateway.api.create_order(
         {"amount": 25000, "currency": "INR", "receipt": "PAY-IT-RZP-3", "payment_capture": 0}
     )
-    assert _razorpay_pay(sandbox, entity["id"], "success").status_code == 200
+    assert _razorpay_pay(sandbox.url, entity["id"], "success").status_code == 200
     held = gateway.api.order_payments(entity["id"])["items"][0]
     assert held["status"] == "authorized"
 
@@ -163,7 +131,7 @@ def test_razorpay_authorized_payment_is_only_reported_by_fetch_and_captured_by_c
 def test_razorpay_refund_is_idempotent_per_reference_and_fetchable(sandbox):
     gateway = get_gateway("razorpay")
     order = _razorpay_order(gateway, "PAY-IT-RZP-4")
-    pay_id = _razorpay_pay(sandbox, order.gateway_order_id, "success").json()["razorpay_payment_id"]
+    pay_id = _razorpay_pay(sandbox.url, order.gateway_order_id, "success").json()["razorpay_payment_id"]
 
     refund = gateway.refund(
         gateway_order_id=order.gateway_order_id, gateway_payment_id=pay_id, amount=Paise(10000), reference="RF-IT-RZP-4"
@@ -188,7 +156,7 @@ def test_razorpay_refund_is_idempotent_per_reference_and_fetchable(sandbox):
 def test_razorpay_refund_beyond_the_captured_amount_is_rejected(sandbox):
     gateway = get_gateway("razorpay")
     order = _razorpay_order(gateway, "PAY-IT-RZP-5")
-    pay_id = _razorpay_pay(sandbox, order.gateway_order_id, "success").json()["razorpay_payment_id"]
+    pay_id = _razorpay_pay(sandbox.url, order.gateway_order_id, "success").json()["razorpay_payment_id"]
     with pytest.raises(GatewayRejected):
         gateway.refund(
             gateway_order_id=order.gateway_order_id,
@@ -245,12 +213,12 @@ def _phonepe_complete(base: str, reference: str, outcome: str) -> httpx.Response
 
 def test_phonepe_create_pay_and_fetch_captured(sandbox):
     gateway = get_gateway("phonepe")
-    order = _phonepe_order(gateway, sandbox, "PAYITPP1")
+    order = _phonepe_order(gateway, sandbox.url, "PAYITPP1")
     assert order.gateway_order_id == "PAYITPP1" and order.amount == Paise(49900)
     assert httpx.get(order.checkout["redirect_url"], timeout=10).status_code == 200
 
     assert gateway.fetch_payment(gateway_order_id="PAYITPP1").status is GatewayStatus.PENDING
-    completed = _phonepe_complete(sandbox, "PAYITPP1", "success")
+    completed = _phonepe_complete(sandbox.url, "PAYITPP1", "success")
     assert completed.status_code == 200, completed.text
 
     payment = gateway.fetch_payment(gateway_order_id="PAYITPP1")
@@ -260,22 +228,22 @@ def test_phonepe_create_pay_and_fetch_captured(sandbox):
 
 def test_phonepe_failure_path(sandbox):
     gateway = get_gateway("phonepe")
-    _phonepe_order(gateway, sandbox, "PAYITPP2")
-    assert _phonepe_complete(sandbox, "PAYITPP2", "failure").status_code == 200
+    _phonepe_order(gateway, sandbox.url, "PAYITPP2")
+    assert _phonepe_complete(sandbox.url, "PAYITPP2", "failure").status_code == 200
     assert gateway.fetch_payment(gateway_order_id="PAYITPP2").status is GatewayStatus.FAILED
 
 
 def test_phonepe_same_reference_never_opens_two_orders(sandbox):
     gateway = get_gateway("phonepe")
-    _phonepe_order(gateway, sandbox, "PAYITPP3")
+    _phonepe_order(gateway, sandbox.url, "PAYITPP3")
     with pytest.raises(GatewayRejected):
-        _phonepe_order(gateway, sandbox, "PAYITPP3")
+        _phonepe_order(gateway, sandbox.url, "PAYITPP3")
 
 
 def test_phonepe_refund_is_idempotent_per_reference_and_fetchable(sandbox):
     gateway = get_gateway("phonepe")
-    _phonepe_order(gateway, sandbox, "PAYITPP4")
-    _phonepe_complete(sandbox, "PAYITPP4", "success")
+    _phonepe_order(gateway, sandbox.url, "PAYITPP4")
+    _phonepe_complete(sandbox.url, "PAYITPP4", "success")
     pay_id = gateway.fetch_payment(gateway_order_id="PAYITPP4").gateway_payment_id or ""
 
     refund = gateway.refund(
@@ -299,7 +267,7 @@ def test_phonepe_unknown_order_is_rejected(sandbox):
 
 def test_phonepe_armed_api_error_is_unavailable_once(sandbox):
     gateway = get_gateway("phonepe")
-    _phonepe_order(gateway, sandbox, "PAYITPP5")  # a token is cached now, so the fault hits the status call
+    _phonepe_order(gateway, sandbox.url, "PAYITPP5")  # a token is cached now, so the fault hits the status call
     _arm(sandbox, gateway="phonepe", fault="api_error")
     with pytest.raises(GatewayUnavailable):
         gateway.fetch_payment(gateway_order_id="PAYITPP5")
@@ -308,7 +276,7 @@ def test_phonepe_armed_api_error_is_unavailable_once(sandbox):
 
 def test_phonepe_armed_api_timeout_is_unavailable(sandbox, settings):
     gateway = get_gateway("phonepe")
-    _phonepe_order(gateway, sandbox, "PAYITPP6")
+    _phonepe_order(gateway, sandbox.url, "PAYITPP6")
     settings.GATEWAY_TIMEOUT_SECONDS = 0.5
     _arm(sandbox, gateway="phonepe", fault="api_timeout")
     with pytest.raises(GatewayUnavailable, match="timeout"):
@@ -325,32 +293,47 @@ def test_phonepe_wrong_client_secret_is_an_auth_error(sandbox):
 # Webhooks the sandbox signs, read by the adapters ------------------------------------------------------------------
 
 
-def _deliveries(gateway: str) -> list[tuple[dict[str, str], bytes]]:
-    """Every webhook the sandbox queued for `gateway`, as (headers, body) exactly as its worker would send them."""
-    from payfirst.gateways.sandbox.models import WebhookDelivery
-    from payfirst.gateways.sandbox.webhooks import signed_headers
+def _delivery_ids(sandbox: SandboxServer, gateway: str) -> set[int]:
+    return {delivery["id"] for delivery in sandbox.deliveries(gateway=gateway)}
 
+
+def _deliveries(sandbox: SandboxServer, gateway: str, earlier: set[int]) -> list[tuple[dict[str, str], bytes]]:
+    """The webhooks the sandbox sent for `gateway` since `earlier`, in the order it created them, as (headers, body):
+    the exact bytes it sent, with the headers signed here from the configured secrets (it never stores a signature)."""
+    sandbox.wait_idle()
     sent = []
-    for delivery in WebhookDelivery.objects.filter(gateway=gateway).order_by("pk"):
-        body = delivery.body.encode("utf-8")
-        sent.append((signed_headers(delivery, body), body))
+    for delivery in sandbox.deliveries(gateway=gateway):
+        if delivery["id"] in earlier:
+            continue
+        body = delivery["body"].encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        if gateway == "razorpay":
+            headers["X-Razorpay-Event-Id"] = delivery["event_id"]
+            headers["X-Razorpay-Signature"] = hmac.new(
+                settings.RAZORPAY_WEBHOOK_SECRET.encode(), body, hashlib.sha256
+            ).hexdigest()
+        else:
+            credentials = f"{settings.PHONEPE_WEBHOOK_USERNAME}:{settings.PHONEPE_WEBHOOK_PASSWORD}"
+            headers["Authorization"] = hashlib.sha256(credentials.encode()).hexdigest()
+        sent.append((headers, body))
     return sent
 
 
 def test_razorpay_adapter_reads_every_webhook_the_sandbox_sends(sandbox):
-    from payfirst.gateways.sandbox.razorpay_services import settle_razorpay_refund
-
+    earlier = _delivery_ids(sandbox, "razorpay")
     gateway = get_gateway("razorpay")
     failed_order = _razorpay_order(gateway, "PAY-IT-RZP-9")
-    _razorpay_pay(sandbox, failed_order.gateway_order_id, "failure")
+    _razorpay_pay(sandbox.url, failed_order.gateway_order_id, "failure")
     order = _razorpay_order(gateway, "PAY-IT-RZP-10")
-    pay_id = _razorpay_pay(sandbox, order.gateway_order_id, "success").json()["razorpay_payment_id"]
+    pay_id = _razorpay_pay(sandbox.url, order.gateway_order_id, "success").json()["razorpay_payment_id"]
     refund = gateway.refund(
         gateway_order_id=order.gateway_order_id, gateway_payment_id=pay_id, amount=Paise(5000), reference="RF-IT-RZP-10"
     )
-    settle_razorpay_refund.call(refund_id=refund.gateway_refund_id)  # what the sandbox worker runs later
+    # The sandbox settles the refund by itself (at once, in the tests' sandbox) and sends refund.processed.
 
-    events = [gateway.parse_webhook(headers=headers, body=body) for headers, body in _deliveries("razorpay")]
+    events = [
+        gateway.parse_webhook(headers=headers, body=body) for headers, body in _deliveries(sandbox, "razorpay", earlier)
+    ]
     assert [e.name for e in events] == [
         "payment.failed",
         "payment.authorized",
@@ -371,24 +354,24 @@ def test_razorpay_adapter_reads_every_webhook_the_sandbox_sends(sandbox):
         assert event.gateway_payment_id == pay_id
     assert processed.status == "processed"
 
-    headers, body = _deliveries("razorpay")[0]
+    headers, body = _deliveries(sandbox, "razorpay", earlier)[0]
     with pytest.raises(SignatureInvalid):
         gateway.parse_webhook(headers=headers, body=body.replace(b'"failed"', b'"faileD"', 1))
 
 
 def test_phonepe_adapter_reads_every_callback_the_sandbox_sends(sandbox):
-    from payfirst.gateways.sandbox.phonepe_services import advance_phonepe_refund
-
+    earlier = _delivery_ids(sandbox, "phonepe")
     gateway = get_gateway("phonepe")
-    _phonepe_order(gateway, sandbox, "PAYITPP8")
-    _phonepe_complete(sandbox, "PAYITPP8", "failure")
-    _phonepe_order(gateway, sandbox, "PAYITPP9")
-    _phonepe_complete(sandbox, "PAYITPP9", "success")
+    _phonepe_order(gateway, sandbox.url, "PAYITPP8")
+    _phonepe_complete(sandbox.url, "PAYITPP8", "failure")
+    _phonepe_order(gateway, sandbox.url, "PAYITPP9")
+    _phonepe_complete(sandbox.url, "PAYITPP9", "success")
     gateway.refund(gateway_order_id="PAYITPP9", gateway_payment_id="", amount=Paise(5000), reference="RFITPP9")
-    advance_phonepe_refund.call(merchant_refund_id="RFITPP9")
-    advance_phonepe_refund.call(merchant_refund_id="RFITPP9")
+    # The sandbox moves the refund PENDING -> CONFIRMED -> COMPLETED by itself, with a callback at each step.
 
-    events = [gateway.parse_webhook(headers=headers, body=body) for headers, body in _deliveries("phonepe")]
+    events = [
+        gateway.parse_webhook(headers=headers, body=body) for headers, body in _deliveries(sandbox, "phonepe", earlier)
+    ]
     assert [(e.name, e.status) for e in events] == [
         ("checkout.order.failed", "FAILED"),
         ("checkout.order.completed", "COMPLETED"),

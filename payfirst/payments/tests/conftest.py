@@ -75,8 +75,8 @@ def mixed_cart(user, variant, package, slot, plan):
 
 
 @pytest.fixture
-def server(live_server, settings):
-    """payfirst and its sandbox on one live server, pointed at each other as in `make run`.
+def server(live_server, sandbox, settings):
+    """payfirst on a live server and the sandbox server (its own process), pointed at each other as in `make run`.
 
     The live server's request threads close their database connections after each request (CONN_MAX_AGE 0 on the
     shared settings dict), so no session outlives the test and the test database can be dropped afterwards.
@@ -84,12 +84,7 @@ def server(live_server, settings):
     max_age = connection.settings_dict["CONN_MAX_AGE"]
     connection.settings_dict["CONN_MAX_AGE"] = 0
     settings.PAYFIRST_PUBLIC_BASE_URL = live_server.url
-    settings.RAZORPAY_API_BASE = f"{live_server.url}/sandbox/razorpay"
-    settings.PHONEPE_API_BASE = f"{live_server.url}/sandbox/phonepe"
-    settings.PHONEPE_OAUTH_BASE = f"{live_server.url}/sandbox/phonepe"
     settings.FRONTEND_BASE_URL = "http://localhost:3000"
-    settings.SANDBOX_WEBHOOK_RETRY_BASE_SECONDS = 0
-    settings.SANDBOX_REFUND_SETTLE_SECONDS = 0
     yield live_server.url
     # The adapters' HTTP sessions keep sockets to the live server open until they are collected; collecting them
     # now, while the server runs, lets its request threads finish cleanly instead of after it has stopped.

@@ -51,9 +51,12 @@ def test_payment_events_are_read_only_in_the_admin(admin_client, payment):
 
 
 def test_admin_cancel_action_goes_through_the_service_and_the_timeline(admin_client, payment):
-    response = admin_client.post(
-        "/admin/payments/payment/", {"action": "cancel_pending", "_selected_action": [payment.pk]}, follow=True
-    )
+    chosen = {"action": "cancel_pending", "_selected_action": [payment.pk]}
+    confirmation = admin_client.post("/admin/payments/payment/", chosen)
+    assert confirmation.status_code == 200 and "Cancel these payments?" in confirmation.content.decode()
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.PENDING  # nothing until confirmed
+    response = admin_client.post("/admin/payments/payment/", {**chosen, "confirmed": "yes"}, follow=True)
     assert response.status_code == 200
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.CANCELLED

@@ -33,6 +33,8 @@ PAYMENT_KEYS = {
     "gateway_order_id",
     "cart_id",
     "items_count",
+    "razorpay_order_id",
+    "cart_items_count",
     "created_at",
     "expires_at",
     "captured_at",
@@ -368,7 +370,12 @@ def test_phonepe_redirect_asks_phonepe_then_redirects_with_the_status(user, pack
     assert response.status_code == 302
     target = urlsplit(response["Location"])
     assert target.netloc == "localhost:3000" and target.path == "/confirm"
-    assert parse_qs(target.query) == {"from": ["pp"], "payment_id": [str(payment["id"])], "status": ["success"]}
+    assert parse_qs(target.query) == {
+        "from": ["pp"],
+        "payment_id": [str(payment["id"])],
+        "status": ["success"],
+        "redirect_source": ["phonepe"],
+    }
     assert Payment.objects.get().status == S.CAPTURED and Booking.objects.count() == 1
     assert Payment.objects.get().events.last().source == "redirect"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -33,12 +33,12 @@ ROUNDS = 5
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def run_concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
+def run_concurrently(calls: Sequence[Callable[..., Any]]) -> list[Any]:
     """Start every call at the same moment on its own thread (and DB connection); results or raised exceptions."""
     barrier = threading.Barrier(len(calls))
     results: list[Any] = [None] * len(calls)
 
-    def worker(index: int, call: Callable[[], Any]) -> None:
+    def worker(index: int, call: Callable[..., Any]) -> None:
         try:
             barrier.wait(timeout=10)
             results[index] = call()

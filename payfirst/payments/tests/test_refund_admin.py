@@ -27,10 +27,20 @@ def admin_client(operator) -> Client:
     return client
 
 
+CONFIRMED_ACTIONS = ("refund_rest", "refund_rest_and_cancel", "cancel_pending")
+
+
 def act(client: Client, action: str, payment: Payment) -> str:
-    response = client.post(
-        "/admin/payments/payment/", {"action": action, "_selected_action": [payment.pk]}, follow=True
-    )
+    """Choose the action; for one that moves money or cancels, confirm it on the page it shows first."""
+    chosen = {"action": action, "_selected_action": [payment.pk]}
+    if action in CONFIRMED_ACTIONS:
+        before = list(Refund.objects.values_list("pk", "status"))
+        confirmation = client.post("/admin/payments/payment/", chosen)
+        page = confirmation.content.decode()
+        assert confirmation.status_code == 200 and 'name="confirmed" value="yes"' in page and payment.reference in page
+        assert list(Refund.objects.values_list("pk", "status")) == before  # nothing done yet
+        chosen = {**chosen, "confirmed": "yes", "reason": "Refunded in full from the admin."}
+    response = client.post("/admin/payments/payment/", chosen, follow=True)
     assert response.status_code == 200
     return response.content.decode()
 
@@ -41,7 +51,7 @@ def test_refund_action_refunds_the_rest_and_lands_in_the_timeline(
     payment = pay(user=user, address=address, fake=fake_razorpay)
     page = act(admin_client, "refund_rest", payment)
     refund = Refund.objects.get()
-    assert f"refund {refund.reference} of {payment.amount} paise is processed" in page
+    assert f"refund {refund.reference} of ₹4,497.00 is processed" in page
     payment.refresh_from_db()
     assert (payment.status, payment.refunded_amount) == (S.REFUNDED, payment.amount)
     event = PaymentEvent.objects.filter(payment=payment).order_by("-id").first()
@@ -97,3 +107,15 @@ def test_refund_and_cancel_action_gives_stock_and_places_back(
     slot.refresh_from_db()
     assert (variant.stock_on_hand, variant.reserved, slot.taken) == (5, 0, 0)
     assert PaymentEvent.objects.filter(payment=payment, source="admin", detail__contains="Cancelled: order").exists()
+
+
+def test_the_refund_confirmation_page_shows_the_amounts_in_rupees_and_takes_a_reason(
+    admin_client, user, address, mixed_cart, fake_razorpay
+):
+    payment = pay(user=user, address=address, fake=fake_razorpay)
+    chosen = {"action": "refund_rest", "_selected_action": [payment.pk]}
+    page = admin_client.post("/admin/payments/payment/", chosen).content.decode()
+    assert "Refund in full?" in page and "₹4,497.00" in page and "Yes, refund" in page and "No, take me back" in page
+    assert not Refund.objects.exists()
+    admin_client.post("/admin/payments/payment/", {**chosen, "confirmed": "yes", "reason": "Duplicate order"})
+    assert Refund.objects.get().reason == "Duplicate order"

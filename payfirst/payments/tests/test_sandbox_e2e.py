@@ -1,5 +1,6 @@
-"""End to end over real HTTP: the payfirst API, the real gateway adapters and the sandbox on a live server, with the
-sandbox's webhooks delivered back to payfirst by the task queue. A mixed cart (product + slot + plan) per gateway."""
+"""End to end over real HTTP: the payfirst API on a live server, the real gateway adapters, and the sandbox server
+(its own process), whose webhooks reach the live server and are processed by the task queue. A mixed cart
+(product + slot + plan) per gateway."""
 
 from __future__ import annotations
 
@@ -14,9 +15,16 @@ from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.ops.tasks import run_queued_tasks
 from payfirst.payments.models import Payment, WebhookEvent
 from payfirst.payments.states import PaymentStatus
+from payfirst.testing.sandbox_server import SandboxServer
 
 S = PaymentStatus
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def settle(sandbox: SandboxServer, *, horizon: float = 2.0) -> None:
+    """Let the sandbox send what is due within `horizon` seconds to the live server, then run the queued tasks."""
+    sandbox.wait_idle(horizon=horizon)
+    run_queued_tasks()
 
 
 def fill_mixed_cart(client: httpx.Client, *, variant: Variant, slot: Slot, plan_code: str) -> dict:
@@ -50,7 +58,7 @@ def assert_fulfilled(payment: Payment, *, variant: Variant, slot: Slot) -> None:
     assert Cart.objects.get(pk=payment.cart_id).status == "CONVERTED"
 
 
-def test_razorpay_happy_path_through_the_sandbox(server, api, user, address, catalog):
+def test_razorpay_happy_path_through_the_sandbox(server, sandbox, api, user, address, catalog):
     variant, slot, plan = catalog
     client = api(server, user)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
@@ -62,7 +70,7 @@ def test_razorpay_happy_path_through_the_sandbox(server, api, user, address, cat
     assert payment["amount"] == 449700 and payment["gateway_order_id"].startswith("order_")
     checkout = payment["checkout"]
     assert checkout["order_id"] == payment["gateway_order_id"] and checkout["amount"] == 449700
-    assert checkout["sandbox_checkout_url"].startswith(f"{server}/sandbox/razorpay/checkout/")
+    assert checkout["sandbox_checkout_url"].startswith(f"{sandbox.url}/sandbox/razorpay/checkout/")
     # The customer pays on the hosted page; Checkout hands the front end the three signed fields.
     paid = httpx.post(f"{checkout['sandbox_checkout_url']}pay", json={"outcome": "success"}, timeout=30)
     assert paid.status_code == 200, paid.text
@@ -74,7 +82,7 @@ def test_razorpay_happy_path_through_the_sandbox(server, api, user, address, cat
     assert record.status == S.CAPTURED
     assert_fulfilled(record, variant=variant, slot=slot)
     # The sandbox's webhooks arrive afterwards (from the worker): verified, and changing nothing.
-    run_queued_tasks()
+    settle(sandbox)
     outcomes = set(WebhookEvent.objects.values_list("outcome", flat=True))
     assert outcomes and outcomes <= {"processed", "duplicate", "ignored"}, outcomes
     assert WebhookEvent.objects.filter(is_verified=True).count() == WebhookEvent.objects.count()
@@ -83,7 +91,7 @@ def test_razorpay_happy_path_through_the_sandbox(server, api, user, address, cat
     assert client.get("/api/cart/").json()["items_count"] == 0
 
 
-def test_razorpay_paid_without_confirm_is_captured_by_the_webhook_alone(server, api, user, address, catalog):
+def test_razorpay_paid_without_confirm_is_captured_by_the_webhook_alone(server, sandbox, api, user, address, catalog):
     variant, slot, plan = catalog
     client = api(server, user)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
@@ -92,36 +100,38 @@ def test_razorpay_paid_without_confirm_is_captured_by_the_webhook_alone(server, 
     ).json()
     httpx.post(f"{payment['checkout']['sandbox_checkout_url']}pay", json={"outcome": "success"}, timeout=30)
     assert Payment.objects.get(pk=payment["id"]).status == S.PENDING  # the browser never came back
-    run_queued_tasks()
+    settle(sandbox)
     record = Payment.objects.get(pk=payment["id"])
     assert record.status == S.CAPTURED and record.events.filter(to_status=S.CAPTURED, source="webhook").exists()
     assert_fulfilled(record, variant=variant, slot=slot)
     assert WebhookEvent.objects.filter(outcome="processed").exists()
 
 
-def test_razorpay_with_webhooks_dropped_and_duplicated_confirm_still_fulfils_once(server, api, user, address, catalog):
+def test_razorpay_with_webhooks_dropped_and_duplicated_confirm_still_fulfils_once(
+    server, sandbox, api, user, address, catalog
+):
     variant, slot, plan = catalog
     client = api(server, user)
-    assert httpx.post(
-        f"{server}/sandbox/faults/", json={"gateway": "razorpay", "fault": "webhook_duplicate", "count": 5}, timeout=30
-    ).status_code in (200, 201)
+    sandbox.arm("razorpay", "webhook_duplicate", count=5)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
     payment = client.post(
         "/api/payments/create-from-cart/", json={"gateway": "razorpay", "shipping_address_id": address.pk}
     ).json()
     paid = httpx.post(f"{payment['checkout']['sandbox_checkout_url']}pay", json={"outcome": "success"}, timeout=30)
-    run_queued_tasks()
+    settle(sandbox)
     assert WebhookEvent.objects.filter(outcome="duplicate").exists()
     confirmed = client.post("/api/payments/confirm-razorpay/", json=paid.json())
     assert confirmed.json()["status"] == "success"
     assert_fulfilled(Payment.objects.get(pk=payment["id"]), variant=variant, slot=slot)
 
 
-def test_razorpay_gateway_error_on_create_leaves_nothing_reserved_and_retry_works(server, api, user, address, catalog):
+def test_razorpay_gateway_error_on_create_leaves_nothing_reserved_and_retry_works(
+    server, sandbox, api, user, address, catalog
+):
     variant, slot, plan = catalog
     client = api(server, user)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
-    httpx.post(f"{server}/sandbox/faults/", json={"gateway": "razorpay", "fault": "api_error", "count": 1}, timeout=30)
+    sandbox.arm("razorpay", "api_error")
     body = {"gateway": "razorpay", "shipping_address_id": address.pk}
     failed = client.post("/api/payments/create-from-cart/", json=body)
     assert failed.status_code == 502 and failed.json()["error"]["code"] == "gateway_error"
@@ -132,7 +142,7 @@ def test_razorpay_gateway_error_on_create_leaves_nothing_reserved_and_retry_work
     assert retry.status_code == 201, retry.text
 
 
-def test_razorpay_tampered_checkout_signature_is_400_through_the_sandbox(server, api, user, address, catalog):
+def test_razorpay_tampered_checkout_signature_is_400_through_the_sandbox(server, sandbox, api, user, address, catalog):
     variant, slot, plan = catalog
     client = api(server, user)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
@@ -148,7 +158,10 @@ def test_razorpay_tampered_checkout_signature_is_400_through_the_sandbox(server,
     assert Payment.objects.get(pk=payment["id"]).status == S.PENDING
 
 
-def test_phonepe_happy_path_through_the_sandbox_and_the_redirect(server, api, user, address, catalog):
+def test_phonepe_happy_path_through_the_sandbox_and_the_redirect(server, sandbox, api, user, address, catalog):
+    # PhonePe's callback comes a little after the customer is back (2000 gateway seconds: 2 s here), so the redirect
+    # is what captures; the callback then changes nothing.
+    sandbox.arm("phonepe", "webhook_delay", delay_seconds=2000)
     variant, slot, plan = catalog
     client = api(server, user)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
@@ -164,7 +177,7 @@ def test_phonepe_happy_path_through_the_sandbox_and_the_redirect(server, api, us
     payment = created.json()
     assert payment["gateway_order_id"] == Payment.objects.get(pk=payment["id"]).reference
     pay_page = payment["checkout"]["redirect_url"]
-    assert pay_page.startswith(f"{server}/sandbox/phonepe/pay/")
+    assert pay_page.startswith(f"{sandbox.url}/sandbox/phonepe/pay/")
     completed = httpx.post(f"{pay_page}complete", json={"outcome": "success"}, timeout=30)
     assert completed.status_code == 200, completed.text
     back = completed.json()["redirect_url"]
@@ -174,19 +187,23 @@ def test_phonepe_happy_path_through_the_sandbox_and_the_redirect(server, api, us
     assert redirected.status_code == 302
     target = urlsplit(redirected.headers["location"])
     assert (target.netloc, target.path) == ("localhost:3000", "/confirmbooking")
-    assert parse_qs(target.query) == {"payment_id": [str(payment["id"])], "status": ["success"]}
+    assert parse_qs(target.query) == {
+        "payment_id": [str(payment["id"])],
+        "status": ["success"],
+        "redirect_source": ["phonepe"],
+    }
     record = Payment.objects.get(pk=payment["id"])
     assert record.status == S.CAPTURED and record.events.filter(source="redirect").exists()
     assert_fulfilled(record, variant=variant, slot=slot)
     status = client.get(f"/api/payments/cart/status/{payment['cart_id']}/").json()["data"]
     assert status["payment_status"] == "SUCCESS" and status["booking_id"].startswith("BK-")
-    run_queued_tasks()  # PhonePe's callback arrives later, verified, and changes nothing
+    settle(sandbox, horizon=10)  # PhonePe's callback arrives later, verified, and changes nothing
     assert WebhookEvent.objects.filter(gateway="phonepe", is_verified=True).exists()
     assert not WebhookEvent.objects.filter(outcome__in=["invalid_signature", "error"]).exists()
     assert_fulfilled(Payment.objects.get(pk=payment["id"]), variant=variant, slot=slot)
 
 
-def test_phonepe_failed_payment_releases_everything(server, api, user, address, catalog):
+def test_phonepe_failed_payment_releases_everything(server, sandbox, api, user, address, catalog):
     variant, slot, plan = catalog
     client = api(server, user)
     fill_mixed_cart(client, variant=variant, slot=slot, plan_code=plan.code)
@@ -194,7 +211,7 @@ def test_phonepe_failed_payment_releases_everything(server, api, user, address, 
         "/api/payments/create-from-cart/", json={"gateway": "phonepe", "shipping_address_id": address.pk}
     ).json()
     httpx.post(f"{payment['checkout']['redirect_url']}complete", json={"outcome": "failure"}, timeout=30)
-    run_queued_tasks()  # the callback says failed; payfirst asks PhonePe, which agrees
+    settle(sandbox)  # the callback says failed; payfirst asks PhonePe, which agrees
     record = Payment.objects.get(pk=payment["id"])
     assert record.status == S.FAILED
     variant.refresh_from_db()
