@@ -250,9 +250,11 @@ def decide_attempt(
         if not _created:
             if row.decision == decision:
                 return False
-            PaymentAttempt.objects.filter(pk=row.pk).update(
+            moved = PaymentAttempt.objects.filter(pk=row.pk, decision=row.decision).update(
                 decision=decision, gateway_status=attempt.status, updated_at=timezone.now()
             )
+            if not moved:  # decided so by another sync at this moment
+                return False
         PaymentEvent.objects.create(
             payment=payment,
             from_status=payment.status,
@@ -281,12 +283,10 @@ def account_for_attempts(*, payment_id: int, answer: GatewayPayment, source: str
         for attempt in answer.attempts:
             row = rows.get(attempt.gateway_payment_id)
             if row is None:
-                row = PaymentAttempt.objects.create(
+                row, _created = PaymentAttempt.objects.get_or_create(
                     payment=payment,
                     gateway_payment_id=attempt.gateway_payment_id,
-                    gateway_status="",
-                    amount=attempt.amount.value,
-                    currency=attempt.currency,
+                    defaults={"gateway_status": "", "amount": attempt.amount.value, "currency": attempt.currency},
                 )
             decision, detail = _account(
                 payment=payment,
@@ -295,6 +295,15 @@ def account_for_attempts(*, payment_id: int, answer: GatewayPayment, source: str
                 attempt=attempt,
                 row=row,
             )
+            if row.gateway_status == attempt.status and decision == row.decision:
+                continue
+            # Compare-and-set: of two syncs that learn the same thing at once, one records it (on PostgreSQL the
+            # payment's row lock already queues them; this also holds where row locks are no-ops).
+            moved = PaymentAttempt.objects.filter(
+                pk=row.pk, gateway_status=row.gateway_status, decision=row.decision
+            ).update(gateway_status=attempt.status, decision=decision, updated_at=timezone.now())
+            if not moved or not detail:
+                continue
             if (
                 decision == AttemptDecision.EXTRA_REFUNDED
                 and row.decision != AttemptDecision.EXTRA_REFUNDED
@@ -309,19 +318,14 @@ def account_for_attempts(*, payment_id: int, answer: GatewayPayment, source: str
                 )
                 queued.append(refund.pk)
                 detail = f"{detail} Refund {refund.reference} recorded and queued."
-            if row.gateway_status != attempt.status or decision != row.decision:
-                PaymentAttempt.objects.filter(pk=row.pk).update(
-                    gateway_status=attempt.status, decision=decision, updated_at=timezone.now()
-                )
-            if detail:
-                PaymentEvent.objects.create(
-                    payment=payment,
-                    from_status=payment.status,
-                    to_status=payment.status,
-                    source=source,
-                    detail=detail,
-                    payload={"gateway_payment_id": attempt.gateway_payment_id, "attempt": str(attempt.status)},
-                )
+            PaymentEvent.objects.create(
+                payment=payment,
+                from_status=payment.status,
+                to_status=payment.status,
+                source=source,
+                detail=detail,
+                payload={"gateway_payment_id": attempt.gateway_payment_id, "attempt": str(attempt.status)},
+            )
         for refund_id in queued:
             send_refund_task.enqueue(refund_id=refund_id)
     for refund_id in queued:
