@@ -120,7 +120,8 @@ def reconcile_payment(*, payment_id: int, dry_run: bool = False, actor_id: int |
         return ["flagged"]
     if outcome == SyncOutcome.FAILED:
         return ["failed"]
-    if outcome == SyncOutcome.PENDING and payment.status == S.PENDING and payment.expires_at <= timezone.now():
+    unpaid = outcome in (SyncOutcome.PENDING, SyncOutcome.LEFT_UNCAPTURED)
+    if unpaid and payment.status == S.PENDING and payment.expires_at <= timezone.now():
         return ["expired"] if expire_payment(payment_id=payment.pk) else ["unchanged"]
     return ["unchanged"]
 

@@ -121,6 +121,12 @@ def test_authorised_money_for_another_amount_is_left_uncaptured(user, address, m
     assert payment.status == S.PENDING and fake_razorpay.calls["capture"] == 0
     assert PaymentAttempt.objects.get(payment=payment).decision == AttemptDecision.LEFT_UNCAPTURED
     assert sum("Not captured" in d for d in timeline(payment)) == 1  # decided once
+    # Unpaid all the same: it expires on time and gives its stock back.
+    Payment.objects.filter(pk=payment.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.expire_stale_payments()["expired"] == 1
+    payment.refresh_from_db()
+    assert payment.status == S.EXPIRED and payment.reservation == ReservationState.RELEASED
+    assert fake_razorpay.calls["capture"] == 0
 
 
 @pytest.mark.django_db
