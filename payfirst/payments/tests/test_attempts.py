@@ -24,12 +24,14 @@ from payfirst.payments.models import (
     Refund,
     RefundStatus,
     ReservationState,
+    WebhookOutcome,
 )
 from payfirst.payments.reconcile import reconcile_open_payments
 from payfirst.payments.services import SyncOutcome
 from payfirst.payments.states import EventSource, PaymentStatus
 from payfirst.payments.tests import factories
 from payfirst.payments.tests.flows import assert_every_capture_is_fulfilled_or_refunded, open_payment, pay
+from payfirst.payments.webhooks import receive_webhook
 
 S = PaymentStatus
 TOTAL = 449700  # mixed_cart
@@ -261,3 +263,16 @@ def test_phonepe_failed_attempt_inside_an_open_order_keeps_it_pending_until_the_
     assert services.sync_payment(payment=payment, source=EventSource.WEBHOOK) == SyncOutcome.FAILED
     payment.refresh_from_db()
     assert payment.status == S.FAILED and payment.reservation == ReservationState.RELEASED
+
+
+@pytest.mark.django_db
+def test_a_payment_failed_webhook_leaves_the_payment_pending(user, address, mixed_cart, fake_razorpay):
+    payment = open_payment(user=user, address=address)
+    fake_razorpay.add_attempt(payment.gateway_order_id, AttemptStatus.FAILED, error_code="BAD_REQUEST_ERROR")
+    headers, body = fake_razorpay.webhook(
+        event_id="evt_failed_1", name="payment.failed", gateway_order_id=payment.gateway_order_id
+    )
+    assert receive_webhook(gateway="razorpay", headers=headers, body=body).outcome == WebhookOutcome.PROCESSED
+    payment.refresh_from_db()
+    assert payment.status == S.PENDING and payment.reservation == ReservationState.HELD
+    assert any("not a failed payment" in d for d in timeline(payment))
