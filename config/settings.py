@@ -26,12 +26,13 @@ DEBUG = env_bool("DEBUG", False)
 # PAYFIRST_DEMO marks a local demo or test run (set by `make run` and the test suite).
 DEMO = env_bool("PAYFIRST_DEMO", False)
 
-_INSECURE_KEY = "insecure-payfirst-development-key-never-use-in-production"
+# The demo's and tests' published key: a system check refuses it outside the demo (payfirst.core.checks).
+DEMO_SECRET_KEY = "insecure-payfirst-development-key-never-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not (DEBUG or DEMO):
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = _INSECURE_KEY
+    SECRET_KEY = DEMO_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver" if (DEBUG or DEMO) else "")
 
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "payfirst.core.middleware.RequestIdMiddleware",
     "payfirst.core.metrics.MetricsMiddleware",
+    "payfirst.core.guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -176,17 +178,25 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["payfirst.core.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "payfirst.core.api.PagePagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "payfirst.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "payfirst.core.api.exception_handler",
+    # Rates as "N/second|minute|hour|day" (or "off"), counted in the shared cache (CACHES["default"]) so every web
+    # process sees the same counters. docs/reliability.md lists who is counted how.
     "DEFAULT_THROTTLE_RATES": {
         "register": os.environ.get("THROTTLE_REGISTER", "10/hour"),
         "token": os.environ.get("THROTTLE_TOKEN", "20/minute"),
+        "sign_in_account": os.environ.get("THROTTLE_SIGN_IN_ACCOUNT", "10/minute"),
+        "admin_login": os.environ.get("THROTTLE_ADMIN_LOGIN", "10/minute"),
         "check_email": os.environ.get("THROTTLE_CHECK_EMAIL", "30/minute"),
         "password_reset": os.environ.get("THROTTLE_PASSWORD_RESET", "5/hour"),
         "password_reset_confirm": os.environ.get("THROTTLE_PASSWORD_RESET_CONFIRM", "20/hour"),
+        "payments_create": os.environ.get("THROTTLE_PAYMENTS_CREATE", "20/minute"),
+        "payments_confirm": os.environ.get("THROTTLE_PAYMENTS_CONFIRM", "30/minute"),
+        "payments_cancel": os.environ.get("THROTTLE_PAYMENTS_CANCEL", "20/minute"),
+        "refunds": os.environ.get("THROTTLE_REFUNDS", "30/minute"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Proxies in front of the app that append to X-Forwarded-For. 0 (the default) trusts only the socket's address,
@@ -218,17 +228,45 @@ SPECTACULAR_SETTINGS = {
         "GatewayErrorCodeEnum": ["gateway_error"],
         "IdempotencyKeyReusedCodeEnum": ["idempotency_key_reused"],
         "InvalidStateCodeEnum": ["invalid_state"],
+        "CheckoutInvalidCodeEnum": [
+            "invalid_input",
+            "cart_empty",
+            "shipping_address_required",
+            "invalid_redirect_url",
+            "amount_not_payable",
+            "malformed_request",
+        ],
         "PaymentOutcomeEnum": ["success", "pending", "failed"],
         "GatewayEnum": ["razorpay", "phonepe"],
     },
 }
 
-# Caches back DRF's throttling. One process: local memory; many: set CACHE_URL to Redis.
+# The cache holds the throttle counters, so it must be shared by every web process: by default a table in the
+# database (created by `manage.py createcachetable`, which `make run` runs after migrate), Redis when CACHE_URL is set.
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "payfirst.core.cache.DatabaseCache",
+            "LOCATION": "payfirst_cache",
+            "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("CACHE_MAX_ENTRIES", "50000"))},
+        }
+    }
+
+# Request limits (docs/reliability.md): bodies are refused on Content-Length before they are read (413).
+API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(64 * 1024)))
+WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(256 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(2_621_440)))  # admin forms
+API_MAX_JSON_DEPTH = int(os.environ.get("API_MAX_JSON_DEPTH", "32"))
+MAX_QUERY_STRING_BYTES = int(os.environ.get("MAX_QUERY_STRING_BYTES", "4096"))
+
+# /metrics: open only in the demo, or to the CIDRs in METRICS_ALLOW_FROM, or with `Authorization: Bearer
+# METRICS_TOKEN`. METRICS_PUBLIC=1 opens it on purpose (for a network that already restricts it).
+METRICS_ALLOW_FROM = env_list("METRICS_ALLOW_FROM")
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_PUBLIC = env_bool("METRICS_PUBLIC", False)
 
 # Background work: the standard Django tasks API on a database-backed queue.
 TASKS = {
@@ -254,6 +292,9 @@ GST_SELLER_STATE = os.environ.get("GST_SELLER_STATE", "Karnataka")
 GST_SELLER_GSTIN = os.environ.get("GST_SELLER_GSTIN", "29AAKCS4821M1ZS")
 # Basis points (1800 = 18 %) for a catalog item without a tax class.
 GST_STANDARD_RATE = int(os.environ.get("GST_STANDARD_RATE", "1800"))
+# Caps on what one customer may hold at once (0 turns a cap off): live (PENDING) payments, and places in one slot.
+PAYMENTS_MAX_PENDING_PER_CUSTOMER = int(os.environ.get("PAYMENTS_MAX_PENDING_PER_CUSTOMER", "3"))
+PAYMENTS_MAX_SLOT_HOLDS_PER_CUSTOMER = int(os.environ.get("PAYMENTS_MAX_SLOT_HOLDS_PER_CUSTOMER", "4"))
 PAYFIRST_GATEWAYS = os.environ.get("PAYFIRST_GATEWAYS", "sandbox" if (DEBUG or DEMO) else "live")
 if PAYFIRST_GATEWAYS not in {"sandbox", "live"}:
     raise ImproperlyConfigured("PAYFIRST_GATEWAYS must be 'sandbox' or 'live'.")

@@ -28,7 +28,6 @@ from payfirst.accounts import password_reset, services
 from payfirst.accounts.models import ADDRESS_FIELDS, PHONE, Address, User, UserManager
 from payfirst.accounts.selectors import addresses_for_user, get_address, is_email_available
 from payfirst.accounts.serializers import AddressOutput, UserOutput
-from payfirst.core.api import ScopedThrottle
 from payfirst.core.schema import (
     INVALID_INPUT,
     NOT_AUTHENTICATED,
@@ -37,6 +36,7 @@ from payfirst.core.schema import (
     THROTTLED,
     error_response,
 )
+from payfirst.core.throttling import ScopedThrottle, SignInAccountThrottle
 
 TAGS = ["accounts"]
 
@@ -99,6 +99,17 @@ class UserRegisterApi(_PublicApi, APIView):
         return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
 
 
+class SignInSerializer(TokenObtainPairSerializer):
+    """simplejwt's sign-in with bounded fields: a 50,000-character email never reaches a case-insensitive lookup."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[self.username_field] = serializers.CharField(max_length=254, write_only=True)
+        self.fields["password"] = serializers.CharField(
+            max_length=4096, write_only=True, trim_whitespace=False, style={"input_type": "password"}
+        )
+
+
 @extend_schema_view(
     post=extend_schema(
         tags=TAGS,
@@ -117,7 +128,9 @@ class UserRegisterApi(_PublicApi, APIView):
     )
 )
 class TokenObtainApi(TokenObtainPairView):
-    throttle_classes = [ScopedThrottle]
+    serializer_class = SignInSerializer
+    # Per client address (`token`) and per account (`sign_in_account`, shared with the admin's sign-in page).
+    throttle_classes = [ScopedThrottle, SignInAccountThrottle]
     throttle_scope = "token"
 
 

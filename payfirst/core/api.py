@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import set_rollback
 
 from payfirst.core.errors import AppError, InvalidInput
@@ -61,6 +60,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     headers: dict[str, str] = {}
     if isinstance(exc, AppError):
         body, status = error_body(exc.code, exc.message, exc.fields), exc.status
+    elif isinstance(exc, SuspiciousOperation):
+        # Django's own refusals raised inside a view (a body read past DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields).
+        body, status = _suspicious_body(exc)
     elif isinstance(exc, Http404):
         body, status = error_body("not_found", "Not found."), 404
     elif isinstance(exc, DjangoPermissionDenied):
@@ -102,28 +104,35 @@ class PagePagination(PageNumberPagination):
         return response
 
 
-class ScopedThrottle(ScopedRateThrottle):
-    """DRF's scoped throttle (`throttle_scope` on the view), reading the rates from settings on every request.
-
-    DRF's own copies the rate table once at import, so a changed setting (a test's override_settings) would be ignored.
-    """
-
-    @property
-    def THROTTLE_RATES(self) -> dict[str, str | None]:  # noqa: N802 - the name DRF reads
-        return api_settings.DEFAULT_THROTTLE_RATES
-
-
 def idempotency_key_from(request: Request) -> str | None:
     """The Idempotency-Key header, if sent: any string of 1 to 255 characters."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not key or len(key) > 255:
+    if not key or len(key) > 255 or not key.isprintable():
         raise InvalidInput(
-            "Idempotency-Key must be 1 to 255 characters.",
-            fields={"Idempotency-Key": ["Must be 1 to 255 characters."]},
+            "Idempotency-Key must be 1 to 255 printable characters.",
+            fields={"Idempotency-Key": ["Must be 1 to 255 printable characters."]},
         )
     return key
+
+
+def _suspicious_body(exc: Exception | None) -> tuple[dict[str, Any], int]:
+    if isinstance(exc, RequestDataTooBig):
+        return error_body("payload_too_large", "The request body is larger than this endpoint accepts."), 413
+    if isinstance(exc, DisallowedHost):
+        return error_body("bad_request", "This host name is not served here."), 400
+    return error_body("bad_request", "The request could not be understood."), 400
+
+
+def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's 400s (SuspiciousOperation, DisallowedHost, a body past DATA_UPLOAD_MAX_MEMORY_SIZE: 413)."""
+    body, status = _suspicious_body(exception)
+    return JsonResponse(body, status=status)
+
+
+def permission_denied_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(error_body("forbidden", "You are not allowed to do this."), status=403)
 
 
 def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -38,3 +38,7 @@ class InvalidState(AppError):
 
 class GatewayFailed(AppError):
     code, status, message = "gateway_error", 502, "The payment gateway did not respond. Please try again."
+
+
+class MalformedRequest(AppError):
+    code, status, message = "malformed_request", 400, "The request body is not valid JSON."

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import os
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -77,9 +80,33 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ready"})
 
 
+def metrics_allowed(request: HttpRequest) -> bool:
+    """Open in the demo (DEBUG or PAYFIRST_DEMO) or with METRICS_PUBLIC; otherwise only to a client address inside
+    METRICS_ALLOW_FROM (the socket's address, REMOTE_ADDR) or to `Authorization: Bearer <METRICS_TOKEN>`."""
+    if settings.DEBUG or getattr(settings, "DEMO", False) or settings.METRICS_PUBLIC:
+        return True
+    token = settings.METRICS_TOKEN
+    sent = request.headers.get("Authorization", "")
+    if token and sent.startswith("Bearer ") and hmac.compare_digest(sent[7:].encode(), token.encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    for cidr in settings.METRICS_ALLOW_FROM:
+        try:
+            if address in ipaddress.ip_network(cidr, strict=False):
+                return True
+        except ValueError:
+            continue  # refused at start-up by check payfirst.E003; never a reason to let anyone in
+    return False
+
+
 @_get_only
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format. Restrict who can reach it at the proxy; it is not authenticated."""
+    """Prometheus text format, for the scrapers metrics_allowed lets in (403 in the error shape for anyone else)."""
+    if not metrics_allowed(request):
+        return JsonResponse(error_body("forbidden", "Metrics are not served to this client."), status=403)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Several processes (gunicorn workers, task workers) write their samples to files in that directory.
         registry = CollectorRegistry()

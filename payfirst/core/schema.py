@@ -5,9 +5,15 @@ Use them in `@extend_schema(responses={...})` so each operation documents its er
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular import openapi
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
+
+from payfirst.core.guards import body_limit_of_class
+from payfirst.core.throttling import is_counted
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -68,3 +74,34 @@ RETRY_AFTER = OpenApiParameter(
     response=[429],
     description="seconds to wait before trying again",
 )
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's AutoSchema, plus what every operation shares: a 400 for input refused before any view, the
+    413 with the endpoint's body limit on
+    each operation that takes a body, and the 429 with Retry-After on each rate-limited one."""
+
+    def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
+        # Here rather than in get_response_serializers, which @extend_schema(responses=...) replaces.
+        responses = dict(super()._get_response_bodies(direction))
+        if "400" not in responses:
+            # Any request may carry a NUL byte or an over-long query string: refused before the view (core/guards.py).
+            described = error_response("`invalid_input`: a NUL byte, or a query string over the limit.")
+            responses["400"] = self._get_response_for_code(described, "400", direction=direction)
+        if self.method in ("POST", "PUT", "PATCH") and "413" not in responses:
+            limit = body_limit_of_class(type(self.view))
+            described = error_response(f"`payload_too_large`: the body is over this endpoint's {limit} bytes.")
+            responses["413"] = self._get_response_for_code(described, "413", direction=direction)
+        if "429" not in responses and any(is_counted(throttle) for throttle in self.view.get_throttles()):
+            responses["429"] = self._get_response_for_code(THROTTLED, "429", direction=direction)
+        return responses
+
+    def _get_response_headers_for_code(self, status_code: Any, direction: Any = "response") -> dict[str, Any]:
+        headers = super()._get_response_headers_for_code(status_code, direction)
+        if str(status_code) == "429" and "Retry-After" not in headers:
+            headers["Retry-After"] = {
+                "schema": {"type": "integer"},
+                "description": "seconds to wait before trying again",
+                "required": True,
+            }
+        return headers

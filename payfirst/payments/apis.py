@@ -25,6 +25,7 @@ from payfirst.core.api import PagePagination, error_body
 from payfirst.core.errors import NotFound
 from payfirst.core.models import MAX_ID
 from payfirst.core.schema import coded_error_response
+from payfirst.core.throttling import UserScopedThrottle
 from payfirst.payments import returns, selectors, services
 from payfirst.payments.idempotency import respond_idempotently
 from payfirst.payments.models import Payment
@@ -37,6 +38,8 @@ logger = logging.getLogger("payfirst.payments")
 
 
 def _error(name: str, codes: list[str], description: str) -> OpenApiResponse:
+    if "invalid_input" in codes:
+        codes = [*codes, "malformed_request"]  # a body that is not JSON, or nested too deep
     return coded_error_response(
         component=name,
         detail_component=f"{name}Detail",
@@ -68,6 +71,7 @@ def _payment_id(raw: Any) -> int:
 
 
 class PaymentCreateApi(APIView):
+    throttle_classes, throttle_scope = [UserScopedThrottle], "payments_create"
     PaymentCreateInputSerializer = PaymentCreateInputSerializer
 
     @extend_schema(
@@ -99,8 +103,16 @@ class PaymentCreateApi(APIView):
             404: _error("PaymentAddressNotFound", ["not_found"], "An address id that is not one of yours."),
             409: _error(
                 "PaymentCreateConflict",
-                ["insufficient_stock", "slot_full", "payment_in_progress", "idempotency_key_in_use"],
-                "Not enough stock or places (nothing was charged), or the same request is still running.",
+                [
+                    "insufficient_stock",
+                    "slot_full",
+                    "payment_in_progress",
+                    "idempotency_key_in_use",
+                    "too_many_pending_payments",
+                    "slot_hold_limit",
+                ],
+                "Not enough stock or places (nothing was charged), the same request is still running, or a "
+                "per-customer cap on pending payments or slot places is reached.",
             ),
             422: _error("PaymentIdempotencyReused", ["idempotency_key_reused"], "The key was used with another body."),
             502: GATEWAY_ERROR,
@@ -120,6 +132,8 @@ class PaymentCreateApi(APIView):
 
 
 class PaymentConfirmRazorpayApi(APIView):
+    throttle_classes, throttle_scope = [UserScopedThrottle], "payments_confirm"
+
     class PaymentConfirmRazorpayInputSerializer(serializers.Serializer):
         razorpay_payment_id = serializers.CharField(max_length=64)
         razorpay_order_id = serializers.CharField(max_length=64)
@@ -193,6 +207,8 @@ class PaymentDetailApi(APIView):
 
 
 class PaymentCancelApi(APIView):
+    throttle_classes, throttle_scope = [UserScopedThrottle], "payments_cancel"
+
     @extend_schema(
         tags=["payments"],
         operation_id="payments_cancel",
@@ -346,10 +362,13 @@ class _WebhookApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []  # also makes DRF skip CSRF: the signature is the authentication
     gateway = ""
+    max_body_bytes = "WEBHOOK_MAX_BODY_BYTES"  # refused (413) on Content-Length before the body is read
 
     def post(self, request: Request) -> Response:
         # The raw bytes, untouched: the signature is over exactly these (request.data is never read here).
         body = request._request.body
+        if b"\x00" in body:  # never valid JSON, and PostgreSQL cannot store it: refused before the inbox
+            return Response(error_body("malformed_request", "The body contains a NUL byte."), status=400)
         try:
             result = receive_webhook(gateway=self.gateway, headers=dict(request.headers), body=body)
         except WebhookProcessingFailed:
@@ -370,7 +389,11 @@ _WEBHOOK_RESPONSES = {
         name="WebhookOutput",
         fields={"status": serializers.ChoiceField(choices=["processed", "duplicate", "ignored"])},
     ),
-    400: _error("WebhookInvalidSignature", ["invalid_signature"], "Signature missing or wrong; nothing changed."),
+    400: _error(
+        "WebhookInvalidSignature",
+        ["invalid_signature", "malformed_request"],
+        "Signature missing or wrong, or a NUL byte in the body; nothing changed.",
+    ),
     502: _error("WebhookProcessingFailed", ["gateway_error"], "Processing failed; the gateway should retry."),
 }
 

@@ -33,6 +33,7 @@ from payfirst.payments.errors import (
     ShippingAddressRequired,
 )
 from payfirst.payments.inputs import own_addresses, validate_redirect_url
+from payfirst.payments.limits import check_checkout_limits
 from payfirst.payments.models import Payment, PaymentEvent, PaymentLine, ReservationState
 from payfirst.payments.reservations import holds_of_payment, holds_of_priced, net, release_and_move
 from payfirst.payments.states import EventSource, PaymentStatus, transition
@@ -160,6 +161,7 @@ def _reserve_and_record(
         )
         if reused is not None:
             return reused, False
+        check_checkout_limits(user_id=user.pk, slots=holds_of_priced(priced)[1])  # 409 past a per-customer cap
         payment = _insert_payment(
             user=user,
             cart=cart,

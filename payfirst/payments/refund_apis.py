@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from payfirst.core.api import PagePagination
 from payfirst.core.schema import FORBIDDEN, NOT_AUTHENTICATED, NOT_FOUND, error_response
+from payfirst.core.throttling import UserScopedThrottle
 from payfirst.payments import selectors
 from payfirst.payments.apis import _payment_id
 from payfirst.payments.idempotency import respond_idempotently
@@ -45,6 +46,8 @@ class RefundPageOutput(serializers.Serializer):
 
 
 class PaymentRefundListCreateApi(APIView):
+    throttle_classes, throttle_scope = [UserScopedThrottle], "refunds"  # counts the POSTs only
+
     class PaymentRefundCreateInputSerializer(serializers.Serializer):
         amount = serializers.IntegerField(
             required=False,

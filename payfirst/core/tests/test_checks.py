@@ -9,7 +9,7 @@ from payfirst.core.checks import sqlite_supports_update_from, sqlite_too_old
 
 def test_an_sqlite_older_than_3_33_is_refused_with_a_clear_message():
     error = sqlite_too_old(alias="default", version=(3, 31, 1))
-    assert error is not None and error.id == "payfirst.E001"
+    assert error is not None and error.id == "payfirst.E010"
     assert error.msg.startswith("SQLite 3.31.1 is too old: payfirst needs SQLite 3.33 or newer")
 
 

@@ -285,17 +285,17 @@ def test_address_bodies_describe_the_pin_the_default_country_and_partial_patch(s
 
 def test_accounts_error_responses(schema):
     expected = {
-        ("/api/auth/register/", "post"): {"201", "400", "429"},
-        ("/api/auth/token/", "post"): {"200", "400", "401", "429"},
-        ("/api/auth/token/refresh/", "post"): {"200", "400", "401"},
+        ("/api/auth/register/", "post"): {"201", "400", "413", "429"},
+        ("/api/auth/token/", "post"): {"200", "400", "401", "413", "429"},
+        ("/api/auth/token/refresh/", "post"): {"200", "400", "401", "413"},
         ("/api/auth/check-email/", "get"): {"200", "400", "429"},
-        ("/api/auth/profile/", "get"): {"200", "401"},
-        ("/api/auth/profile/", "patch"): {"200", "400", "401"},
-        ("/api/auth/addresses/", "get"): {"200", "401", "404"},
-        ("/api/auth/addresses/", "post"): {"201", "400", "401"},
-        ("/api/auth/addresses/{id}/", "get"): {"200", "401", "404"},
-        ("/api/auth/addresses/{id}/", "patch"): {"200", "400", "401", "404"},
-        ("/api/auth/addresses/{id}/", "delete"): {"204", "401", "404"},
+        ("/api/auth/profile/", "get"): {"200", "400", "401"},
+        ("/api/auth/profile/", "patch"): {"200", "400", "401", "413"},
+        ("/api/auth/addresses/", "get"): {"200", "400", "401", "404"},
+        ("/api/auth/addresses/", "post"): {"201", "400", "401", "413"},
+        ("/api/auth/addresses/{id}/", "get"): {"200", "400", "401", "404"},
+        ("/api/auth/addresses/{id}/", "patch"): {"200", "400", "401", "404", "413"},
+        ("/api/auth/addresses/{id}/", "delete"): {"204", "400", "401", "404"},
     }
     error = schema["components"]["schemas"]["Error"]
     for (path, method), statuses in expected.items():
