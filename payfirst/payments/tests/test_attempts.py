@@ -15,7 +15,7 @@ from payfirst.catalog.models import Slot
 from payfirst.fulfilment.models import Booking, Order
 from payfirst.gateways.base import AttemptStatus, GatewayStatus, GatewayUnavailable
 from payfirst.ops.tasks import run_queued_tasks
-from payfirst.payments import services
+from payfirst.payments import capture, services
 from payfirst.payments.models import (
     AttemptDecision,
     Payment,
@@ -276,3 +276,24 @@ def test_a_payment_failed_webhook_leaves_the_payment_pending(user, address, mixe
     payment.refresh_from_db()
     assert payment.status == S.PENDING and payment.reservation == ReservationState.HELD
     assert any("not a failed payment" in d for d in timeline(payment))
+
+
+@pytest.mark.django_db
+def test_a_crash_after_the_gateway_captured_is_finished_by_the_next_sync_without_a_second_capture(
+    user, address, mixed_cart, fake_razorpay, monkeypatch
+):
+    payment = open_payment(user=user, address=address)
+    fake_razorpay.settle(payment.gateway_order_id, GatewayStatus.AUTHORIZED)
+
+    def crash(**kwargs):
+        raise RuntimeError("the process died after the capture call")
+
+    monkeypatch.setattr(capture, "record_capture", crash)
+    with pytest.raises(RuntimeError):
+        services.sync_payment(payment=payment, source=EventSource.CONFIRM)
+    monkeypatch.undo()
+    assert Payment.objects.get(pk=payment.pk).status == S.PENDING
+    assert PaymentAttempt.objects.get(payment=payment).decision == AttemptDecision.CAPTURE_REQUESTED  # the intent
+    assert services.sync_payment(payment=payment, source=EventSource.RECONCILE) == SyncOutcome.CAPTURED
+    assert fake_razorpay.calls["capture"] == 1 and Order.objects.filter(payment=payment).count() == 1
+    assert PaymentAttempt.objects.get(payment=payment).decision == AttemptDecision.CAPTURED
