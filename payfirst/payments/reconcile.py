@@ -151,7 +151,8 @@ def captured_payment_ids(*, limit: int, since: datetime | None) -> list[int]:
         gateway_payment_id=""
     )
     if since is not None:
-        queryset = queryset.filter(captured_at__gte=since)
+        # A FLAGGED payment has no captured_at (it was never accepted); staff are told to refund it at the gateway.
+        queryset = queryset.filter(Q(captured_at__gte=since) | Q(status=S.FLAGGED, updated_at__gte=since))
     return list(queryset.order_by("pk").values_list("pk", flat=True)[:limit])
 
 

@@ -12,11 +12,12 @@ from django.utils import timezone
 
 from payfirst.gateways.base import EventKind, GatewayRejected, GatewayUnavailable
 from payfirst.gateways.base import RefundStatus as GatewayRefundStatus
+from payfirst.payments import services
 from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundSource, RefundStatus, WebhookOutcome
 from payfirst.payments.reconcile import reconcile_open_payments
 from payfirst.payments.refunds import PAYMENT_ALARMS, refund_payment, retry_delay, retry_pending_refunds
-from payfirst.payments.states import PaymentStatus
-from payfirst.payments.tests.flows import assert_every_capture_is_fulfilled_or_refunded, pay
+from payfirst.payments.states import EventSource, PaymentStatus
+from payfirst.payments.tests.flows import assert_every_capture_is_fulfilled_or_refunded, open_payment, pay
 from payfirst.payments.webhooks import receive_webhook
 
 S = PaymentStatus
@@ -159,3 +160,16 @@ def test_retry_delay_follows_the_settings(settings):
     settings.REFUND_RETRY_FIRST_SECONDS = 10
     settings.REFUND_RETRY_MAX_SECONDS = 60
     assert [retry_delay(attempts=n).total_seconds() for n in (1, 2, 3, 4, 5, 60)] == [10, 20, 40, 60, 60, 60]
+
+
+@pytest.mark.django_db
+def test_a_flagged_payment_refunded_in_the_dashboard_is_recorded_refunded(user, address, mixed_cart, fake_razorpay):
+    payment = open_payment(user=user, address=address)
+    fake_razorpay.settle(payment.gateway_order_id, amount=TOTAL - 100)  # paid the wrong amount: FLAGGED
+    services.sync_payment(payment=payment, source=EventSource.WEBHOOK)
+    assert Payment.objects.get(pk=payment.pk).status == S.FLAGGED
+    fake_razorpay.refund_outside(payment.gateway_order_id, TOTAL - 100)  # staff refund it at the gateway
+    assert reconcile_open_payments(since=timezone.now() - timedelta(days=3))["outside_refunds"] == 1
+    payment.refresh_from_db()
+    assert (payment.status, payment.refunded_amount) == (S.REFUNDED, TOTAL - 100)
+    assert Refund.objects.get(payment=payment).source == RefundSource.GATEWAY
