@@ -38,12 +38,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements.lock
 # reaches over HTTP only. Ctrl-C reaches all three directly (one process group), so the shell only waits: the worker
 # gets one signal and finishes its running task. A TERM or HUP sent to the shell is passed on to all three, once.
 run: venv
+	@echo "payfirst demo, starting:"
+	@echo "  storefront  http://127.0.0.1:$(PORT)/"
+	@echo "  API docs    http://127.0.0.1:$(PORT)/api/docs/  (OpenAPI: /api/schema/)"
+	@echo "  admin       http://127.0.0.1:$(PORT)/admin/  (admin@example.com / admin; demo only)"
+	@echo "  sandbox     http://127.0.0.1:$(SANDBOX_PORT)/sandbox/  (faults: /sandbox/faults/, webhooks sent: /sandbox/control/deliveries/)"
+	@echo "  emails      data/emails/ (and the admin's Email outbox)"
 	@mkdir -p data
-	PAYFIRST_DEMO=1 $(PY) manage.py migrate --noinput
-	PAYFIRST_DEMO=1 $(PY) manage.py createcachetable
-	PAYFIRST_DEMO=1 $(PY) manage.py seed_demo
-	@echo "payfirst demo on http://127.0.0.1:$(PORT)  (API docs: /api/docs/, admin: /admin/ as admin@example.com / admin)"
-	@echo "gateway sandbox on http://127.0.0.1:$(SANDBOX_PORT)/sandbox/  (faults: /sandbox/faults/, webhooks sent: /sandbox/control/deliveries/)"
+	@PAYFIRST_DEMO=1 $(PY) manage.py migrate --noinput -v 0
+	@PAYFIRST_DEMO=1 $(PY) manage.py createcachetable
+	@PAYFIRST_DEMO=1 $(PY) manage.py seed_demo
 	@rm -rf data/prometheus && mkdir -p data/prometheus
 	@export PAYFIRST_DEMO=1 PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/data/prometheus" PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT); \
 	interrupted=; \

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "payfirst.ops",
     "payfirst.notifications",
     "payfirst.dashboard",
+    "payfirst.storefront",
 ]
 
 MIDDLEWARE = [
@@ -154,14 +155,9 @@ CSRF_FAILURE_VIEW = "payfirst.core.api.csrf_failure_view"
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
 CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
-FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", "http://localhost:3000")
-# Seed 002's return pages: where a PhonePe payment made without a redirect_url sends the browser back to.
-PHONEPE_SUCCESS_REDIRECT_URL = os.environ.get(
-    "PHONEPE_SUCCESS_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/confirmbooking/"
-)
-PHONEPE_FAILED_REDIRECT_URL = os.environ.get(
-    "PHONEPE_FAILED_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/failedbooking/"
-)
+# The storefront opens the payment page (Razorpay Checkout, or the sandbox's page standing in for it) in a pop-up and
+# hears back from it: keep the opener link for pop-ups this origin opens.
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin-allow-popups"
 
 # Email (notifications, password reset): EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587 (the SMTP
 # timeout is 10 s unless ?timeout= says otherwise). Without it: the demo writes each message as a file under
@@ -305,6 +301,16 @@ PAYFIRST_PUBLIC_BASE_URL = os.environ.get("PAYFIRST_PUBLIC_BASE_URL", f"http://1
 # process on its own port that payfirst reaches over HTTP only, exactly like a remote gateway.
 SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", str(PORT + 1)))
 SANDBOX_BASE_URL = os.environ.get("SANDBOX_BASE_URL", f"http://127.0.0.1:{SANDBOX_PORT}").rstrip("/")
+# Where the customer's browser comes back after paying (return URLs must be under it, or an allowed origin). By default
+# the storefront payfirst serves at `/`, so every return URL lands on a real page (/confirmbooking).
+FRONTEND_BASE_URL = os.environ.get("FRONTEND_BASE_URL", PAYFIRST_PUBLIC_BASE_URL)
+# Seed 002's return pages: where a PhonePe payment made without a redirect_url sends the browser back to.
+PHONEPE_SUCCESS_REDIRECT_URL = os.environ.get(
+    "PHONEPE_SUCCESS_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/confirmbooking/"
+)
+PHONEPE_FAILED_REDIRECT_URL = os.environ.get(
+    "PHONEPE_FAILED_REDIRECT_URL", f"{FRONTEND_BASE_URL.rstrip('/')}/failedbooking/"
+)
 GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("GATEWAY_TIMEOUT_SECONDS", "10"))
 # Refunds the gateway could not answer are sent again with capped exponential backoff (first delay, doubling up to
 # the cap); after REFUND_MAX_ATTEMPTS unanswered tries a refund the gateway never accepted is FAILED with an alarm.

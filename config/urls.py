@@ -22,8 +22,12 @@ urlpatterns = [
     path("api/cart/", include("payfirst.cart.urls")),
     path("api/payments/", include("payfirst.payments.urls")),
     path("api/invoices/", include("payfirst.invoices.urls")),
+    path("api/", include("payfirst.payments.customer_urls")),
     path("api/", include("payfirst.fulfilment.urls")),
 ]
+
+# The storefront last: a client of the API above, at the site root.
+urlpatterns.append(path("", include("payfirst.storefront.urls")))
 
 handler400 = "payfirst.core.api.bad_request_view"
 handler403 = "payfirst.core.api.permission_denied_view"

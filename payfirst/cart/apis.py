@@ -72,6 +72,15 @@ class ServiceAddSerializer(serializers.Serializer):
     package_id = _id_field("a package id from /api/catalog/services/")
     selected_date = serializers.DateField(help_text="YYYY-MM-DD, a date from /api/catalog/services/{id}/slots/")
     selected_time = HourMinuteField(help_text="HH:MM (24 h), a slot time on that date")
+    devotee_name = serializers.CharField(
+        required=False, allow_blank=True, max_length=120, help_text="who the service is for; carried into the booking"
+    )
+    note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="for the priest, e.g. gotra or occasion; carried into the booking",
+    )
 
 
 class PlanAddSerializer(serializers.Serializer):
@@ -142,6 +151,14 @@ class CartItemOutputSerializer(serializers.Serializer):
     available = serializers.BooleanField(
         help_text="false when there is not enough stock or no place left right now: checkout would answer 409"
     )
+    devotee_name = serializers.SerializerMethodField(help_text="service lines: who the service is for")
+    note = serializers.SerializerMethodField(help_text="service lines: the customer's note")
+
+    def get_devotee_name(self, line: Any) -> str | None:
+        return line.devotee_name if line.kind == LineKind.SERVICE else None
+
+    def get_note(self, line: Any) -> str | None:
+        return line.note if line.kind == LineKind.SERVICE else None
 
 
 @extend_schema_serializer(component_name="Cart")
@@ -282,6 +299,8 @@ class CartAddApi(APIView):
                     selected_date=values["selected_date"],
                     selected_time=values["selected_time"],
                     quantity=quantity,
+                    devotee_name=values.get("devotee_name"),
+                    note=values.get("note"),
                 )
             else:
                 priced = services.add_plan(user=request.user, plan_code=values["plan_code"], quantity=quantity)

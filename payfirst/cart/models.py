@@ -108,6 +108,10 @@ class CartItem(TimestampedModel):
     slot = models.ForeignKey(Slot, on_delete=models.PROTECT, null=True, blank=True)
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True)
     quantity = models.PositiveIntegerField(default=1)
+    # Service lines only: who the puja is for, and what the priest should know (gotra, occasion); carried into the
+    # payment line and from there into the booking.
+    devotee_name = models.CharField(max_length=120, blank=True)
+    note = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["id"]

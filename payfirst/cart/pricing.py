@@ -49,6 +49,8 @@ class PricedLine:
     stock: int | None = None  # product lines: units this cart can have now (on hand minus others' reservations)
     slot_remaining: int | None = None  # service lines: places left in the slot for this cart now
     available: bool = True  # False: not enough stock or places right now, so checkout would answer 409
+    devotee_name: str = ""  # service lines: who the service is for
+    note: str = ""  # service lines: the customer's note (gotra, occasion)
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,8 @@ def _service_line(item: CartItem, *, seats_in_cart: Counter[int], holds: OwnHold
         package_name=package.name,
         slot_remaining=remaining,
         available=remaining >= seats_in_cart[slot.pk],
+        devotee_name=item.devotee_name,
+        note=item.note,
     )
 
 

@@ -128,9 +128,17 @@ def add_product(*, user: Any, variant_id: int, quantity: int) -> PricedCart:
 
 
 def add_service(
-    *, user: Any, package_id: int, selected_date: date, selected_time: time, quantity: int = 1
+    *,
+    user: Any,
+    package_id: int,
+    selected_date: date,
+    selected_time: time,
+    quantity: int = 1,
+    devotee_name: str | None = None,
+    note: str | None = None,
 ) -> PricedCart:
-    """Add a service package on a dated slot (one place). The same package and slot again leaves the cart as it is."""
+    """Add a service package on a dated slot (one place), for `devotee_name` with an optional `note`. The same package
+    and slot again leaves the line as it is, except that a devotee name or note sent with it replaces the old one."""
     _check_quantity(quantity, kind=LineKind.SERVICE)
     package = (
         ServicePackage.objects.select_related("service")
@@ -150,10 +158,16 @@ def add_service(
     with transaction.atomic():
         cart = _lock_active_cart(user=user)
         lines_on_slot = list(CartItem.objects.filter(cart=cart, kind=LineKind.SERVICE, slot=slot))
-        if not any(line.package_id == package.pk for line in lines_on_slot):
+        details = {
+            name: value.strip() for name, value in (("devotee_name", devotee_name), ("note", note)) if value is not None
+        }
+        same = [line for line in lines_on_slot if line.package_id == package.pk]
+        if not same:
             if slot.remaining + own_holds(cart=cart).places[slot.pk] < len(lines_on_slot) + 1:
                 raise SlotFull(f"The {when} slot for {package.service.name} has no places left.")
-            CartItem.objects.create(cart=cart, kind=LineKind.SERVICE, package=package, slot=slot, quantity=1)
+            CartItem.objects.create(cart=cart, kind=LineKind.SERVICE, package=package, slot=slot, quantity=1, **details)
+        elif details:
+            CartItem.objects.filter(pk=same[0].pk).update(updated_at=timezone.now(), **details)
         _start_change(cart)
         return _settle(cart=cart)
 

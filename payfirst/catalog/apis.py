@@ -7,13 +7,25 @@ header sent by a signed-in front end never turns a public catalog page into a 40
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from payfirst.catalog.models import Plan, Product, Service, ServiceType, Slot, Variant
-from payfirst.catalog.selectors import plan_list, product_get, product_list, service_get, service_list, slot_list
+from payfirst.catalog.selectors import (
+    plan_list,
+    product_get,
+    product_list,
+    service_availability,
+    service_get,
+    service_list,
+    slot_list,
+)
 from payfirst.core.fields import HourMinuteField
 
 
@@ -164,6 +176,46 @@ class ServiceSlotListApi(PublicCatalogApi, ListAPIView):
         query.is_valid(raise_exception=True)
         service = service_get(service_id=self.kwargs["service_id"])
         return slot_list(service=service, day=query.validated_data["date"])
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    month = serializers.RegexField(
+        r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$",
+        required=False,
+        help_text="YYYY-MM; the current month (merchant's time zone) when left out",
+        error_messages={"invalid": "Use YYYY-MM, e.g. 2026-12."},
+    )
+
+
+class AvailabilityDaySerializer(serializers.Serializer):
+    date = serializers.DateField(format="%Y-%m-%d")
+    remaining = serializers.IntegerField(help_text="places left over the day's bookable slots; 0 when all are full")
+
+
+class AvailabilityOutputSerializer(serializers.Serializer):
+    service_id = serializers.IntegerField()
+    month = serializers.CharField(help_text="YYYY-MM")
+    days = AvailabilityDaySerializer(many=True, help_text="days with bookable slots only, in date order")
+
+
+@extend_schema(
+    tags=["catalog"],
+    summary="A service's month calendar",
+    description="For each day of `month` on which the service has slots that have not started yet, the places "
+    "left over that day's slots (`remaining: 0` when they are all full). Days without slots, and past days, are "
+    "left out. Answered with one database query. Pick a day, then list its times with the slots endpoint.",
+    parameters=[AvailabilityQuerySerializer],
+    responses={200: AvailabilityOutputSerializer, 400: INVALID_INPUT, 404: SERVICE_NOT_FOUND},
+    auth=[],
+)
+class ServiceAvailabilityApi(PublicCatalogApi, APIView):
+    def get(self, request: Request, service_id: int) -> Response:
+        query = AvailabilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        month = query.validated_data.get("month") or timezone.localdate().strftime("%Y-%m")
+        year, month_number = (int(part) for part in month.split("-"))
+        days = service_availability(service_id=service_id, year=year, month=month_number)
+        return Response(AvailabilityOutputSerializer({"service_id": service_id, "month": month, "days": days}).data)
 
 
 class PlanOutputSerializer(serializers.Serializer):

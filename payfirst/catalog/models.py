@@ -129,9 +129,20 @@ class Service(TimestampedModel):
     service_type = models.CharField(max_length=32, choices=ServiceType.choices, default=ServiceType.PUJA)
     description = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
+    # The customer's own cancellation (docs/storefront.md, "Cancelling"): allowed until this many hours before the
+    # slot starts, refunding this share of what was paid for the booking (basis points: 10000 = all of it).
+    cancel_cutoff_hours = models.PositiveIntegerField(
+        default=24, help_text="customers may cancel a booking until this many hours before its slot starts"
+    )
+    cancel_refund_bp = models.PositiveIntegerField(
+        default=10000, help_text="share of the booking's total refunded on such a cancellation, in basis points"
+    )
 
     class Meta:
         ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(cancel_refund_bp__lte=10000), name="service_cancel_refund_bp_le_100pc")
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -4,9 +4,11 @@ count does not depend on how many rows a page holds.
 
 from __future__ import annotations
 
+import calendar
+from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from payfirst.catalog.models import Plan, Product, Service, ServicePackage, Slot, Variant
@@ -84,6 +86,43 @@ def slot_list(*, service: Service, day: date, now: datetime | None = None) -> Qu
     """The service's bookable slots on `day`, in time order: active and not yet started (full ones included,
     with nothing remaining, so a calendar can show them as full)."""
     return upcoming_slots(now=now).filter(service=service, date=day).order_by("time", "id")
+
+
+@dataclass(frozen=True)
+class DayAvailability:
+    date: date
+    remaining: int  # places left over all the day's bookable slots
+
+
+def service_availability(
+    *, service_id: int, year: int, month: int, now: datetime | None = None
+) -> list[DayAvailability]:
+    """The days of `year`-`month` on which the active service has bookable slots (active, not yet started), each
+    with the places left over its slots (0: every slot is full), in date order. NotFound for no such service.
+
+    One query: the service LEFT JOINed to its bookable slots of the month and grouped by date, so a service with
+    no slots that month still answers (one row with no date) and a missing one answers no row at all.
+    """
+    _check_id(service_id, "Service")
+    local_now = timezone.localtime(now)
+    today, time_now = local_now.date(), local_now.time()
+    first, last = date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    open_slots = FilteredRelation(
+        "slots",
+        condition=Q(slots__is_active=True, slots__date__gte=max(first, today), slots__date__lte=last)
+        & (Q(slots__date__gt=today) | Q(slots__time__gt=time_now)),
+    )
+    rows = list(
+        Service.objects.filter(pk=service_id, is_active=True)
+        .annotate(open_slots=open_slots)
+        .values("pk", "open_slots__date")
+        .annotate(remaining=Sum(F("open_slots__capacity") - F("open_slots__taken")))
+        .order_by("open_slots__date")
+        .values_list("open_slots__date", "remaining")
+    )
+    if not rows:
+        raise NotFound(f"Service {service_id} was not found.")
+    return [DayAvailability(date=day, remaining=remaining) for day, remaining in rows if day is not None]
 
 
 def plan_list() -> QuerySet[Plan]:

@@ -87,7 +87,7 @@ class BookingAdmin(_ReadMostlyAdmin):
     paise_fields = ("discount", "total")
     list_display = ["book_id", "user", "service", "package", "selected_date", "selected_time", "status", "total"]
     list_filter = ["status", "selected_date", "service"]
-    search_fields = ["book_id", "user__email", "payment__reference"]
+    search_fields = ["book_id", "user__email", "payment__reference", "devotee_name"]
     list_select_related = ["user", "service", "package__service"]
     date_hierarchy = "selected_date"
     fields = [
@@ -101,6 +101,8 @@ class BookingAdmin(_ReadMostlyAdmin):
         "slot",
         "selected_date",
         "selected_time",
+        "devotee_name",
+        "note",
         "discount",
         "total",
         "created_at",

@@ -95,6 +95,8 @@ class BookingOutput(serializers.ModelSerializer):
             "total",
             "payment_id",
             "created_at",
+            "devotee_name",
+            "note",
         ]
         read_only_fields = fields
 

@@ -121,6 +121,8 @@ class Booking(TimestampedModel):
     selected_time = models.TimeField()
     discount = models.PositiveBigIntegerField(default=0, help_text="paise: this line's share of the cart discount")
     total = models.PositiveBigIntegerField(help_text="paise: the package price less discount, the amount paid")
+    devotee_name = models.CharField(max_length=120, blank=True, help_text="who the service is for")
+    note = models.CharField(max_length=500, blank=True, help_text="the customer's note: gotra, occasion")
 
     class Meta:
         ordering = ["-created_at", "-id"]

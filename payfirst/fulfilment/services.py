@@ -60,6 +60,8 @@ class FulfilmentLine:
     line_total: int
     discount: int
     total: int
+    devotee_name: str = ""
+    note: str = ""
 
 
 def fulfil(*, payment: PaidPayment, lines: Sequence[FulfilmentLine]) -> list[FulfilmentRef]:
@@ -145,6 +147,8 @@ def _create_bookings(*, payment: PaidPayment, lines: list[FulfilmentLine]) -> li
                 selected_time=given(line.selected_time, line=line, what="selected_time"),
                 discount=line.discount,
                 total=line.total,
+                devotee_name=line.devotee_name,
+                note=line.note,
             )
             for line, book_id in zip(lines, sorted(book_ids), strict=True)
         ]

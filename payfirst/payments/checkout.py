@@ -64,6 +64,8 @@ def _contents_hash(*, priced: PricedCart, gateway: str, shipping: Any, billing: 
                 line.quantity,
                 line.unit_price,
                 line.discount,
+                line.devotee_name,
+                line.note,
             ]
             for line in priced.lines
         ],
@@ -273,6 +275,8 @@ def _insert_payment(
                 line_total=line.line_total,
                 discount=line.discount,
                 total=line.total,
+                devotee_name=line.devotee_name,
+                note=line.note,
             )
             for line in priced.lines
         ]

@@ -64,6 +64,8 @@ def payment_lines_for_fulfilment(*, payment_id: int) -> list[FulfilmentLine]:
             line_total=row.line_total,
             discount=row.discount,
             total=row.total,
+            devotee_name=row.devotee_name,
+            note=row.note,
         )
         for row in rows
     ]

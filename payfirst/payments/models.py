@@ -117,6 +117,8 @@ class PaymentLine(models.Model):
     line_total = models.PositiveBigIntegerField(help_text="paise")
     discount = models.PositiveBigIntegerField(default=0, help_text="paise; this line's share of the cart discount")
     total = models.PositiveBigIntegerField(help_text="paise; line_total - discount")
+    devotee_name = models.CharField(max_length=120, blank=True, help_text="service lines")
+    note = models.CharField(max_length=500, blank=True, help_text="service lines")
 
     class Meta:
         ordering = ["id"]

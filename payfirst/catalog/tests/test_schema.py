@@ -40,6 +40,7 @@ CATALOG_PATHS = {
     "/api/catalog/products/{product_id}/",
     "/api/catalog/services/",
     "/api/catalog/services/{service_id}/slots/",
+    "/api/catalog/services/{service_id}/availability/",
     "/api/catalog/plans/",
 }
 

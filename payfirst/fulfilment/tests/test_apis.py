@@ -50,6 +50,8 @@ BOOKING_KEYS = {
     "total",
     "payment_id",
     "created_at",
+    "devotee_name",
+    "note",
 }
 # API.md's Subscription plus `total`, the amount paid for it (an addition, as API.md allows).
 SUBSCRIPTION_KEYS = {"id", "plan_code", "status", "starts_at", "ends_at", "total", "payment_id"}
@@ -215,6 +217,8 @@ def test_booking_detail_has_the_api_md_shape(user, auth_client):
         "total": 250_000,
         "payment_id": booking.payment_id,
         "created_at": body["created_at"],
+        "devotee_name": "",
+        "note": "",
     }
     assert _is_iso_with_offset(body["created_at"])
 

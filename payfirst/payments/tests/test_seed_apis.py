@@ -26,6 +26,16 @@ CONFIRM = "/api/payments/confirm-razorpay/"
 CART_PAY = "/api/payments/cart/"
 PROCESS = "/api/payments/process-cart/"
 FRONTEND = "http://localhost:3000"
+
+
+@pytest.fixture(autouse=True)
+def merchant_front_end(settings):
+    """The merchant's own front end, as the seeds' code runs on it (not payfirst's storefront)."""
+    settings.FRONTEND_BASE_URL = FRONTEND
+    settings.PHONEPE_SUCCESS_REDIRECT_URL = f"{FRONTEND}/confirmbooking/"
+    settings.PHONEPE_FAILED_REDIRECT_URL = f"{FRONTEND}/failedbooking/"
+
+
 SEED_ADDRESS = {
     "full_name": "Prince Kumar",
     "address_line_1": "Hanuman Bagh",

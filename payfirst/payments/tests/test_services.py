@@ -229,7 +229,7 @@ def test_validate_redirect_url(url, ok):
             services.validate_redirect_url(redirect_url=url)
 
 
-@override_settings(PAYFIRST_PUBLIC_BASE_URL="https://pay.example.com")
+@override_settings(PAYFIRST_PUBLIC_BASE_URL="https://pay.example.com", FRONTEND_BASE_URL="http://localhost:3000")
 def test_create_payment_phonepe_sends_payfirsts_own_redirect_handler(user, package, slot, fake_phonepe):
     factories.add_service(factories.active_cart(user), package, slot)
     payment = create(user, gateway="phonepe", redirect_url="http://localhost:3000/confirmbooking").payment
