@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("payments", "0002_order_requested_at"),
+        ("payments", "0003_payment_line_devotee"),
     ]
 
     operations = [
