@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payfirst.cart.models import Cart, CartStatus
@@ -225,6 +225,32 @@ def _can_fulfil_late(payment: Payment) -> bool:
             return False
 
 
+def _attempt_row(
+    *,
+    payment: Payment,
+    attempt: GatewayAttempt,
+    decision: str = AttemptDecision.NOTED,
+    gateway_status: str | None = None,
+) -> tuple[PaymentAttempt, bool] | None:
+    """The attempt's row, made if new (in a savepoint). None when another sync is inserting it at this moment: the
+    unique constraint refuses the second row, and where row locks are no-ops (SQLite) the first one may not be
+    visible yet."""
+    try:
+        with transaction.atomic():
+            return PaymentAttempt.objects.get_or_create(
+                payment=payment,
+                gateway_payment_id=attempt.gateway_payment_id,
+                defaults={
+                    "gateway_status": attempt.status if gateway_status is None else gateway_status,
+                    "amount": attempt.amount.value,
+                    "currency": attempt.currency,
+                    "decision": decision,
+                },
+            )
+    except IntegrityError:
+        return None
+
+
 def decide_attempt(
     *,
     payment_id: int,
@@ -237,16 +263,10 @@ def decide_attempt(
     """Record what payfirst made of one attempt, with a timeline line, once: False when it was already decided so."""
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment_id)
-        row, _created = PaymentAttempt.objects.get_or_create(
-            payment=payment,
-            gateway_payment_id=attempt.gateway_payment_id,
-            defaults={
-                "gateway_status": attempt.status,
-                "amount": attempt.amount.value,
-                "currency": attempt.currency,
-                "decision": decision,
-            },
-        )
+        found = _attempt_row(payment=payment, attempt=attempt, decision=decision)
+        if found is None:
+            return False
+        row, _created = found
         if not _created:
             if row.decision == decision:
                 return False
@@ -283,11 +303,10 @@ def account_for_attempts(*, payment_id: int, answer: GatewayPayment, source: str
         for attempt in answer.attempts:
             row = rows.get(attempt.gateway_payment_id)
             if row is None:
-                row, _created = PaymentAttempt.objects.get_or_create(
-                    payment=payment,
-                    gateway_payment_id=attempt.gateway_payment_id,
-                    defaults={"gateway_status": "", "amount": attempt.amount.value, "currency": attempt.currency},
-                )
+                found = _attempt_row(payment=payment, attempt=attempt, gateway_status="")
+                if found is None:
+                    continue  # another sync is recording this attempt right now, and accounts for it
+                row = found[0]
             decision, detail = _account(
                 payment=payment,
                 settled=settled,
