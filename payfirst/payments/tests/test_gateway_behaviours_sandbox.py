@@ -252,7 +252,12 @@ def test_a_dashboard_refund_reaches_payfirst_by_its_webhook(server, sandbox, use
     sandbox.reset()  # webhooks flow again: the refund's reach payfirst
     api = razorpay_api()
     api.refund(pay_id, {"amount": 50000, "speed": "normal"}, idempotency_key="dashboard-refund-0002")
-    sandbox.wait_idle(horizon=5)  # refund.created, then refund.processed once the refund settles
+    # refund.created, then refund.processed once the refund settles: wait until payfirst has answered the latter.
+    sandbox.wait_for(
+        lambda: sandbox.deliveries(gateway="razorpay", event="refund.processed", state="delivered"),
+        timeout=60,
+        what="refund.processed to be delivered",
+    )
     run_queued_tasks()
     refund = Refund.objects.get(payment=payment)
     assert (refund.source, refund.status, refund.amount) == (RefundSource.GATEWAY, RefundStatus.PROCESSED, 50000)
