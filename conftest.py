@@ -56,9 +56,14 @@ def staff_user(make_user):
     return make_user(email="staff@example.com", full_name="Staff Member", is_staff=True)
 
 
+def bearer_for(user) -> str:
+    """The Authorization header value that signs `user` in to the API."""
+    return f"Bearer {RefreshToken.for_user(user).access_token}"
+
+
 def client_for(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    client.credentials(HTTP_AUTHORIZATION=bearer_for(user))
     return client
 
 

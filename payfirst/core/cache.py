@@ -19,6 +19,8 @@ _MISSING = object()
 
 
 class DatabaseCache(db.DatabaseCache):
+    _table: str  # the table's name, set by Django's BaseDatabaseCache.__init__ (the stubs leave it out)
+
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> Any:
         alias = router.db_for_write(self.cache_model_class)
         connection = connections[alias]

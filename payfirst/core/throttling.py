@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
@@ -38,7 +39,11 @@ class Rate:
 def rate_for(scope: str | None) -> Rate | None:
     """The scope's rate from settings ("20/minute"), or None when the scope has none or it is "off"."""
     text = api_settings.DEFAULT_THROTTLE_RATES.get(scope or "") if scope else None
-    if not text or text.strip().lower() == "off":
+    if not text:
+        return None
+    if not isinstance(text, str):  # DRF's stubs type the rates as numbers; DRF itself, like payfirst, reads text
+        raise ImproperlyConfigured(f'DEFAULT_THROTTLE_RATES["{scope}"] must be text such as "20/minute" or "off".')
+    if text.strip().lower() == "off":
         return None
     count, _, period = text.partition("/")
     return Rate(limit=int(count), period=_PERIODS[period.strip()[0].lower()])
@@ -63,7 +68,9 @@ def hit(*, scope: str, ident: str, rate: Rate) -> int | None:
 
 def client_ident(request: HttpRequest | Request) -> str:
     """The client's address, as DRF's throttles take it (REMOTE_ADDR, or X-Forwarded-For behind NUM_PROXIES)."""
-    return "ip:" + BaseThrottle().get_ident(request)
+    # DRF's get_ident reads only `META`, which a DRF Request passes through from the Django request it wraps.
+    drf_request = request if isinstance(request, Request) else Request(request)
+    return "ip:" + BaseThrottle().get_ident(drf_request)
 
 
 def account_ident(email: Any) -> str | None:

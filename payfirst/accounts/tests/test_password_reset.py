@@ -109,7 +109,7 @@ def test_an_inactive_account_gets_no_email(client, user):
 
 
 def test_asking_is_throttled_per_client(client, user):
-    rates: dict[str, str] = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "password_reset": "2/hour"}  # type: ignore[dict-item]
+    rates: dict[str, str] = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "password_reset": "2/hour"}
     with override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}):
         assert [_ask(client, "x@example.com").status_code for _ in range(2)] == [202, 202]
         throttled = _ask(client, user.email)

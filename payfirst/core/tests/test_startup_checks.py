@@ -28,7 +28,7 @@ PRODUCTION = {
 }
 
 
-def _ids(**changes: object) -> set[str]:
+def _ids(**changes: object) -> set[str | None]:
     with override_settings(**{**PRODUCTION, **changes}):
         return {message.id for message in check_unsafe_configuration()}
 

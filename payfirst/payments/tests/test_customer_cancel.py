@@ -5,13 +5,16 @@ Also: the devotee's name and note travel from the cart line into the booking."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import NoReturn
 
 import pytest
 from django.utils import timezone
 
+from payfirst.accounts.models import Address, User
 from payfirst.catalog.models import Service, Slot
 from payfirst.fulfilment.models import Booking, Subscription
 from payfirst.gateways.base import GatewayUnavailable
+from payfirst.gateways.fake import FakeGateway
 from payfirst.payments.customer_cancel import booking_refund_amount, cancel_booking, subscription_refund_amount
 from payfirst.payments.models import Payment, Refund
 from payfirst.payments.states import PaymentStatus
@@ -32,7 +35,7 @@ def puja_cart(user, package, slot):
     return cart
 
 
-def paid_booking(user, address, fake) -> Booking:  # type: ignore[no-untyped-def]
+def paid_booking(user: User, address: Address, fake: FakeGateway) -> Booking:
     payment = pay(user=user, address=address, fake=fake)
     return Booking.objects.get(payment=payment)
 
@@ -129,10 +132,10 @@ def test_a_gateway_that_cannot_answer_leaves_the_refund_pending_and_the_booking_
 ):
     booking = paid_booking(user, address, fake_razorpay)
 
-    def down(**kwargs):  # type: ignore[no-untyped-def]
+    def down(**kwargs: object) -> NoReturn:
         raise GatewayUnavailable("timed out")
 
-    fake_razorpay.refund = down  # type: ignore[method-assign]
+    fake_razorpay.refund = down
     response = auth_client.post(booking_url(booking))
 
     assert response.status_code == 200 and response.json()["status"] == "CANCELLED"

@@ -7,6 +7,7 @@ from datetime import time
 import pytest
 from django.test import override_settings
 
+from payfirst.accounts.models import User
 from payfirst.cart.models import Cart, CartStatus
 from payfirst.payments.limits import SlotHoldLimit, TooManyPendingPayments
 from payfirst.payments.models import Payment
@@ -17,7 +18,7 @@ from payfirst.payments.tests.test_services import create
 pytestmark = pytest.mark.django_db
 
 
-def _leave_cart(user) -> None:  # type: ignore[no-untyped-def]
+def _leave_cart(user: User) -> None:
     """The customer walks away from the cart (its payment stays pending) and starts another."""
     Cart.objects.filter(user=user, status=CartStatus.ACTIVE).update(status=CartStatus.ABANDONED)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -9,6 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from payfirst.storefront.views import COOKIE_PATH, REFRESH_COOKIE
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse  # the test client's response, as the stubs type it
 
 ORIGIN = "http://testserver"
 PAGES = [
@@ -62,9 +67,9 @@ def refresh(user):
     return str(RefreshToken.for_user(user))
 
 
-def keep(client: Client, token: str, origin: str | None = ORIGIN):  # type: ignore[no-untyped-def]
-    headers = {"HTTP_ORIGIN": origin} if origin else {}
-    return client.post("/session/", {"refresh": token}, content_type="application/json", **headers)
+def keep(client: Client, token: str, origin: str | None = ORIGIN) -> _MonkeyPatchedWSGIResponse:
+    headers = {"Origin": origin} if origin else {}
+    return client.post("/session/", {"refresh": token}, content_type="application/json", headers=headers)
 
 
 def test_a_kept_refresh_token_is_an_httponly_strict_cookie_only_session_paths_see(db, refresh):
