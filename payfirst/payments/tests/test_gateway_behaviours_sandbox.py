@@ -259,6 +259,11 @@ def test_a_dashboard_refund_reaches_payfirst_by_its_webhook(server, sandbox, use
         what="refund.processed to be delivered",
     )
     run_queued_tasks()
+    sandbox.wait_for(
+        lambda: Refund.objects.filter(payment=payment, status=RefundStatus.PROCESSED).exists(),
+        timeout=60,
+        what="the dashboard refund to be recorded",
+    )
     refund = Refund.objects.get(payment=payment)
     assert (refund.source, refund.status, refund.amount) == (RefundSource.GATEWAY, RefundStatus.PROCESSED, 50000)
     payment.refresh_from_db()
