@@ -8,10 +8,11 @@ SANDBOX_PORT ?= $(shell echo $$(($(PORT) + 1)))
 PG_URL ?= postgres://postgres@127.0.0.1:5432/payfirst
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 PG_BENCH_URL ?= postgres://postgres@127.0.0.1:5432/payfirst_bench
+BENCH_PORT ?= 8310
 
 export PAYFIRST_PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run sandbox test test-sqlite test-postgres lint venv system-packages worker reconcile bench load audit clean
+.PHONY: run sandbox test test-sqlite test-postgres lint venv system-packages worker reconcile bench load chaos audit clean
 
 # WeasyPrint (the GST documents' PDFs) needs Pango from the system, and a font with the rupee sign.
 SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
@@ -102,12 +103,24 @@ test-postgres: venv
 audit: venv
 	$(PY) .ci/audit.py
 
+# Through HTTP at 16 connections, as customers load it: `make run` on a fresh PostgreSQL database (PG_BENCH_URL), wrk
+# for the reads against /healthz, checkouts and webhook deliveries against pgbench replaying their SQL (docs/benchmarks.md).
 bench: venv
-	DATABASE_URL=$(PG_BENCH_URL) $(PY) -m benchmarks.run $(BENCH_ARGS)
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; \
+		else echo "Install wrk first: sudo apt-get install wrk"; exit 1; fi; }
+	@command -v pgbench >/dev/null || { echo "pgbench (postgresql-client) is needed"; exit 1; }
+	$(PY) -m benchmarks.http_bench --database $(PG_BENCH_URL) --port $(BENCH_PORT) $(BENCH_ARGS)
 
 # 32 customers pay at once through `make run` (started and stopped by the script) on PostgreSQL; prints the figures.
 load: venv
 	$(PY) -m benchmarks.sandbox_load $(LOAD_ARGS)
+
+# Chaos with real processes on PostgreSQL (docs/reliability.md): customers pay while web processes and workers are
+# killed with SIGKILL 20 times and PostgreSQL restarts once; then reconciliation and the invariants. About 5 minutes;
+# it restarts the local PostgreSQL cluster (needs root), so it is not part of `make test` or CI.
+chaos: venv
+	$(PY) -m benchmarks.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) data

@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Callable
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from payfirst.core.api import server_error_view
+from payfirst.core.api import error_body, server_error_view
 from payfirst.core.logging import request_id_var
 
 logger = logging.getLogger("payfirst.errors")
@@ -42,5 +43,15 @@ class RequestIdMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, (Http404, PermissionDenied, SuspiciousOperation, BadRequest)):
             return None  # Django answers these itself (404, 403, 400) through the handlers in config/urls.py
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            # The database is away (a restart, a fail-over, a lost connection): nothing is wrong with the request
+            # and the client may try again. One line in the log, no traceback: a restart would write hundreds.
+            logger.warning("Database unavailable on %s %s: %s", request.method, request.path, exception)
+            response = JsonResponse(
+                error_body("database_unavailable", "The service is briefly unavailable. Please try again."),
+                status=503,
+            )
+            response["Retry-After"] = "1"
+            return response
         logger.error("Unhandled error on %s %s", request.method, request.path, exc_info=exception)
         return server_error_view(request)

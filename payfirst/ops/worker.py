@@ -3,15 +3,48 @@ run_task."""
 
 from __future__ import annotations
 
+import logging
+import time
+
+from django.db import InterfaceError, OperationalError, connections
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
 
 from payfirst.core.logging import task_id_var
 
+logger = logging.getLogger("payfirst.ops")
+
+# Seconds between the worker's attempts to reach a database that went away (a restart, a fail-over).
+RECONNECT_PAUSE = 1.0
+
 
 class TaskWorker(Worker):
-    """The db_worker loop, with each task's log lines tagged by its task id, and a way to drain in-process."""
+    """The db_worker loop, with each task's log lines tagged by its task id, surviving a database that goes away,
+    and a way to drain in-process."""
+
+    def run(self) -> None:
+        """db_worker's loop, started again after a lost database connection instead of exiting.
+
+        db_worker re-raises any OperationalError other than SQLite's "database is locked", so a PostgreSQL restart
+        ended the worker process for good. Here the broken connections are dropped and the loop starts again after
+        RECONNECT_PAUSE; a task that was running when the connection broke stays RUNNING until
+        `fail_abandoned_tasks` marks it, as for a killed worker.
+        """
+        while self.running:
+            try:
+                super().run()
+                return
+            except (OperationalError, InterfaceError) as error:
+                logger.warning("worker lost the database (%s); trying again in %ss", error, RECONNECT_PAUSE)
+                for alias in connections:
+                    try:
+                        connections[alias].close()
+                    except (OperationalError, InterfaceError):
+                        pass  # closing a dead connection fails; Django forgets it all the same (close's finally)
+                deadline = time.monotonic() + RECONNECT_PAUSE
+                while self.running and time.monotonic() < deadline:
+                    time.sleep(0.05)
 
     def run_task(self, db_task_result: DBTaskResult) -> None:
         token = task_id_var.set(str(db_task_result.id))

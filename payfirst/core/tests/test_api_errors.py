@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.test import override_settings
 from django.urls import include, path
@@ -41,6 +42,11 @@ class CrashApi(_PublicApi):
 
 def crash_view(request: HttpRequest) -> HttpResponse:
     raise KeyError(SECRET)
+
+
+class DatabaseGoneApi(_PublicApi):
+    def get(self, request: Request) -> Response:
+        raise OperationalError(f"connection to server at 127.0.0.1 failed ({SECRET}): the database is shutting down")
 
 
 class _NestedLine(serializers.Serializer):
@@ -85,6 +91,7 @@ class RaisesApi(_PublicApi):
 urlpatterns = [
     path("test-errors/crash-drf/", CrashApi.as_view()),
     path("test-errors/crash-django/", crash_view),
+    path("test-errors/database-gone/", DatabaseGoneApi.as_view()),
     path("test-errors/nested/", NestedInputApi.as_view()),
     path("test-errors/raises/", RaisesApi.as_view()),
     path("", include("config.urls")),
@@ -250,6 +257,20 @@ def test_the_unexpected_exception_is_logged_with_the_request_id_and_its_tracebac
     assert errors[0]["request_id"] == "req-err-4711"
     assert "/test-errors/crash-drf/" in errors[0]["message"]
     assert SECRET in errors[0].get("exc_info", "")  # the detail goes to the log, never to the client
+
+
+def test_a_database_that_went_away_is_503_with_retry_after_and_no_detail(client, console_log):
+    """During a PostgreSQL restart every request answered 500 internal_error with a traceback; a client should retry."""
+    response = client.get("/test-errors/database-gone/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    body = response.json()
+    assert set(body["error"]) == {"code", "message"} and body["error"]["code"] == "database_unavailable"
+    assert SECRET not in response.content.decode()
+    lines = [json.loads(line) for line in console_log.getvalue().splitlines() if line.strip()]
+    warnings = [line for line in lines if line.get("logger") == "payfirst.errors"]
+    assert [line["level"] for line in warnings] == ["WARNING"] and "exc_info" not in warnings[0]
 
 
 def test_a_generated_request_id_is_the_same_in_the_log_and_the_response(client, console_log):

@@ -3,16 +3,13 @@ connection, some of them rolling back after taking their number, get consecutive
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
-from typing import Any
-
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from payfirst.invoices.models import Document, DocumentCounter
 from payfirst.invoices.services import issue_documents_for_capture
 from payfirst.invoices.tests import factories as f
+from payfirst.testing.concurrency import run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 THREADS = 20
@@ -20,28 +17,6 @@ THREADS = 20
 
 class CaptureFailed(Exception):
     """Stands in for whatever makes a capture's transaction roll back after its invoice was issued."""
-
-
-def run_concurrently(calls: Sequence[Callable[..., Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def worker(index: int, call: Callable[..., Any]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except Exception as error:  # collected for the test to assert on, never hidden
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a racing thread hung"
-    return results
 
 
 @pytest.mark.parametrize("when", [f.at(2027, 3, 31, 23, 59), f.at(2027, 4, 1, 0, 0)], ids=["march", "april"])

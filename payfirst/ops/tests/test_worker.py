@@ -15,11 +15,12 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 from django.utils import timezone
 from django_tasks import TaskResultStatus
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, DBTaskResultQuerySet
 
+from payfirst.ops import worker as worker_module
 from payfirst.ops.management.commands.run_worker import run
 from payfirst.ops.models import PeriodicTaskState
 from payfirst.ops.tasks import enqueue_due_periodic_tasks
@@ -141,3 +142,35 @@ def test_worker_run_enqueues_due_periodic_tasks_at_start_and_runs_them():
     assert heartbeat.worker_ids == ["test-worker"]
     assert PeriodicTaskState.objects.get(name=HEARTBEAT).next_run_at > timezone.now()
     assert not any(thread.name == "periodic-scheduler" for thread in threading.enumerate())  # stopped with the loop
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_survives_losing_the_database_and_runs_the_task_once_it_is_back(monkeypatch):
+    """A PostgreSQL restart made db_worker's loop raise OperationalError and the worker process exit for good."""
+    monkeypatch.setattr(worker_module, "RECONNECT_PAUSE", 0)
+    real_get_locked = DBTaskResultQuerySet.get_locked
+    failures = []
+
+    def get_locked_after_a_restart(self):
+        if not failures:
+            failures.append(1)
+            raise OperationalError("consuming input failed: server closed the connection unexpectedly")
+        return real_get_locked(self)
+
+    monkeypatch.setattr(DBTaskResultQuerySet, "get_locked", get_locked_after_a_restart)
+    result = sample_tasks.say.enqueue("still here")
+    worker = TaskWorker(
+        queue_names=["*"],
+        interval=0,
+        batch=False,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=1,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+
+    worker.run()
+
+    assert failures == [1]
+    assert DBTaskResult.objects.get(pk=result.id).status == TaskResultStatus.SUCCESSFUL

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -27,33 +27,11 @@ from payfirst.payments.models import Payment, PaymentEvent, Refund, ReservationS
 from payfirst.payments.states import EventSource, PaymentStatus
 from payfirst.payments.tests import factories
 from payfirst.payments.webhooks import receive_webhook
+from payfirst.testing.concurrency import run_concurrently
 
 S = PaymentStatus
 ROUNDS = 5
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_concurrently(calls: Sequence[Callable[..., Any]]) -> list[Any]:
-    """Start every call at the same moment on its own thread (and DB connection); results or raised exceptions."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def worker(index: int, call: Callable[..., Any]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except Exception as error:  # collected for the test to assert on, never hidden
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a racing thread hung"
-    return results
 
 
 def webhook_outcome(headers: dict[str, str], body: bytes) -> str:

@@ -21,7 +21,7 @@ from payfirst.payments.services import SyncOutcome
 from payfirst.payments.states import EventSource, PaymentStatus
 from payfirst.payments.tests import factories
 from payfirst.payments.tests.flows import pay
-from payfirst.payments.tests.test_concurrency import run_concurrently
+from payfirst.testing.concurrency import run_concurrently
 
 S = PaymentStatus
 
