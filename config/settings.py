@@ -335,6 +335,11 @@ WEBHOOK_RETRY_MAX_SECONDS = int(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", "360
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "12"))
 WEBHOOK_QUEUED_GRACE_SECONDS = int(os.environ.get("WEBHOOK_QUEUED_GRACE_SECONDS", "120"))
 WEBHOOK_RETENTION_DAYS = int(os.environ.get("WEBHOOK_RETENTION_DAYS", "30"))
+# Refunds the gateway could not answer are sent again with capped exponential backoff (first delay, doubling up to
+# the cap); after REFUND_MAX_ATTEMPTS unanswered tries a refund the gateway never accepted is FAILED with an alarm.
+REFUND_RETRY_FIRST_SECONDS = int(os.environ.get("REFUND_RETRY_FIRST_SECONDS", "30"))
+REFUND_RETRY_MAX_SECONDS = int(os.environ.get("REFUND_RETRY_MAX_SECONDS", "3600"))
+REFUND_MAX_ATTEMPTS = int(os.environ.get("REFUND_MAX_ATTEMPTS", "12"))
 # The shop's name as Razorpay Checkout shows it to the customer.
 PAYFIRST_MERCHANT_NAME = os.environ.get("PAYFIRST_MERCHANT_NAME", "payfirst demo store")
 

@@ -15,11 +15,22 @@ from payfirst.core.money import Paise
 
 
 class GatewayStatus(StrEnum):
-    """What the gateway says about a payment (an order's money), collapsed to what payfirst acts on."""
+    """What the gateway says about an order's money, collapsed to what payfirst acts on."""
 
-    PENDING = "pending"  # created, attempted or authorized but not captured yet
+    PENDING = "pending"  # no money yet: created, or every attempt so far failed (the order is still payable)
+    AUTHORIZED = "authorized"  # an attempt holds the money; it is received only once captured (an explicit step)
     CAPTURED = "captured"  # money received (refunds are tracked on our Refund rows)
-    FAILED = "failed"  # every attempt so far failed (a later attempt may still capture)
+    FAILED = "failed"  # the ORDER itself failed or expired: no attempt on it can complete any more
+
+
+class AttemptStatus(StrEnum):
+    """One payment attempt inside a gateway order (Razorpay pay_..., PhonePe transactionId)."""
+
+    PENDING = "pending"  # started, no answer yet
+    AUTHORIZED = "authorized"  # money held for us; ours only once captured
+    CAPTURED = "captured"  # money received (`captured: true`), whatever has been refunded since
+    FAILED = "failed"  # this attempt failed; the order may still be paid by another (or by this one, late)
+    RETURNED = "returned"  # authorised, never captured, given back by the gateway (Razorpay `refunded`, uncaptured)
 
 
 class RefundStatus(StrEnum):
@@ -48,8 +59,24 @@ class GatewayOrder:
 
 
 @dataclass(frozen=True)
+class GatewayAttempt:
+    """One attempt as the gateway reports it. `amount_refunded` is captured money the gateway has given back."""
+
+    gateway_payment_id: str
+    status: AttemptStatus
+    amount: Paise
+    currency: str
+    amount_refunded: Paise = Paise(0)
+    error_code: str = ""
+    error_description: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
 class GatewayPayment:
-    """The gateway's own word on an order's money: the best attempt (captured over pending over failed)."""
+    """The gateway's own word on an order's money. `gateway_payment_id`, `amount` and `currency` are those of the
+    attempt that speaks for the order: the first captured one that still holds its money, else the authorized one,
+    else the latest. `attempts` lists every attempt on the order, so that each can be accounted for."""
 
     gateway_order_id: str
     gateway_payment_id: str | None
@@ -59,6 +86,7 @@ class GatewayPayment:
     error_code: str = ""
     error_description: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    attempts: tuple[GatewayAttempt, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,7 +150,18 @@ class Gateway(Protocol):
         ...
 
     def fetch_payment(self, *, gateway_order_id: str) -> GatewayPayment:
-        """Ask the gateway what happened to the order's money. Captures an `authorized` Razorpay payment first."""
+        """Ask the gateway what happened to the order's money. Read-only: asking never moves money."""
+        ...
+
+    def capture(self, *, gateway_order_id: str, gateway_payment_id: str, amount: Paise) -> GatewayAttempt:
+        """Capture an authorized attempt for exactly `amount`: the explicit step that takes held money. Capturing an
+        attempt that is already captured answers it as captured. Raises GatewayRejected when the gateway refuses
+        (e.g. the authorisation lapsed), and on gateways that capture by themselves."""
+        ...
+
+    def list_refunds(self, *, gateway_order_id: str, gateway_payment_id: str) -> list[GatewayRefund] | None:
+        """Every refund the gateway holds for the attempt, wherever it was made (payfirst or the gateway's
+        dashboard). None when the gateway cannot list them (its refund callbacks are then the only source)."""
         ...
 
     def verify_client_signature(self, *, fields: Mapping[str, str]) -> None:

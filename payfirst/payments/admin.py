@@ -25,6 +25,7 @@ from payfirst.payments import services
 from payfirst.payments.models import (
     IdempotencyRecord,
     Payment,
+    PaymentAttempt,
     PaymentEvent,
     PaymentLine,
     Refund,
@@ -86,6 +87,15 @@ class PaymentEventInline(_ReadOnlyInline):
         return folded_json(event.payload, summary="payload")
 
 
+class PaymentAttemptInline(_ReadOnlyInline):
+    """Every attempt on the payment's gateway order and what payfirst made of it (captured, left to lapse, ...)."""
+
+    model = PaymentAttempt
+    verbose_name_plural = "gateway attempts"
+    fields = ("gateway_payment_id", "gateway_status", "amount", "currency", "decision", "error", "updated_at")
+    readonly_fields = fields
+
+
 class RefundInline(_ReadOnlyInline):
     model = Refund
     paise_fields = ("amount",)
@@ -93,8 +103,10 @@ class RefundInline(_ReadOnlyInline):
         "reference",
         "amount",
         "status",
+        "source",
         "reason",
         "is_automatic",
+        "gateway_payment_id",
         "gateway_refund_id",
         "error",
         "created_at",
@@ -131,7 +143,7 @@ class PaymentAdmin(RupeesAdmin, admin.ModelAdmin):
     search_fields = ("reference", "gateway_order_id", "gateway_payment_id", "user__email", "cart__cart_id")
     date_hierarchy = "created_at"
     list_select_related = ("user",)
-    inlines = (PaymentLineInline, PaymentEventInline, RefundInline, WebhookInline)
+    inlines = (PaymentLineInline, PaymentEventInline, PaymentAttemptInline, RefundInline, WebhookInline)
     actions = ("sync_with_gateway", "cancel_pending", "refund_rest", "refund_rest_and_cancel", "reconcile_now")
     fieldsets = (
         (
@@ -369,8 +381,8 @@ class PaymentEventAdmin(admin.ModelAdmin):
 @admin.register(Refund)
 class RefundAdmin(RupeesAdmin, ReadOnlyAdmin):
     paise_fields = ("amount",)
-    list_display = ("reference", "payment", "amount", "status", "is_automatic", "created_at", "processed_at")
-    list_filter = ("status", "is_automatic")
+    list_display = ("reference", "payment", "amount", "status", "source", "is_automatic", "created_at", "processed_at")
+    list_filter = ("status", "source", "is_automatic")
     search_fields = ("reference", "payment__reference", "gateway_refund_id")
     list_select_related = ("payment",)
 

@@ -1,33 +1,38 @@
 """Learning a payment's outcome and recording it: every door (confirm, webhook, redirect, reconcile, expiry) comes
-through `sync_payment`, which asks the gateway; `record_capture` captures exactly once, in one transaction with the
-fulfilment, or flags a wrong amount, or refunds a late capture that can no longer be fulfilled.
+through `sync_payment`, which asks the gateway (read-only); `record_capture` captures exactly once, in one transaction
+with the fulfilment, or flags a wrong amount, or refunds a late capture that can no longer be fulfilled.
+
+Money merely authorised (Razorpay) is taken only here, by `capture_authorized`, and only for a payment that can be
+fulfilled with it: a live PENDING payment of that exact amount, or an ended one whose cart and stock are still free.
+Anything else is left uncaptured, so the gateway gives it back to the customer without its fee. Every other attempt
+on the order is accounted for (`account_for_attempts`): failed ones on the timeline, a second capture refunded.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from payfirst.cart.models import Cart, CartStatus
 from payfirst.cart.services import record_promo_use
 from payfirst.catalog.inventory import InsufficientStock, SlotFull, consume_holds, sell_without_hold
-from payfirst.gateways.base import GatewayError, GatewayPayment, GatewayStatus
+from payfirst.gateways.base import AttemptStatus, GatewayAttempt, GatewayError, GatewayPayment, GatewayStatus
 from payfirst.gateways.registry import get_gateway
 from payfirst.payments.handover import fulfil
 from payfirst.payments.invoicing import issue_capture_documents
 from payfirst.payments.locks import lock_cart_then_payment, payment_lines_for_fulfilment
-from payfirst.payments.models import Payment, Refund, ReservationState
+from payfirst.payments.models import AttemptDecision, Payment, PaymentAttempt, PaymentEvent, Refund, ReservationState
 from payfirst.payments.notices import notify_payment_confirmed
 from payfirst.payments.refunds import send_refund_task
 from payfirst.payments.reservations import holds_of_lines, holds_of_payment, release_and_move
-from payfirst.payments.states import CAPTURED_LIKE, PaymentStatus, transition
+from payfirst.payments.states import CAPTURED_LIKE, LATE_CAPTURE_FROM, PaymentStatus, transition
 
 logger = logging.getLogger("payfirst.payments")
 
@@ -42,6 +47,7 @@ class SyncOutcome(StrEnum):
     FLAGGED = "flagged"  # amount or currency differs: never fulfilled
     FAILED = "failed"
     PENDING = "pending"  # the gateway has nothing final yet
+    LEFT_UNCAPTURED = "left_uncaptured"  # authorised money payfirst cannot fulfil: not captured, the gateway returns it
     UNCHANGED = "unchanged"  # already known (a replay)
     NO_ORDER = "no_order"  # the payment never got a gateway order
 
@@ -62,22 +68,335 @@ def sync_payment(
     *, payment: Payment, source: str, payload: Mapping[str, Any] | None = None, actor_id: int | None = None
 ) -> SyncOutcome:
     """Ask the gateway what happened to the payment's money, then record it. The gateway's status API is the truth;
-    webhooks and redirects only say when to ask. Raises GatewayError when the gateway cannot answer."""
+    webhooks and redirects only say when to ask. Asking is read-only: authorised money is captured only through
+    `capture_authorized`, under its rules. Raises GatewayError when the gateway cannot answer."""
     if not payment.gateway_order_id:
         return SyncOutcome.NO_ORDER
-    answer = get_gateway(payment.gateway).fetch_payment(gateway_order_id=payment.gateway_order_id)
+    gateway = get_gateway(payment.gateway)
+    answer = gateway.fetch_payment(gateway_order_id=payment.gateway_order_id)
     if answer.gateway_order_id != payment.gateway_order_id:
         raise GatewayError(f"The gateway answered for order {answer.gateway_order_id}, not {payment.gateway_order_id}.")
     evidence = {"status_api": dict(answer.raw), **({"hint": dict(payload)} if payload else {})}
+    outcome = SyncOutcome.PENDING
+    if answer.status is GatewayStatus.AUTHORIZED:
+        captured = capture_authorized(payment_id=payment.pk, answer=answer, source=source, actor_id=actor_id)
+        if captured is None:
+            outcome = SyncOutcome.LEFT_UNCAPTURED
+        else:
+            answer = captured
+            evidence["capture"] = {"gateway_payment_id": captured.gateway_payment_id, "amount": captured.amount.value}
     if answer.status is GatewayStatus.CAPTURED:
-        return record_capture(
+        outcome = record_capture(
             payment=payment, gateway_payment=answer, source=source, payload=evidence, actor_id=actor_id
         )
-    if answer.status is GatewayStatus.FAILED:
-        return record_failure(
+    elif answer.status is GatewayStatus.FAILED:
+        outcome = record_failure(
             payment_id=payment.pk, gateway_payment=answer, source=source, payload=evidence, actor_id=actor_id
         )
-    return SyncOutcome.PENDING
+    account_for_attempts(payment_id=payment.pk, answer=answer, source=source)
+    return outcome
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Authorised money: the explicit capture step, and every attempt accounted for
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _speaking_attempt(answer: GatewayPayment) -> GatewayAttempt:
+    for attempt in answer.attempts:
+        if attempt.gateway_payment_id == answer.gateway_payment_id:
+            return attempt
+    return GatewayAttempt(
+        gateway_payment_id=answer.gateway_payment_id or "",
+        status=AttemptStatus.AUTHORIZED,
+        amount=answer.amount,
+        currency=answer.currency,
+    )
+
+
+def capture_authorized(
+    *, payment_id: int, answer: GatewayPayment, source: str, actor_id: int | None = None
+) -> GatewayPayment | None:
+    """Capture the order's authorised attempt when payfirst may take that money: intent recorded and committed
+    (the attempt row, CAPTURE_REQUESTED, and a timeline line), then the gateway call with no transaction open; the
+    caller applies the answer (record_capture) in a new short transaction. Returns the order as captured, or None when
+    the money is left uncaptured (the decision and its reason go on the timeline once). Raises GatewayError when the
+    gateway cannot answer or refuses; the intent row keeps the error, and asking again is safe (a second capture of
+    a captured attempt answers it as captured)."""
+    attempt = _speaking_attempt(answer)
+    reason = _why_not_capture(payment_id=payment_id, attempt=attempt)
+    if reason is not None:
+        decide_attempt(
+            payment_id=payment_id,
+            attempt=attempt,
+            decision=AttemptDecision.LEFT_UNCAPTURED,
+            detail=reason,
+            source=source,
+        )
+        logger.warning(
+            "authorised money left uncaptured",
+            extra={"payment_id": payment_id, "gateway_payment_id": attempt.gateway_payment_id, "reason": reason},
+        )
+        return None
+    decide_attempt(
+        payment_id=payment_id,
+        attempt=attempt,
+        decision=AttemptDecision.CAPTURE_REQUESTED,
+        detail=f"Capture of {attempt.gateway_payment_id} for {attempt.amount.value} paise requested.",
+        source=source,
+        actor_id=actor_id,
+    )
+    gateway = get_gateway(Payment.objects.values_list("gateway", flat=True).get(pk=payment_id))
+    try:
+        captured = gateway.capture(
+            gateway_order_id=answer.gateway_order_id,
+            gateway_payment_id=attempt.gateway_payment_id,
+            amount=attempt.amount,
+        )
+    except GatewayError as error:
+        PaymentAttempt.objects.filter(payment_id=payment_id, gateway_payment_id=attempt.gateway_payment_id).update(
+            error=f"{type(error).__name__}: {error}"[:2000], updated_at=timezone.now()
+        )
+        logger.warning(
+            "capture not done; asked again on the next sync",
+            extra={"payment_id": payment_id, "gateway_payment_id": attempt.gateway_payment_id, "error": str(error)},
+        )
+        raise
+    return replace(
+        answer,
+        status=GatewayStatus.CAPTURED,
+        gateway_payment_id=captured.gateway_payment_id,
+        amount=captured.amount,
+        currency=captured.currency,
+        attempts=tuple(captured if a.gateway_payment_id == captured.gateway_payment_id else a for a in answer.attempts),
+    )
+
+
+def _why_not_capture(*, payment_id: int, attempt: GatewayAttempt) -> str | None:
+    """None when payfirst may capture `attempt` for this payment; otherwise why it is left uncaptured."""
+    payment = Payment.objects.get(pk=payment_id)
+    keep = "Not captured: the gateway gives the authorisation back to the customer, without its fee."
+    if attempt.amount.value != payment.amount or attempt.currency != payment.currency:
+        return (
+            f"{attempt.gateway_payment_id} authorised {attempt.amount.value} {attempt.currency}, but the payment is "
+            f"for {payment.amount} {payment.currency}. {keep}"
+        )
+    if payment.status == S.PENDING:
+        return None
+    if payment.status in LATE_CAPTURE_FROM:
+        if _can_fulfil_late(payment):
+            return None
+        return (
+            f"{attempt.gateway_payment_id} authorised after the payment was {payment.status.lower()}, and it can no "
+            f"longer be fulfilled (its cart moved on or its stock and places are gone). {keep}"
+        )
+    return (
+        f"{attempt.gateway_payment_id} authorised on an order already settled "
+        f"({payment.status.lower()}, by {payment.gateway_payment_id or 'another attempt'}). {keep}"
+    )
+
+
+class _Probe(Exception):
+    """Rolls a savepoint back after checking that stock and places could be taken again."""
+
+
+def _cart_moved_on(payment: Payment) -> bool:
+    return (
+        not Cart.objects.filter(pk=payment.cart_id, status=CartStatus.ACTIVE).exists()
+        or Payment.objects.filter(cart_id=payment.cart_id, status=S.PENDING).exclude(pk=payment.pk).exists()
+    )
+
+
+def _can_fulfil_late(payment: Payment) -> bool:
+    """Could an ended payment still be fulfilled? The cart must not have moved on, and its stock and places must be
+    free: they are taken in a savepoint and given straight back (record_capture takes them for real, and refunds
+    should they be gone by then)."""
+    with transaction.atomic():
+        if _cart_moved_on(payment):
+            return False
+        variants, slots = holds_of_payment(payment.pk)
+        try:
+            with transaction.atomic():
+                sell_without_hold(variants=variants, slots=slots)
+                raise _Probe
+        except _Probe:
+            return True
+        except (InsufficientStock, SlotFull):
+            return False
+
+
+def _attempt_row(
+    *,
+    payment: Payment,
+    attempt: GatewayAttempt,
+    decision: str = AttemptDecision.NOTED,
+    gateway_status: str | None = None,
+) -> tuple[PaymentAttempt, bool] | None:
+    """The attempt's row, made if new (in a savepoint). None when another sync is inserting it at this moment: the
+    unique constraint refuses the second row, and where row locks are no-ops (SQLite) the first one may not be
+    visible yet."""
+    try:
+        with transaction.atomic():
+            return PaymentAttempt.objects.get_or_create(
+                payment=payment,
+                gateway_payment_id=attempt.gateway_payment_id,
+                defaults={
+                    "gateway_status": attempt.status if gateway_status is None else gateway_status,
+                    "amount": attempt.amount.value,
+                    "currency": attempt.currency,
+                    "decision": decision,
+                },
+            )
+    except IntegrityError:
+        return None
+
+
+def decide_attempt(
+    *,
+    payment_id: int,
+    attempt: GatewayAttempt,
+    decision: str,
+    detail: str,
+    source: str,
+    actor_id: int | None = None,
+) -> bool:
+    """Record what payfirst made of one attempt, with a timeline line, once: False when it was already decided so."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        found = _attempt_row(payment=payment, attempt=attempt, decision=decision)
+        if found is None:
+            return False
+        row, _created = found
+        if not _created:
+            if row.decision == decision:
+                return False
+            moved = PaymentAttempt.objects.filter(pk=row.pk, decision=row.decision).update(
+                decision=decision, gateway_status=attempt.status, updated_at=timezone.now()
+            )
+            if not moved:  # decided so by another sync at this moment
+                return False
+        PaymentEvent.objects.create(
+            payment=payment,
+            from_status=payment.status,
+            to_status=payment.status,
+            source=source,
+            actor_id=actor_id,
+            detail=detail,
+            payload={"gateway_payment_id": attempt.gateway_payment_id, "attempt": str(attempt.status)},
+        )
+    return True
+
+
+def account_for_attempts(*, payment_id: int, answer: GatewayPayment, source: str) -> None:
+    """Every attempt on the order, accounted for once it is known (under the payment's row lock):
+    the payment's own captured attempt is its money; a failed attempt goes on the timeline (the order stays payable,
+    the payment keeps waiting); an authorisation the gateway gave back was never money; a second authorisation on a
+    settled order is left uncaptured; a second CAPTURE on a paid order is refunded automatically (recorded, queued
+    with this transaction), never fulfilled twice."""
+    if not answer.attempts:
+        return
+    queued: list[int] = []
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        settled = payment.status in CAPTURED_LIKE or payment.status == S.FLAGGED
+        rows = {row.gateway_payment_id: row for row in PaymentAttempt.objects.filter(payment=payment)}
+        for attempt in answer.attempts:
+            row = rows.get(attempt.gateway_payment_id)
+            if row is None:
+                found = _attempt_row(payment=payment, attempt=attempt, gateway_status="")
+                if found is None:
+                    continue  # another sync is recording this attempt right now, and accounts for it
+                row = found[0]
+            decision, detail = _account(
+                payment=payment,
+                settled=settled,
+                order_open=answer.status is not GatewayStatus.FAILED,
+                attempt=attempt,
+                row=row,
+            )
+            if row.gateway_status == attempt.status and decision == row.decision:
+                continue
+            # Compare-and-set: of two syncs that learn the same thing at once, one records it (on PostgreSQL the
+            # payment's row lock already queues them; this also holds where row locks are no-ops).
+            moved = PaymentAttempt.objects.filter(
+                pk=row.pk, gateway_status=row.gateway_status, decision=row.decision
+            ).update(gateway_status=attempt.status, decision=decision, updated_at=timezone.now())
+            if not moved or not detail:
+                continue
+            if (
+                decision == AttemptDecision.EXTRA_REFUNDED
+                and row.decision != AttemptDecision.EXTRA_REFUNDED
+                and attempt.amount_refunded < attempt.amount
+            ):
+                refund = Refund.objects.create(
+                    payment=payment,
+                    amount=(attempt.amount - attempt.amount_refunded).value,
+                    gateway_payment_id=attempt.gateway_payment_id,
+                    is_automatic=True,
+                    reason=detail,
+                )
+                queued.append(refund.pk)
+                detail = f"{detail} Refund {refund.reference} recorded and queued."
+            PaymentEvent.objects.create(
+                payment=payment,
+                from_status=payment.status,
+                to_status=payment.status,
+                source=source,
+                detail=detail,
+                payload={"gateway_payment_id": attempt.gateway_payment_id, "attempt": str(attempt.status)},
+            )
+        for refund_id in queued:
+            send_refund_task.enqueue(refund_id=refund_id)
+    for refund_id in queued:
+        logger.error(
+            "ALARM a second payment was captured on a paid order; refunded automatically",
+            extra={"payment_id": payment_id, "refund_id": refund_id, "alarm": "duplicate_capture"},
+        )
+
+
+def _account(
+    *, payment: Payment, settled: bool, order_open: bool, attempt: GatewayAttempt, row: PaymentAttempt
+) -> tuple[str, str]:
+    """(decision, timeline line or "") for one attempt; the line only when something new is learned."""
+    seen_before = row.gateway_status == attempt.status
+    status = payment.status.lower()
+    if attempt.status is AttemptStatus.CAPTURED:
+        if settled and attempt.gateway_payment_id == payment.gateway_payment_id:
+            return AttemptDecision.CAPTURED, ""
+        if not settled or row.decision == AttemptDecision.EXTRA_REFUNDED:
+            return row.decision, ""
+        held = (attempt.amount - attempt.amount_refunded).value
+        by = payment.gateway_payment_id or "another attempt"
+        if held <= 0:
+            return AttemptDecision.EXTRA_REFUNDED, (
+                f"A second payment {attempt.gateway_payment_id} of {attempt.amount.value} paise was captured on this "
+                f"order, already paid by {by}; the gateway has given it back in full."
+            )
+        return AttemptDecision.EXTRA_REFUNDED, (
+            f"A second payment {attempt.gateway_payment_id} of {attempt.amount.value} paise was captured on this "
+            f"order, already paid by {by}: refunded automatically ({held} paise), never fulfilled twice."
+        )
+    if attempt.status is AttemptStatus.FAILED:
+        if seen_before or not order_open:  # an ended order's failure is on the timeline as the payment's own
+            return row.decision, ""
+        why = ": ".join(part for part in (attempt.error_code, attempt.error_description) if part) or "no reason given"
+        return AttemptDecision.NOTED, (
+            f"Attempt {attempt.gateway_payment_id} failed ({why}). A failed attempt is not a failed payment: the "
+            f"order stays payable and the payment stays {status} until it is paid, expires or is cancelled."
+        )
+    if attempt.status is AttemptStatus.RETURNED:
+        if seen_before and row.decision == AttemptDecision.RETURNED:
+            return row.decision, ""
+        return AttemptDecision.RETURNED, (
+            f"Attempt {attempt.gateway_payment_id} ({attempt.amount.value} paise) was authorised and given back by "
+            f"the gateway without being captured: never money received."
+        )
+    if attempt.status is AttemptStatus.AUTHORIZED and settled and row.decision == AttemptDecision.NOTED:
+        return AttemptDecision.LEFT_UNCAPTURED, (
+            f"{attempt.gateway_payment_id} authorised {attempt.amount.value} paise on an order already settled "
+            f"({status}). Not captured: the gateway gives the authorisation back to the customer, without its fee."
+        )
+    return row.decision, ""
 
 
 def record_capture(
@@ -147,11 +466,7 @@ def _record_late_capture(
     it is pending (the customer may be paying that one right now), the late money is refunded instead."""
     was = payment.status
     # The cart row is locked by record_capture, so neither answer can change before this transaction ends.
-    cart_moved_on = (
-        not Cart.objects.filter(pk=payment.cart_id, status=CartStatus.ACTIVE).exists()
-        or Payment.objects.filter(cart_id=payment.cart_id, status=S.PENDING).exclude(pk=payment.pk).exists()
-    )
-    if cart_moved_on:
+    if _cart_moved_on(payment):
         return _capture_and_refund(
             payment=payment,
             evidence=evidence,

@@ -59,3 +59,11 @@ class RefundExceedsCaptured(AppError):
         400,
         "The refunds would add up to more than was captured.",
     )
+
+
+class InvalidAmount(AppError):
+    code, status, message = (
+        "invalid_amount",
+        400,
+        "The gateways refund at least 100 paise.",
+    )

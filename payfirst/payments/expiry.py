@@ -76,7 +76,8 @@ def expire_stale_payments(*, limit: int = 200) -> Counter[str]:
                 logger.exception("recording a capture found at expiry failed", extra={"payment_id": payment.pk})
                 outcomes["errors"] += 1
                 continue
-            if outcome != SyncOutcome.PENDING:
+            # Still unpaid (money merely authorised and left uncaptured is not paid): expire it.
+            if outcome not in (SyncOutcome.PENDING, SyncOutcome.LEFT_UNCAPTURED):
                 outcomes[outcome] += 1
                 continue
         outcomes["expired" if expire_payment(payment_id=payment.pk) else SyncOutcome.UNCHANGED] += 1

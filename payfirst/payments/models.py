@@ -195,10 +195,50 @@ class PaymentEvent(models.Model):
         raise PermissionError("Payment events are append-only.")
 
 
+class AttemptDecision(models.TextChoices):
+    """What payfirst made of one gateway attempt on a payment's order."""
+
+    NOTED = "NOTED", "noted (pending or failed: the order stays payable)"
+    CAPTURE_REQUESTED = "CAPTURE_REQUESTED", "capture requested (sent to the gateway)"
+    CAPTURED = "CAPTURED", "the payment's money"
+    LEFT_UNCAPTURED = "LEFT_UNCAPTURED", "left uncaptured (the gateway returns it without a fee)"
+    RETURNED = "RETURNED", "returned by the gateway uncaptured (never money)"
+    EXTRA_REFUNDED = "EXTRA_REFUNDED", "a second capture on the order: refunded"
+
+
+class PaymentAttempt(TimestampedModel):
+    """One attempt inside the payment's gateway order (Razorpay pay_..., PhonePe transactionId), and what payfirst did
+    about it. Every attempt is accounted for: the captured one is the payment's money, a failed one is on the
+    timeline, an authorised one is captured only through the capture door (this row is the intent, written and
+    committed before the gateway is asked), and extra money is left to lapse or refunded."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="attempts")
+    gateway_payment_id = models.CharField(max_length=64)
+    gateway_status = models.CharField(max_length=16, help_text="the attempt's status as the gateway last reported it")
+    amount = models.PositiveBigIntegerField(help_text="paise")
+    currency = models.CharField(max_length=3, default="INR")
+    decision = models.CharField(max_length=20, choices=AttemptDecision.choices, default=AttemptDecision.NOTED)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["payment", "gateway_payment_id"], name="payment_attempt_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway_payment_id} {self.gateway_status} {self.decision}"
+
+
 class RefundStatus(models.TextChoices):
     PENDING = "PENDING"
     PROCESSED = "PROCESSED"
     FAILED = "FAILED"
+
+
+class RefundSource(models.TextChoices):
+    PAYFIRST = "payfirst", "payfirst (staff, the API or automatic)"
+    GATEWAY = "gateway", "made at the gateway, outside payfirst"
 
 
 class Refund(TimestampedModel):
@@ -212,6 +252,13 @@ class Refund(TimestampedModel):
     is_automatic = models.BooleanField(default=False, help_text="started by payfirst itself, e.g. a late capture")
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=10, choices=RefundSource.choices, default=RefundSource.PAYFIRST)
+    gateway_payment_id = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="the attempt refunded, when it is not the payment's own captured one (a duplicate payment)",
     )
     gateway_refund_id = models.CharField(max_length=64, blank=True, default="")
     error = models.TextField(blank=True)

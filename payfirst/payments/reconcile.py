@@ -23,7 +23,7 @@ from payfirst.gateways.registry import get_gateway
 from payfirst.ops.tasks import periodic
 from payfirst.payments import selectors
 from payfirst.payments.models import Payment, Refund, RefundStatus
-from payfirst.payments.refunds import poll_refund
+from payfirst.payments.refunds import poll_refund, record_gateway_refunds, unknown_gateway_refunds
 from payfirst.payments.services import SyncOutcome, expire_payment, sync_payment
 from payfirst.payments.states import CAPTURED_LIKE, LATE_CAPTURE_FROM, EventSource, PaymentStatus
 
@@ -41,6 +41,7 @@ RESULTS: tuple[str, ...] = (
     "expired",
     "flagged",
     "unchanged",
+    "outside_refunds",
     "errors",
     "alarms",
 )
@@ -118,7 +119,8 @@ def reconcile_payment(*, payment_id: int, dry_run: bool = False, actor_id: int |
         return ["flagged"]
     if outcome == SyncOutcome.FAILED:
         return ["failed"]
-    if outcome == SyncOutcome.PENDING and payment.status == S.PENDING and payment.expires_at <= timezone.now():
+    unpaid = outcome in (SyncOutcome.PENDING, SyncOutcome.LEFT_UNCAPTURED)
+    if unpaid and payment.status == S.PENDING and payment.expires_at <= timezone.now():
         return ["expired"] if expire_payment(payment_id=payment.pk) else ["unchanged"]
     return ["unchanged"]
 
@@ -128,14 +130,43 @@ def _would(payment: Payment) -> str:
     answer = get_gateway(payment.gateway).fetch_payment(gateway_order_id=payment.gateway_order_id)
     if payment.status in CAPTURED_LIKE or payment.status == S.FLAGGED:
         return "unchanged"
+    matches = answer.amount.value == payment.amount and answer.currency == payment.currency
     if answer.status is GatewayStatus.CAPTURED:
-        matches = answer.amount.value == payment.amount and answer.currency == payment.currency
         return "captured" if matches else "flagged"
+    if answer.status is GatewayStatus.AUTHORIZED:
+        # Capturing is for the capture door; a dry run only says whether it would take the money.
+        return "captured" if matches and payment.status == S.PENDING else "unchanged"
     if answer.status is GatewayStatus.FAILED and payment.status == S.PENDING:
         return "failed"
     if payment.status == S.PENDING and payment.expires_at <= timezone.now():
         return "expired"
     return "unchanged"
+
+
+def captured_payment_ids(*, limit: int, since: datetime | None) -> list[int]:
+    """Captured payments whose gateway may hold refunds payfirst has not recorded (made in the gateway's dashboard):
+    captured since `since`, with money left to refund. Oldest first."""
+    queryset = Payment.objects.filter(status__in=[S.CAPTURED, S.PARTIALLY_REFUNDED, S.FLAGGED]).exclude(
+        gateway_payment_id=""
+    )
+    if since is not None:
+        # A FLAGGED payment has no captured_at (it was never accepted); staff are told to refund it at the gateway.
+        queryset = queryset.filter(Q(captured_at__gte=since) | Q(status=S.FLAGGED, updated_at__gte=since))
+    return list(queryset.order_by("pk").values_list("pk", flat=True)[:limit])
+
+
+def reconcile_outside_refunds(*, payment_id: int, dry_run: bool = False) -> int:
+    """Compare the gateway's refunds of one captured payment with payfirst's; record (and alarm on) those made
+    outside payfirst. Returns how many there are (a dry run only counts them). Raises GatewayError."""
+    payment = Payment.objects.get(pk=payment_id)
+    listed = get_gateway(payment.gateway).list_refunds(
+        gateway_order_id=payment.gateway_order_id, gateway_payment_id=payment.gateway_payment_id
+    )
+    if listed is None:  # PhonePe cannot list an order's refunds: its refund callbacks bring them
+        return 0
+    if dry_run:
+        return len(unknown_gateway_refunds(payment=payment, refunds=listed))
+    return len(record_gateway_refunds(payment_id=payment.pk, refunds=listed, source=EventSource.RECONCILE))
 
 
 def reconcile_refund(*, refund_id: int, dry_run: bool = False) -> list[str]:
@@ -169,10 +200,12 @@ def reconcile_open_payments(
     progress: Progress | None = None,
 ) -> Counter[str]:
     """Ask the gateway about up to `limit` non-final payments and up to `limit` PENDING refunds, apply what it says,
-    then raise the paid-but-not-fulfilled alarm for any CAPTURED payment without fulfilment or refund.
+    record refunds made at the gateway outside payfirst for up to `limit` captured payments ("outside_refunds"), then
+    raise the paid-but-not-fulfilled alarm for any CAPTURED payment without fulfilment or refund.
 
-    A gateway error on one item counts under "errors" and the run goes on. `dry_run` asks but changes nothing.
-    `progress(items, total)` wraps the work (the command passes tqdm). Returns the counts of RESULTS.
+    A gateway error on one item counts under "errors" and the run goes on. `dry_run` asks (read-only calls only) but
+    changes nothing, here or at the gateway. `progress(items, total)` wraps the work (the command passes tqdm).
+    Returns the counts of RESULTS.
     """
     wrap = progress or _no_progress
     outcomes: Counter[str] = Counter(dict.fromkeys(RESULTS, 0))
@@ -193,6 +226,15 @@ def reconcile_open_payments(
             )
             continue
         outcomes.update(results)
+    for pk in captured_payment_ids(limit=limit, since=since):
+        try:
+            outcomes["outside_refunds"] += reconcile_outside_refunds(payment_id=pk, dry_run=dry_run)
+        except GatewayError as error:
+            outcomes["errors"] += 1
+            logger.warning(
+                "reconciliation could not list a payment's refunds; counted and skipped",
+                extra={"payment_id": pk, "error": f"{type(error).__name__}: {error}"},
+            )
     for payment_id in unfulfilled_captures(since=since):
         outcomes["alarms"] += 1
         logger.error(

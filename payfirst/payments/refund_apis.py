@@ -86,9 +86,11 @@ class PaymentRefundListCreateApi(APIView):
         description=(
             "Records the refund (PENDING) under the payment's row lock, so the pending and processed refunds never "
             "add up to more than was captured, then sends it to the gateway under the refund's own reference. "
-            "201 with the refund as it stands: PROCESSED, or PENDING while the gateway works on it or could not be "
-            "reached (it is sent again automatically, never twice). The payment becomes PARTIALLY_REFUNDED or "
-            "REFUNDED as its refunds process. Honours `Idempotency-Key`."
+            "201 with the refund as it stands: PROCESSED, FAILED when the gateway refused it for good (its reason "
+            "is on the payment's timeline), or PENDING while the gateway works on it or could not be reached (it is "
+            "sent again automatically with capped backoff, never twice, and given up after REFUND_MAX_ATTEMPTS). "
+            "Refunds made at the gateway outside payfirst appear in the list too. The payment becomes "
+            "PARTIALLY_REFUNDED or REFUNDED as its refunds process. Honours `Idempotency-Key`."
         ),
         parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False)],
         request=PaymentRefundCreateInputSerializer,
@@ -96,7 +98,7 @@ class PaymentRefundListCreateApi(APIView):
             201: RefundOutput,
             400: error_response(
                 "`invalid_input` (with `fields`); `refund_exceeds_captured`: the amount is more than is left to "
-                "refund (or nothing is left)."
+                "refund (or nothing is left); `invalid_amount`: below the gateways' minimum of 100 paise."
             ),
             401: NOT_AUTHENTICATED,
             403: FORBIDDEN,

@@ -8,34 +8,69 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 from django_tasks import task
+from prometheus_client import Counter as MetricCounter
 
 from payfirst.core.errors import InvalidState
 from payfirst.core.money import Paise
 from payfirst.fulfilment.cancellation import cancel_fulfilments
-from payfirst.gateways.base import GatewayError, GatewayEvent
+from payfirst.gateways.base import GatewayError, GatewayEvent, GatewayRefund, GatewayRejected
 from payfirst.gateways.base import RefundStatus as GatewayRefundStatus
 from payfirst.gateways.registry import get_gateway
 from payfirst.ops.tasks import periodic
-from payfirst.payments.errors import RefundExceedsCaptured
+from payfirst.payments.errors import InvalidAmount, RefundExceedsCaptured
 from payfirst.payments.invoicing import issue_refund_credit_notes
-from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundStatus
+from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundSource, RefundStatus
 from payfirst.payments.notices import notify_refund_processed
 from payfirst.payments.states import EventSource, PaymentStatus, transition
 
 logger = logging.getLogger("payfirst.payments")
 
+# The gateways' smallest refund (Razorpay and PhonePe both refuse less than ₹1).
+MIN_REFUND_PAISE = 100
+
+PAYMENT_ALARMS = MetricCounter(
+    "payfirst_payment_alarms",
+    "Money-path alarms: refunds the gateway refused for good or that were given up, refunds made at the gateway "
+    "outside payfirst, second captures on a paid order",
+    ["alarm"],
+)
+ALARMS: tuple[str, ...] = ("refund_failed", "refund_given_up", "outside_refund", "duplicate_capture")
+for _alarm in ALARMS:
+    PAYMENT_ALARMS.labels(_alarm)  # every series exists from the start, reading 0
+
+
+def alarm(name: str, message: str, **extra: object) -> None:
+    """Log an alarm (ERROR, with `alarm` set for log-based alerting) and count it in the metric."""
+    PAYMENT_ALARMS.labels(name).inc()
+    logger.error(f"ALARM {message}", extra={"alarm": name, **extra})
+
+
+def own_refunds(payment: Payment) -> QuerySet[Refund]:
+    """Refunds of the payment's own captured money (not of a second payment on its order)."""
+    return Refund.objects.filter(payment=payment).filter(
+        Q(gateway_payment_id="") | Q(gateway_payment_id=payment.gateway_payment_id)
+    )
+
+
+def _is_extra(refund: Refund, payment: Payment) -> bool:
+    return bool(refund.gateway_payment_id) and refund.gateway_payment_id != payment.gateway_payment_id
+
 
 def send_refund(*, refund_id: int, source: str = EventSource.API) -> str:
     """Send a PENDING refund to the gateway, then record the answer. Returns the refund's status afterwards.
 
-    Raises GatewayError when the gateway cannot answer; the refund then stays PENDING with the error noted, and
-    sending it again is safe.
+    A refund the gateway refuses for good (a 4xx: too small, more than is left, a payment it will not refund) becomes
+    FAILED with the gateway's reason, and alarms. When the gateway cannot answer, the refund stays PENDING with the
+    error noted and GatewayError is raised: sending it again is safe (same reference), and the retry task does so with
+    capped backoff, giving up (FAILED, alarm) after REFUND_MAX_ATTEMPTS tries the gateway never answered.
     """
     refund = Refund.objects.select_related("payment").get(pk=refund_id)
     if refund.status != RefundStatus.PENDING or refund.gateway_refund_id:
@@ -46,19 +81,52 @@ def send_refund(*, refund_id: int, source: str = EventSource.API) -> str:
     try:
         answer = get_gateway(payment.gateway).refund(
             gateway_order_id=payment.gateway_order_id,
-            gateway_payment_id=payment.gateway_payment_id,
+            gateway_payment_id=refund.gateway_payment_id or payment.gateway_payment_id,
             amount=Paise(refund.amount),
             reference=refund.reference,
         )
+    except GatewayRejected as refused:
+        reason = f"The gateway refused the refund: {refused}"
+        return fail_refund(refund_id=refund.pk, reason=reason, source=source, name="refund_failed")
     except GatewayError as error:
         Refund.objects.filter(pk=refund.pk).update(error=str(error)[:2000])
-        logger.warning(
-            "refund could not be sent; it stays pending", extra={"refund_id": refund.pk, "error": str(error)}
-        )
+        attempts = Refund.objects.values_list("attempts", flat=True).get(pk=refund.pk)
+        if attempts >= settings.REFUND_MAX_ATTEMPTS:
+            fail_refund(
+                refund_id=refund.pk,
+                reason=f"Given up after {attempts} tries the gateway never answered; last error: {error}",
+                source=source,
+                name="refund_given_up",
+            )
+        else:
+            logger.warning(
+                "refund could not be sent; it stays pending", extra={"refund_id": refund.pk, "error": str(error)}
+            )
         raise
     return apply_refund_status(
         refund_id=refund.pk, gateway_refund_id=answer.gateway_refund_id, status=answer.status, source=source
     )
+
+
+def fail_refund(*, refund_id: int, reason: str, source: str, name: str) -> str:
+    """End a PENDING refund as FAILED with its reason on the refund and the payment's timeline, and alarm. Its amount
+    is refundable again (staff decide what next: a payment refunded at the gateway meanwhile shows that refund)."""
+    with transaction.atomic():
+        payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if refund.status != RefundStatus.PENDING:
+            return refund.status
+        Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.FAILED, error=reason[:2000])
+        PaymentEvent.objects.create(
+            payment=payment,
+            from_status=payment.status,
+            to_status=payment.status,
+            source=source,
+            detail=f"Refund {refund.reference} of {refund.amount} paise failed. {reason}",
+        )
+    alarm(name, "refund failed", refund_id=refund_id, payment_id=payment_id, reason=reason)
+    return RefundStatus.FAILED
 
 
 def apply_refund_status(*, refund_id: int, gateway_refund_id: str, status: str, source: str) -> str:
@@ -78,8 +146,20 @@ def apply_refund_status(*, refund_id: int, gateway_refund_id: str, status: str, 
                 processed_at=processed_at,
                 error="",
             )
+            if _is_extra(refund, payment):
+                # A second payment's money given back: the payment's own refunded amount and status do not move.
+                PaymentEvent.objects.create(
+                    payment=payment,
+                    from_status=payment.status,
+                    to_status=payment.status,
+                    source=source,
+                    detail=f"Refund {refund.reference} of {refund.amount} paise of {refund.gateway_payment_id} "
+                    f"processed: {refund.reason}",
+                )
+                return RefundStatus.PROCESSED
             issue_refund_credit_notes(refund=refund, processed_at=processed_at)
-            refunded = payment.refunded_amount + refund.amount
+            # Capped at the amount (the database refuses more): a FLAGGED payment may have been paid more than it.
+            refunded = min(payment.refunded_amount + refund.amount, payment.amount)
             target = (
                 PaymentStatus.REFUNDED
                 if refunded >= refundable_base(payment=payment)
@@ -100,8 +180,18 @@ def apply_refund_status(*, refund_id: int, gateway_refund_id: str, status: str, 
             logger.info("refund processed", extra={"refund_id": refund.pk, "payment_id": payment.pk})
             return RefundStatus.PROCESSED
         if status == GatewayRefundStatus.FAILED:
-            Refund.objects.filter(pk=refund.pk).update(status=RefundStatus.FAILED, gateway_refund_id=gateway_refund_id)
-            logger.error("refund failed at the gateway", extra={"refund_id": refund.pk, "payment_id": payment.pk})
+            reason = "The gateway reports the refund failed."
+            Refund.objects.filter(pk=refund.pk).update(
+                status=RefundStatus.FAILED, gateway_refund_id=gateway_refund_id, error=reason
+            )
+            PaymentEvent.objects.create(
+                payment=payment,
+                from_status=payment.status,
+                to_status=payment.status,
+                source=source,
+                detail=f"Refund {refund.reference} of {refund.amount} paise failed. {reason}",
+            )
+            alarm("refund_failed", "refund failed at the gateway", refund_id=refund_id, payment_id=payment_id)
             return RefundStatus.FAILED
         Refund.objects.filter(pk=refund.pk).update(gateway_refund_id=gateway_refund_id, error="")
         return RefundStatus.PENDING
@@ -124,8 +214,6 @@ REFUNDABLE: frozenset[str] = frozenset(
 )
 # Refunds that hold part of the captured amount: a FAILED one gives its part back.
 HOLDING: tuple[str, ...] = (RefundStatus.PENDING, RefundStatus.PROCESSED)
-RETRY_FIRST = timedelta(seconds=30)
-RETRY_MAX = timedelta(hours=1)
 
 
 def refundable_base(*, payment: Payment) -> int:
@@ -160,13 +248,18 @@ def request_refund(
             raise InvalidState(
                 f"Payment {payment.pk} was paid in {payment.gateway_currency}; refund it at the gateway."
             )
-        held = Refund.objects.filter(payment=payment, status__in=HOLDING).aggregate(total=Sum("amount"))["total"]
+        held = own_refunds(payment).filter(status__in=HOLDING).aggregate(total=Sum("amount"))["total"]
         rest = refundable_base(payment=payment) - (held or 0)
         wanted = rest if amount is None else amount
         if wanted <= 0 or wanted > rest:
             raise RefundExceedsCaptured(
                 f"At most {max(rest, 0)} paise of this payment can still be refunded.",
                 fields={"amount": [f"At most {max(rest, 0)} paise can still be refunded."]},
+            )
+        if wanted < MIN_REFUND_PAISE:
+            raise InvalidAmount(
+                f"The gateways refund at least {MIN_REFUND_PAISE} paise; {wanted} paise is below that.",
+                fields={"amount": [f"At least {MIN_REFUND_PAISE} paise."]},
             )
         refund = Refund.objects.create(
             payment=payment, amount=wanted, reason=reason, requested_by_id=actor_id, is_automatic=False
@@ -239,8 +332,11 @@ def poll_refund(*, refund_id: int, source: str, gateway_refund_id: str = "") -> 
 
 
 def retry_delay(*, attempts: int) -> timedelta:
-    """Backoff between tries of one refund: 30 s, 1 min, 2 min, … up to an hour."""
-    return min(RETRY_FIRST * (2 ** max(attempts - 1, 0)), RETRY_MAX)
+    """Backoff between tries of one refund: REFUND_RETRY_FIRST_SECONDS (30 s), doubling, capped at
+    REFUND_RETRY_MAX_SECONDS (an hour)."""
+    first = timedelta(seconds=settings.REFUND_RETRY_FIRST_SECONDS)
+    cap = timedelta(seconds=settings.REFUND_RETRY_MAX_SECONDS)
+    return min(first * (2 ** min(max(attempts - 1, 0), 32)), cap)
 
 
 def retry_pending_refunds(*, limit: int = 100, now: datetime | None = None) -> Counter[str]:
@@ -249,7 +345,8 @@ def retry_pending_refunds(*, limit: int = 100, now: datetime | None = None) -> C
     now = now or timezone.now()
     outcomes: Counter[str] = Counter()
     # Longest-waiting first: those are the likeliest to be due, so refunds in a long backoff cannot starve the rest.
-    candidates = Refund.objects.filter(status=RefundStatus.PENDING, updated_at__lte=now - RETRY_FIRST).order_by(
+    first = timedelta(seconds=settings.REFUND_RETRY_FIRST_SECONDS)
+    candidates = Refund.objects.filter(status=RefundStatus.PENDING, updated_at__lte=now - first).order_by(
         "updated_at", "pk"
     )[: limit * 4]
     due = [refund for refund in candidates if refund.updated_at + retry_delay(attempts=refund.attempts) <= now]
@@ -265,15 +362,116 @@ def retry_pending_refunds(*, limit: int = 100, now: datetime | None = None) -> C
 
 
 def refund_for_event(*, gateway: str, event: GatewayEvent) -> Refund | None:
-    """The refund a verified refund webhook is about: by our reference, else by the gateway's refund id."""
+    """The refund a verified refund webhook is about: by our reference, else by the gateway's refund id. A refund
+    payfirst does not know, on a payment it does, was made at the gateway (its dashboard): the gateway is asked for
+    the payment's refunds (Razorpay lists them; PhonePe answers for the refund id the callback names), what it holds
+    is recorded (source gateway, with an alarm) and the refund is returned. Raises GatewayError when the gateway
+    cannot answer (the delivery is then processed again)."""
     refunds = Refund.objects.filter(payment__gateway=gateway)
     if event.refund_reference:
         found = refunds.filter(reference=event.refund_reference).first()
         if found is not None:
             return found
     if event.gateway_refund_id:
-        return refunds.filter(gateway_refund_id=event.gateway_refund_id).first()
+        found = refunds.filter(gateway_refund_id=event.gateway_refund_id).first()
+        if found is not None:
+            return found
+    payment = _payment_for_refund_event(gateway=gateway, event=event)
+    if payment is None or payment.status not in REFUNDABLE or not event.gateway_refund_id:
+        return None
+    adapter = get_gateway(gateway)
+    listed = adapter.list_refunds(
+        gateway_order_id=payment.gateway_order_id, gateway_payment_id=payment.gateway_payment_id
+    )
+    if listed is None:
+        one = adapter.fetch_refund(
+            gateway_payment_id=payment.gateway_payment_id, gateway_refund_id=event.gateway_refund_id, reference=""
+        )
+        order = one.raw.get("originalMerchantOrderId")
+        listed = [one] if order in (None, payment.gateway_order_id) else []
+    record_gateway_refunds(payment_id=payment.pk, refunds=listed, source=EventSource.WEBHOOK)
+    return refunds.filter(payment=payment, gateway_refund_id=event.gateway_refund_id).first()
+
+
+def _payment_for_refund_event(*, gateway: str, event: GatewayEvent) -> Payment | None:
+    payments = Payment.objects.filter(gateway=gateway)
+    if event.gateway_payment_id:
+        found = payments.filter(gateway_payment_id=event.gateway_payment_id).first()
+        if found is not None:
+            return found
+    if event.gateway_order_id:
+        return payments.filter(gateway_order_id=event.gateway_order_id).first()
     return None
+
+
+def _matches(ours: Refund, theirs: GatewayRefund) -> bool:
+    if ours.gateway_refund_id and ours.gateway_refund_id == theirs.gateway_refund_id:
+        return True
+    # A refund payfirst gave up on (FAILED) that the gateway did make after all is recorded as the gateway's own.
+    return bool(theirs.reference) and ours.reference == theirs.reference and ours.status != RefundStatus.FAILED
+
+
+def record_gateway_refunds(*, payment_id: int, refunds: Iterable[GatewayRefund], source: str) -> list[int]:
+    """Make payfirst's books equal the gateway's for the payment's own captured money. Under the payment's row lock:
+    a gateway refund payfirst knows (by its id or our reference) has its status applied when still PENDING here; one
+    it does not know was made outside payfirst and is recorded (source gateway) and applied, so the payment moves to
+    PARTIALLY_REFUNDED / REFUNDED and a later staff refund sees only the rest; each such one alarms. A refund that
+    failed at the gateway moved no money and is not recorded. Returns the ids of the refunds recorded new."""
+    recorded: list[int] = []
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.status not in REFUNDABLE:
+            return []
+        known = list(own_refunds(payment))
+        to_apply: list[tuple[int, GatewayRefund]] = []
+        for theirs in refunds:
+            ours = next((refund for refund in known if _matches(refund, theirs)), None)
+            if ours is None:
+                if theirs.status is GatewayRefundStatus.FAILED:
+                    continue
+                ours = Refund.objects.create(
+                    payment=payment,
+                    amount=theirs.amount.value,
+                    source=RefundSource.GATEWAY,
+                    gateway_refund_id=theirs.gateway_refund_id,
+                    reason=f"Refunded at the gateway, outside payfirst ({theirs.gateway_refund_id}).",
+                )
+                PaymentEvent.objects.create(
+                    payment=payment,
+                    from_status=payment.status,
+                    to_status=payment.status,
+                    source=source,
+                    detail=f"A refund of {theirs.amount.value} paise made at the gateway outside payfirst "
+                    f"({theirs.gateway_refund_id}) was found and recorded as refund {ours.reference}.",
+                    payload={"gateway_refund": dict(theirs.raw)},
+                )
+                known.append(ours)
+                recorded.append(ours.pk)
+                to_apply.append((ours.pk, theirs))
+            elif ours.status == RefundStatus.PENDING and theirs.status is not GatewayRefundStatus.PENDING:
+                to_apply.append((ours.pk, theirs))
+        for refund_id, theirs in to_apply:
+            apply_refund_status(
+                refund_id=refund_id, gateway_refund_id=theirs.gateway_refund_id, status=theirs.status, source=source
+            )
+    for refund_id in recorded:
+        alarm(
+            "outside_refund",
+            "a refund was made at the gateway outside payfirst",
+            refund_id=refund_id,
+            payment_id=payment_id,
+        )
+    return recorded
+
+
+def unknown_gateway_refunds(*, payment: Payment, refunds: Iterable[GatewayRefund]) -> list[GatewayRefund]:
+    """The gateway's refunds payfirst has not recorded (read-only: what a dry run reports)."""
+    known = list(own_refunds(payment))
+    return [
+        theirs
+        for theirs in refunds
+        if theirs.status is not GatewayRefundStatus.FAILED and not any(_matches(ours, theirs) for ours in known)
+    ]
 
 
 @periodic(every=timedelta(minutes=2))

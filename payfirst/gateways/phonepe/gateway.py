@@ -12,7 +12,14 @@ import httpx
 from django.conf import settings
 
 from payfirst.core.money import CURRENCY, Paise
-from payfirst.gateways.base import GatewayEvent, GatewayOrder, GatewayPayment, GatewayRefund, GatewayRejected
+from payfirst.gateways.base import (
+    GatewayAttempt,
+    GatewayEvent,
+    GatewayOrder,
+    GatewayPayment,
+    GatewayRefund,
+    GatewayRejected,
+)
 from payfirst.gateways.phonepe import mapping, signature
 from payfirst.gateways.phonepe.sdk import PhonePeApi, TokenCache
 
@@ -119,6 +126,14 @@ class PhonePeGateway:
 
     def fetch_payment(self, *, gateway_order_id: str) -> GatewayPayment:
         return mapping.payment_from(self.api.order_status(gateway_order_id), merchant_order_id=gateway_order_id)
+
+    def capture(self, *, gateway_order_id: str, gateway_payment_id: str, amount: Paise) -> GatewayAttempt:
+        raise GatewayRejected("PhonePe captures a completed payment itself; there is no capture step to take.")
+
+    def list_refunds(self, *, gateway_order_id: str, gateway_payment_id: str) -> list[GatewayRefund] | None:
+        """PhonePe has no API listing an order's refunds: its refund callbacks (and the status of each refund id
+        they name) are how a refund made in its dashboard reaches payfirst."""
+        return None
 
     def verify_client_signature(self, *, fields: Mapping[str, str]) -> None:
         raise GatewayRejected(

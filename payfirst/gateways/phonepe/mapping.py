@@ -10,7 +10,9 @@ from typing import Any
 
 from payfirst.core.money import CURRENCY, Paise
 from payfirst.gateways.base import (
+    AttemptStatus,
     EventKind,
+    GatewayAttempt,
     GatewayEvent,
     GatewayPayment,
     GatewayRefund,
@@ -24,6 +26,14 @@ ORDER_STATE: Mapping[str, GatewayStatus] = {
     "COMPLETED": GatewayStatus.CAPTURED,
     "FAILED": GatewayStatus.FAILED,
     "EXPIRED": GatewayStatus.FAILED,  # the order ran out of time unpaid: no attempt can complete any more
+}
+
+# One attempt inside an order (`paymentDetails[].state`). A FAILED attempt does not end the order: PhonePe lets the
+# customer try again inside it until the order itself completes, fails or expires.
+ATTEMPT_STATE: Mapping[str, AttemptStatus] = {
+    "PENDING": AttemptStatus.PENDING,
+    "COMPLETED": AttemptStatus.CAPTURED,
+    "FAILED": AttemptStatus.FAILED,
 }
 
 REFUND_STATE: Mapping[str, RefundStatus] = {
@@ -92,6 +102,30 @@ def attempt_id(body: Mapping[str, Any]) -> str | None:
     return _transaction_id(max(attempts, key=when))
 
 
+def attempts_from(body: Mapping[str, Any]) -> tuple[GatewayAttempt, ...]:
+    """Every attempt the order lists. An attempt without a transaction id or amount, or in a state we do not know,
+    is left out (PhonePe asks clients to read leniently); the order's own state still decides."""
+    found: list[GatewayAttempt] = []
+    for attempt in _attempts(body):
+        transaction_id = _transaction_id(attempt)
+        status = ATTEMPT_STATE.get(attempt.get("state"))  # type: ignore[arg-type]
+        amount = attempt.get("amount")
+        if transaction_id is None or status is None or isinstance(amount, bool) or not isinstance(amount, int):
+            continue
+        found.append(
+            GatewayAttempt(
+                gateway_payment_id=transaction_id,
+                status=status,
+                amount=Paise(amount),
+                currency=CURRENCY,
+                error_code=str(attempt.get("errorCode") or ""),
+                error_description=str(attempt.get("detailedErrorCode") or ""),
+                raw=dict(attempt),
+            )
+        )
+    return tuple(found)
+
+
 def payment_from(body: Mapping[str, Any], *, merchant_order_id: str) -> GatewayPayment:
     """An order-status answer (`details=true`). Our gateway order id is the merchantOrderId we sent."""
     echoed = body.get("merchantOrderId")
@@ -107,6 +141,7 @@ def payment_from(body: Mapping[str, Any], *, merchant_order_id: str) -> GatewayP
         error_code=str(body.get("errorCode") or ""),
         error_description=str(body.get("detailedErrorCode") or ""),  # e.g. TXN_AUTO_FAILED, ZM
         raw=dict(body),
+        attempts=attempts_from(body),
     )
 
 

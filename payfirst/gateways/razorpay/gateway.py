@@ -14,12 +14,13 @@ from django.conf import settings
 
 from payfirst.core.money import CURRENCY, Paise
 from payfirst.gateways.base import (
+    AttemptStatus,
+    GatewayAttempt,
     GatewayEvent,
     GatewayOrder,
     GatewayPayment,
     GatewayRefund,
     GatewayRejected,
-    GatewayStatus,
 )
 from payfirst.gateways.razorpay import mapping, signature
 from payfirst.gateways.razorpay.sdk import RazorpayApi
@@ -134,45 +135,58 @@ class RazorpayGateway:
         return None
 
     def fetch_payment(self, *, gateway_order_id: str) -> GatewayPayment:
-        """The order's best attempt. An `authorized` attempt is captured here (we never leave money merely held),
-        with exactly the authorized amount, and only when that matches the order."""
+        """The order's money, from its payments list: read-only (an `authorized` attempt is reported, never captured
+        here; capturing is `capture`, an explicit step). Every attempt is listed."""
         attempts = self.api.order_payments(gateway_order_id).get("items")
         if not isinstance(attempts, list):
             raise GatewayRejected(f"Razorpay listed the payments of {gateway_order_id} without an items list.")
-        best = mapping.best_attempt(attempts)
+        entities = [entity for entity in attempts if isinstance(entity, Mapping)]
+        best = mapping.best_attempt(entities)
         if best is None:
             return mapping.unpaid_order_from(self.api.fetch_order(gateway_order_id))
-        if best.get("status") == "authorized":
-            best = self._capture(best, gateway_order_id=gateway_order_id)
-        payment = mapping.payment_from(best)
-        if payment.gateway_order_id != gateway_order_id:
-            raise GatewayRejected(f"Razorpay returned payment {payment.gateway_payment_id} of another order.")
+        payment = mapping.payment_from(best, others=entities)
+        if payment.gateway_order_id != gateway_order_id or any(
+            entity.get("order_id") != gateway_order_id for entity in entities
+        ):
+            raise GatewayRejected(f"Razorpay listed a payment of another order under {gateway_order_id}.")
         return payment
 
-    def _capture(self, entity: Mapping[str, Any], *, gateway_order_id: str) -> Mapping[str, Any]:
-        payment = mapping.payment_from(entity)
-        order = self.api.fetch_order(gateway_order_id)
-        if mapping.amount_of(order) != payment.amount or order.get("currency") != payment.currency:
-            # Capturing would take money we would then have to flag; left authorized, Razorpay refunds it itself.
-            logger.warning(
-                "razorpay authorized amount differs from the order; not capturing",
-                extra={"gateway_order_id": gateway_order_id, "gateway_payment_id": payment.gateway_payment_id},
-            )
-            return entity
-        pay_id = payment.gateway_payment_id or ""
+    def capture(self, *, gateway_order_id: str, gateway_payment_id: str, amount: Paise) -> GatewayAttempt:
+        """Capture an authorized payment for exactly `amount`. Razorpay refuses a second capture; when it does, the
+        payment's own state settles it (someone else — the dashboard, another worker — captured it first)."""
         try:
-            captured = self.api.capture(pay_id, amount=payment.amount.value, currency=payment.currency)
+            entity = self.api.capture(gateway_payment_id, amount=amount.value, currency=CURRENCY)
         except GatewayRejected:
-            # Someone else (auto-capture, another worker, the dashboard) may have captured it first: Razorpay then
-            # refuses a second capture. The payment's own state settles it.
-            current = self.api.fetch_payment(pay_id)
-            if mapping.payment_status(current) is GatewayStatus.CAPTURED:
-                return current
-            raise
+            current = self.api.fetch_payment(gateway_payment_id)
+            if mapping.payment_status(current) is not AttemptStatus.CAPTURED:
+                raise
+            entity = current
+        attempt = mapping.attempt_from(entity)
+        if entity.get("order_id") != gateway_order_id:
+            raise GatewayRejected(f"Razorpay payment {gateway_payment_id} is not on order {gateway_order_id}.")
+        if attempt.status is not AttemptStatus.CAPTURED or attempt.amount != amount:
+            raise GatewayRejected(
+                f"Razorpay answered the capture of {gateway_payment_id} with {attempt.status} for "
+                f"{attempt.amount.value}, not captured for {amount.value}."
+            )
         logger.info(
-            "razorpay payment captured", extra={"gateway_order_id": gateway_order_id, "gateway_payment_id": pay_id}
+            "razorpay payment captured",
+            extra={"gateway_order_id": gateway_order_id, "gateway_payment_id": gateway_payment_id},
         )
-        return captured
+        return attempt
+
+    def list_refunds(self, *, gateway_order_id: str, gateway_payment_id: str) -> list[GatewayRefund] | None:
+        """Every refund of the payment, made by payfirst or in the Dashboard (those reach us nowhere else)."""
+        found: list[GatewayRefund] = []
+        skip = 0
+        while True:
+            page = self.api.payment_refunds(gateway_payment_id, count=_REFUND_PAGE, skip=skip).get("items")
+            if not isinstance(page, list):
+                raise GatewayRejected(f"Razorpay listed the refunds of {gateway_payment_id} without an items list.")
+            found += [mapping.refund_from(entity) for entity in page if isinstance(entity, Mapping)]
+            if len(page) < _REFUND_PAGE:
+                return found
+            skip += len(page)
 
     def verify_client_signature(self, *, fields: Mapping[str, str]) -> None:
         signature.verify_checkout_signature(

@@ -8,7 +8,9 @@ from typing import Any
 
 from payfirst.core.money import Paise
 from payfirst.gateways.base import (
+    AttemptStatus,
     EventKind,
+    GatewayAttempt,
     GatewayEvent,
     GatewayOrder,
     GatewayPayment,
@@ -18,12 +20,24 @@ from payfirst.gateways.base import (
     RefundStatus,
 )
 
-PAYMENT_STATUS: Mapping[str, GatewayStatus] = {
-    "created": GatewayStatus.PENDING,
-    "authorized": GatewayStatus.PENDING,  # money held, not ours until captured
-    "captured": GatewayStatus.CAPTURED,
-    "refunded": GatewayStatus.CAPTURED,  # it was captured; refunds are tracked on our Refund rows
-    "failed": GatewayStatus.FAILED,
+# A payment attempt's status. `refunded` depends on `captured`: a captured payment refunded since was money received;
+# an authorisation Razorpay gave back uncaptured (manual capture not taken in time, a second payment on a paid order)
+# never was. Only `captured: true` is money.
+PAYMENT_STATUS: Mapping[str, AttemptStatus | None] = {
+    "created": AttemptStatus.PENDING,
+    "authorized": AttemptStatus.AUTHORIZED,  # money held, not ours until captured
+    "captured": AttemptStatus.CAPTURED,
+    "refunded": None,  # CAPTURED or RETURNED, by `captured`
+    "failed": AttemptStatus.FAILED,  # the order stays payable: a retry or a late authorisation may follow
+}
+
+# What one attempt, alone on its order, says about the order's money.
+_ORDER_BY_ATTEMPT: Mapping[AttemptStatus, GatewayStatus] = {
+    AttemptStatus.PENDING: GatewayStatus.PENDING,
+    AttemptStatus.AUTHORIZED: GatewayStatus.AUTHORIZED,
+    AttemptStatus.CAPTURED: GatewayStatus.CAPTURED,
+    AttemptStatus.FAILED: GatewayStatus.PENDING,  # a Razorpay order never fails: it stays payable
+    AttemptStatus.RETURNED: GatewayStatus.PENDING,
 }
 
 ORDER_STATUS: Mapping[str, GatewayStatus] = {
@@ -39,8 +53,16 @@ REFUND_STATUS: Mapping[str, RefundStatus] = {
 }
 
 # Which attempt speaks for an order that has several: money received beats money held beats a fresh attempt
-# beats a failure (a customer may fail once and pay on the same order).
-_ATTEMPT_RANK: Mapping[str, int] = {"captured": 4, "refunded": 4, "authorized": 3, "created": 2, "failed": 1}
+# beats a failure (a customer may fail once and pay on the same order). Among captured attempts the FIRST one that
+# still holds its money speaks (a later one is a duplicate to refund, never "latest wins"); among authorized ones the
+# first; among the rest the latest.
+_ATTEMPT_RANK: Mapping[AttemptStatus, int] = {
+    AttemptStatus.CAPTURED: 4,
+    AttemptStatus.AUTHORIZED: 3,
+    AttemptStatus.PENDING: 2,
+    AttemptStatus.FAILED: 1,
+    AttemptStatus.RETURNED: 1,
+}
 
 _EVENT_KIND_BY_PREFIX: Mapping[str, EventKind] = {
     "payment": EventKind.PAYMENT,
@@ -56,8 +78,15 @@ def _lookup(table: Mapping[str, Any], value: Any, what: str) -> Any:
         raise GatewayRejected(f"Unknown Razorpay {what} status {value!r}.") from None
 
 
-def payment_status(entity: Mapping[str, Any]) -> GatewayStatus:
-    return _lookup(PAYMENT_STATUS, entity.get("status"), "payment")
+def payment_status(entity: Mapping[str, Any]) -> AttemptStatus:
+    """One attempt's status. Money is `captured: true` only: `refunded` without it was never captured."""
+    status = _lookup(PAYMENT_STATUS, entity.get("status"), "payment")
+    captured = entity.get("captured") is True
+    if status is None:  # refunded
+        return AttemptStatus.CAPTURED if captured else AttemptStatus.RETURNED
+    if status is AttemptStatus.CAPTURED and entity.get("captured") is False:
+        raise GatewayRejected(f"Razorpay payment {entity.get('id')!r} is 'captured' with captured=false.")
+    return status
 
 
 def order_status(entity: Mapping[str, Any]) -> GatewayStatus:
@@ -92,29 +121,61 @@ def order_from(entity: Mapping[str, Any], *, checkout: Mapping[str, Any]) -> Gat
     )
 
 
+def _attempt_key(entity: Mapping[str, Any]) -> tuple[int, int, int]:
+    """Sort key, highest speaks: rank; then, for money received, whether it still holds money (a captured attempt
+    refunded in full no longer speaks while another holds); then time (earliest first for captured and authorized,
+    latest first for the rest)."""
+    status = payment_status(entity)
+    created_at = entity.get("created_at")
+    when = created_at if isinstance(created_at, int) else 0
+    holds = 1
+    if status is AttemptStatus.CAPTURED:
+        refunded = entity.get("amount_refunded")
+        holds = 0 if isinstance(refunded, int) and refunded >= amount_of(entity).value else 1
+    earliest_first = status in (AttemptStatus.CAPTURED, AttemptStatus.AUTHORIZED)
+    return (_ATTEMPT_RANK[status], holds, -when if earliest_first else when)
+
+
 def best_attempt(items: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The attempt that speaks for the order: highest rank, the latest among equals. Unknown statuses raise."""
+    """The attempt that speaks for the order (see _ATTEMPT_RANK). Unknown statuses raise, even on a losing attempt."""
     best: Mapping[str, Any] | None = None
-    best_key: tuple[int, int] = (0, 0)
+    best_key: tuple[int, int, int] = (0, 0, 0)
     for entity in items:
-        payment_status(entity)  # an unknown status is an error even when another attempt would win
-        created_at = entity.get("created_at")
-        key = (_ATTEMPT_RANK[entity["status"]], created_at if isinstance(created_at, int) else 0)
-        if best is None or key >= best_key:
+        key = _attempt_key(entity)
+        if best is None or key > best_key:
             best, best_key = entity, key
     return best
 
 
-def payment_from(entity: Mapping[str, Any]) -> GatewayPayment:
-    return GatewayPayment(
-        gateway_order_id=_text(entity, "order_id"),
+def attempt_from(entity: Mapping[str, Any]) -> GatewayAttempt:
+    refunded = entity.get("amount_refunded")
+    return GatewayAttempt(
         gateway_payment_id=_text(entity, "id"),
         status=payment_status(entity),
         amount=amount_of(entity),
         currency=_text(entity, "currency"),
+        amount_refunded=Paise(refunded if isinstance(refunded, int) and not isinstance(refunded, bool) else 0),
         error_code=str(entity.get("error_code") or ""),
         error_description=str(entity.get("error_description") or ""),
         raw=dict(entity),
+    )
+
+
+def payment_from(entity: Mapping[str, Any], *, others: Iterable[Mapping[str, Any]] = ()) -> GatewayPayment:
+    """The order's money as `entity` (the attempt that speaks for it) says, with every attempt listed: `others` are
+    the order's remaining attempts."""
+    attempt = attempt_from(entity)
+    listed = [attempt, *(attempt_from(other) for other in others if other is not entity)]
+    return GatewayPayment(
+        gateway_order_id=_text(entity, "order_id"),
+        gateway_payment_id=attempt.gateway_payment_id,
+        status=_ORDER_BY_ATTEMPT[attempt.status],
+        amount=attempt.amount,
+        currency=attempt.currency,
+        error_code=attempt.error_code,
+        error_description=attempt.error_description,
+        raw=dict(entity),
+        attempts=tuple(listed),
     )
 
 

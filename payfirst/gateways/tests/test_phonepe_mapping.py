@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from payfirst.core.money import Paise
-from payfirst.gateways.base import EventKind, GatewayRejected, GatewayStatus, RefundStatus
+from payfirst.gateways.base import AttemptStatus, EventKind, GatewayRejected, GatewayStatus, RefundStatus
 from payfirst.gateways.phonepe import mapping
 from payfirst.gateways.tests.conftest import fixture_bytes, fixture_json
 
@@ -62,6 +62,21 @@ def test_completed_order_names_the_completed_attempt():
     assert payment.gateway_order_id == "PAY-7Q3K9X2M"
     assert payment.gateway_payment_id == "OM2406121817537233671905"  # not the earlier failed attempt
     assert payment.amount == Paise(50000) and payment.currency == "INR"
+
+
+def test_every_attempt_is_listed_and_a_failed_one_leaves_a_pending_order_payable():
+    completed = fixture_json("phonepe/order_status_completed.json")
+    failed_attempt = next(a for a in completed["paymentDetails"] if a["state"] == "FAILED")
+    body = {**completed, "state": "PENDING", "paymentDetails": [failed_attempt]}
+    payment = mapping.payment_from(body, merchant_order_id="PAY-7Q3K9X2M")
+    assert payment.status is GatewayStatus.PENDING
+    assert [(a.gateway_payment_id, a.status) for a in payment.attempts] == [
+        (failed_attempt["transactionId"], AttemptStatus.FAILED)
+    ]
+    assert {a.status for a in mapping.payment_from(completed, merchant_order_id="PAY-7Q3K9X2M").attempts} == {
+        AttemptStatus.FAILED,
+        AttemptStatus.CAPTURED,
+    }
 
 
 def test_failed_order_keeps_the_error_codes_and_latest_attempt():

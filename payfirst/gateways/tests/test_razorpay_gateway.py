@@ -8,6 +8,7 @@ import pytest
 
 from payfirst.core.money import Paise
 from payfirst.gateways.base import (
+    AttemptStatus,
     EventKind,
     GatewayAuthError,
     GatewayRejected,
@@ -16,7 +17,7 @@ from payfirst.gateways.base import (
     RefundStatus,
     SignatureInvalid,
 )
-from payfirst.gateways.razorpay import signature
+from payfirst.gateways.razorpay import mapping, signature
 from payfirst.gateways.razorpay.gateway import RazorpayGateway
 from payfirst.gateways.tests.conftest import fixture_bytes, fixture_json
 
@@ -145,55 +146,52 @@ def test_fetch_payment_captured(gateway, stub_server):
     assert not stub_server.calls("POST", "/rzp/v1/payments/pay_G8VQzjPLoAvm6D/capture")
 
 
-def test_fetch_payment_captures_an_authorized_attempt_with_its_exact_amount(gateway, stub_server):
-    authorized = fixture_json("razorpay/payment_authorized.json")
+def _list(stub_server, *items):
     stub_server.add(
         "GET",
         f"/rzp/v1/orders/{ORDER_ID}/payments",
-        json_body={"entity": "collection", "count": 1, "items": [authorized]},
+        json_body={"entity": "collection", "count": len(items), "items": list(items)},
     )
-    stub_server.add(
-        "GET",
-        f"/rzp/v1/orders/{ORDER_ID}",
-        json_body={**fixture_json("razorpay/order_created.json"), "status": "attempted"},
-    )
+
+
+def test_fetch_payment_reports_an_authorized_attempt_and_never_captures_it(gateway, stub_server):
+    authorized = fixture_json("razorpay/payment_authorized.json")
+    _list(stub_server, authorized)
+    payment = gateway.fetch_payment(gateway_order_id=ORDER_ID)
+    assert payment.status is GatewayStatus.AUTHORIZED and payment.gateway_payment_id == authorized["id"]
+    assert [call.method for call in stub_server.requests] == ["GET"]  # asking moves no money
+
+
+def test_capture_takes_exactly_the_authorized_amount(gateway, stub_server):
+    authorized = fixture_json("razorpay/payment_authorized.json")
     stub_server.add(
         "POST",
         f"/rzp/v1/payments/{authorized['id']}/capture",
         json_body={**authorized, "status": "captured", "captured": True},
     )
-    payment = gateway.fetch_payment(gateway_order_id=ORDER_ID)
+    attempt = gateway.capture(gateway_order_id=ORDER_ID, gateway_payment_id=authorized["id"], amount=Paise(50000))
     [capture] = stub_server.calls("POST", f"/rzp/v1/payments/{authorized['id']}/capture")
     assert capture.json() == {"amount": 50000, "currency": "INR"}
-    assert payment.status is GatewayStatus.CAPTURED and payment.gateway_payment_id == authorized["id"]
+    assert attempt.status is AttemptStatus.CAPTURED and attempt.gateway_payment_id == authorized["id"]
 
 
-def test_fetch_payment_tolerates_a_capture_race(gateway, stub_server):
+def test_capture_tolerates_a_capture_race(gateway, stub_server):
     authorized = fixture_json("razorpay/payment_authorized.json")
-    stub_server.add(
-        "GET",
-        f"/rzp/v1/orders/{ORDER_ID}/payments",
-        json_body={"entity": "collection", "count": 1, "items": [authorized]},
-    )
-    stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}", json_body=fixture_json("razorpay/order_created.json"))
     stub_server.add(
         "POST",
         f"/rzp/v1/payments/{authorized['id']}/capture",
         status=400,
         json_body={"error": {"code": "BAD_REQUEST_ERROR", "description": "This payment has already been captured"}},
     )
-    stub_server.add("GET", f"/rzp/v1/payments/{authorized['id']}", json_body={**authorized, "status": "captured"})
-    assert gateway.fetch_payment(gateway_order_id=ORDER_ID).status is GatewayStatus.CAPTURED
-
-
-def test_fetch_payment_capture_refused_and_still_authorized_raises(gateway, stub_server):
-    authorized = fixture_json("razorpay/payment_authorized.json")
     stub_server.add(
-        "GET",
-        f"/rzp/v1/orders/{ORDER_ID}/payments",
-        json_body={"entity": "collection", "count": 1, "items": [authorized]},
+        "GET", f"/rzp/v1/payments/{authorized['id']}", json_body={**authorized, "status": "captured", "captured": True}
     )
-    stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}", json_body=fixture_json("razorpay/order_created.json"))
+    attempt = gateway.capture(gateway_order_id=ORDER_ID, gateway_payment_id=authorized["id"], amount=Paise(50000))
+    assert attempt.status is AttemptStatus.CAPTURED
+
+
+def test_capture_refused_and_still_authorized_raises(gateway, stub_server):
+    authorized = fixture_json("razorpay/payment_authorized.json")
     stub_server.add(
         "POST",
         f"/rzp/v1/payments/{authorized['id']}/capture",
@@ -202,20 +200,56 @@ def test_fetch_payment_capture_refused_and_still_authorized_raises(gateway, stub
     )
     stub_server.add("GET", f"/rzp/v1/payments/{authorized['id']}", json_body=authorized)
     with pytest.raises(GatewayRejected, match="Capture amount"):
-        gateway.fetch_payment(gateway_order_id=ORDER_ID)
+        gateway.capture(gateway_order_id=ORDER_ID, gateway_payment_id=authorized["id"], amount=Paise(50000))
+
+
+def test_refunded_without_capture_is_not_money_and_the_holding_capture_speaks(gateway, stub_server):
+    captured = {**fixture_json("razorpay/payment_captured.json"), "created_at": 100}
+    # A duplicate authorised later and auto-refunded by Razorpay without capture: never money, never "latest wins".
+    returned = {**captured, "id": "pay_returned00001", "status": "refunded", "captured": False, "created_at": 200}
+    _list(stub_server, captured, returned)
+    payment = gateway.fetch_payment(gateway_order_id=ORDER_ID)
+    assert payment.status is GatewayStatus.CAPTURED and payment.gateway_payment_id == captured["id"]
+    assert {a.gateway_payment_id: a.status for a in payment.attempts} == {
+        captured["id"]: AttemptStatus.CAPTURED,
+        returned["id"]: AttemptStatus.RETURNED,
+    }
+
+
+def test_an_order_with_only_a_returned_authorisation_is_not_paid(gateway, stub_server):
+    returned = {**fixture_json("razorpay/payment_authorized.json"), "status": "refunded", "captured": False}
+    _list(stub_server, returned)
+    assert gateway.fetch_payment(gateway_order_id=ORDER_ID).status is GatewayStatus.PENDING
+
+
+def test_of_two_captures_the_first_holding_money_speaks(gateway, stub_server):
+    first = {**fixture_json("razorpay/payment_captured.json"), "created_at": 100}
+    second = {**first, "id": "pay_second0000001", "created_at": 200}
+    _list(stub_server, second, first)
+    payment = gateway.fetch_payment(gateway_order_id=ORDER_ID)
+    assert payment.gateway_payment_id == first["id"] and len(payment.attempts) == 2
+    # The first refunded in full (its money gone back), the second holds the money: the second speaks.
+    refunded = {**first, "status": "refunded", "amount_refunded": 50000}
+    assert mapping.best_attempt([refunded, second]) is second
 
 
 def test_fetch_payment_does_not_capture_an_amount_that_differs_from_the_order(gateway, stub_server):
     authorized = {**fixture_json("razorpay/payment_authorized.json"), "amount": 100}
+    _list(stub_server, authorized)
+    payment = gateway.fetch_payment(gateway_order_id=ORDER_ID)
+    assert payment.status is GatewayStatus.AUTHORIZED and payment.amount == Paise(100)
+    assert not stub_server.calls("POST", f"/rzp/v1/payments/{authorized['id']}/capture")
+
+
+def test_list_refunds_returns_every_refund_of_the_payment(gateway, stub_server):
+    refund = fixture_json("razorpay/refund_processed.json")
     stub_server.add(
         "GET",
-        f"/rzp/v1/orders/{ORDER_ID}/payments",
-        json_body={"entity": "collection", "count": 1, "items": [authorized]},
+        f"/rzp/v1/payments/{refund['payment_id']}/refunds",
+        json_body={"entity": "collection", "count": 1, "items": [refund]},
     )
-    stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}", json_body=fixture_json("razorpay/order_created.json"))
-    payment = gateway.fetch_payment(gateway_order_id=ORDER_ID)
-    assert payment.status is GatewayStatus.PENDING and payment.amount == Paise(100)
-    assert not stub_server.calls("POST", f"/rzp/v1/payments/{authorized['id']}/capture")
+    [listed] = gateway.list_refunds(gateway_order_id=ORDER_ID, gateway_payment_id=refund["payment_id"])
+    assert listed.gateway_refund_id == refund["id"] and listed.amount == Paise(refund["amount"])
 
 
 def test_fetch_payment_without_attempts_is_pending_for_the_order_amount(gateway, stub_server):
@@ -235,7 +269,9 @@ def test_fetch_payment_failed(gateway, stub_server):
         json_body={"entity": "collection", "count": 1, "items": [fixture_json("razorpay/payment_failed.json")]},
     )
     payment = gateway.fetch_payment(gateway_order_id=ORDER_ID)
-    assert payment.status is GatewayStatus.FAILED and payment.error_description == "Payment failed"
+    # A failed attempt does not end a Razorpay order: it stays payable (a retry, or a late authorisation).
+    assert payment.status is GatewayStatus.PENDING and payment.error_description == "Payment failed"
+    assert [a.status for a in payment.attempts] == [AttemptStatus.FAILED]
 
 
 def test_verify_client_signature(gateway):

@@ -5,27 +5,34 @@ from __future__ import annotations
 import pytest
 
 from payfirst.core.money import Paise
-from payfirst.gateways.base import EventKind, GatewayRejected, GatewayStatus, RefundStatus
+from payfirst.gateways.base import AttemptStatus, EventKind, GatewayRejected, GatewayStatus, RefundStatus
 from payfirst.gateways.razorpay import mapping
 from payfirst.gateways.tests.conftest import fixture_json
 
 
 @pytest.mark.parametrize(
-    "status, expected",
+    "status, captured, attempt, expected",
     [
-        ("created", GatewayStatus.PENDING),
-        ("authorized", GatewayStatus.PENDING),
-        ("captured", GatewayStatus.CAPTURED),
-        ("refunded", GatewayStatus.CAPTURED),
-        ("failed", GatewayStatus.FAILED),
+        ("created", True, AttemptStatus.PENDING, GatewayStatus.PENDING),
+        ("authorized", False, AttemptStatus.AUTHORIZED, GatewayStatus.AUTHORIZED),
+        ("captured", True, AttemptStatus.CAPTURED, GatewayStatus.CAPTURED),
+        ("refunded", True, AttemptStatus.CAPTURED, GatewayStatus.CAPTURED),  # captured, refunded since
+        ("refunded", False, AttemptStatus.RETURNED, GatewayStatus.PENDING),  # auto-refunded, never captured
+        ("failed", False, AttemptStatus.FAILED, GatewayStatus.PENDING),  # the order stays payable
     ],
 )
-def test_payment_status_maps_every_razorpay_status(status, expected):
-    entity = {**fixture_json("razorpay/payment_captured.json"), "status": status}
+def test_payment_status_maps_every_razorpay_status(status, captured, attempt, expected):
+    entity = {**fixture_json("razorpay/payment_captured.json"), "status": status, "captured": captured}
+    assert mapping.payment_status(entity) is attempt
     assert mapping.payment_from(entity).status is expected
 
 
-def test_payment_status_table_covers_exactly_the_documented_statuses():
+def test_captured_status_with_captured_false_is_rejected():
+    with pytest.raises(GatewayRejected):
+        mapping.payment_status({**fixture_json("razorpay/payment_captured.json"), "captured": False})
+
+
+def test_payment_status_table_covers_exactly_the_documented_statuses():  # refunded: by `captured`
     assert set(mapping.PAYMENT_STATUS) == {"created", "authorized", "captured", "refunded", "failed"}
     assert set(mapping.ORDER_STATUS) == {"created", "attempted", "paid"}
     assert set(mapping.REFUND_STATUS) == {"pending", "processed", "failed"}
@@ -76,7 +83,7 @@ def test_payment_from_captured_fixture():
 
 def test_payment_from_failed_fixture_keeps_the_error():
     payment = mapping.payment_from(fixture_json("razorpay/payment_failed.json"))
-    assert payment.status is GatewayStatus.FAILED
+    assert payment.status is GatewayStatus.PENDING and payment.attempts[0].status is AttemptStatus.FAILED
     assert payment.error_code == "BAD_REQUEST_ERROR" and payment.error_description == "Payment failed"
 
 
@@ -96,6 +103,10 @@ def test_best_attempt_prefers_captured_then_authorized_then_created_then_failed(
     assert mapping.best_attempt([authorized | {"status": "failed"}, created]) is created
     assert mapping.best_attempt([failed]) is failed
     assert mapping.best_attempt([]) is None
+    # Of two captures the first wins; an uncaptured `refunded` (auto-refunded authorisation) never beats a capture.
+    later = {**captured, "id": "pay_later", "created_at": 50}
+    returned = {**captured, "id": "pay_returned", "status": "refunded", "captured": False, "created_at": 99}
+    assert mapping.best_attempt([later, captured, returned]) is captured
 
 
 def test_best_attempt_takes_the_latest_among_failures():

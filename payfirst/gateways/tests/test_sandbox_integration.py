@@ -13,6 +13,7 @@ from django.conf import settings
 
 from payfirst.core.money import Paise
 from payfirst.gateways.base import (
+    AttemptStatus,
     EventKind,
     GatewayAuthError,
     GatewayRejected,
@@ -98,13 +99,15 @@ def test_razorpay_failure_then_success_on_the_same_order(sandbox):
     order = _razorpay_order(gateway, "PAY-IT-RZP-2")
     assert _razorpay_pay(sandbox.url, order.gateway_order_id, "failure").status_code >= 400
     failed = gateway.fetch_payment(gateway_order_id=order.gateway_order_id)
-    assert failed.status is GatewayStatus.FAILED and failed.error_code == "BAD_REQUEST_ERROR"
+    # The failed attempt is listed, and the order stays payable: Razorpay lets the customer try again on it.
+    assert failed.status is GatewayStatus.PENDING and failed.error_code == "BAD_REQUEST_ERROR"
+    assert [attempt.status for attempt in failed.attempts] == [AttemptStatus.FAILED]
 
     assert _razorpay_pay(sandbox.url, order.gateway_order_id, "success").status_code == 200
     assert gateway.fetch_payment(gateway_order_id=order.gateway_order_id).status is GatewayStatus.CAPTURED
 
 
-def test_razorpay_authorized_payment_is_captured_by_fetch_payment(sandbox):
+def test_razorpay_authorized_payment_is_only_reported_by_fetch_and_captured_by_capture(sandbox):
     gateway = RazorpayGateway.from_settings()
     # An order without auto-capture leaves the paid attempt authorized, as Razorpay does for such orders.
     entity = gateway.api.create_order(
@@ -115,9 +118,14 @@ def test_razorpay_authorized_payment_is_captured_by_fetch_payment(sandbox):
     assert held["status"] == "authorized"
 
     payment = gateway.fetch_payment(gateway_order_id=entity["id"])
-    assert payment.status is GatewayStatus.CAPTURED and payment.amount == Paise(25000)
-    assert gateway.api.fetch_payment(held["id"])["status"] == "captured"
-    assert gateway.fetch_payment(gateway_order_id=entity["id"]).status is GatewayStatus.CAPTURED  # no second capture
+    assert payment.status is GatewayStatus.AUTHORIZED and payment.amount == Paise(25000)
+    assert gateway.api.fetch_payment(held["id"])["status"] == "authorized"  # asking moved no money
+
+    captured = gateway.capture(gateway_order_id=entity["id"], gateway_payment_id=held["id"], amount=Paise(25000))
+    assert captured.status is AttemptStatus.CAPTURED and gateway.api.fetch_payment(held["id"])["captured"] is True
+    again = gateway.capture(gateway_order_id=entity["id"], gateway_payment_id=held["id"], amount=Paise(25000))
+    assert again.status is AttemptStatus.CAPTURED  # a second capture answers it as captured
+    assert gateway.fetch_payment(gateway_order_id=entity["id"]).status is GatewayStatus.CAPTURED
 
 
 def test_razorpay_refund_is_idempotent_per_reference_and_fetchable(sandbox):
