@@ -89,7 +89,12 @@ class RazorpayGateway:
         # redirect_url is where Checkout's redirect mode form-POSTs its result (Checkout.js `callback_url`); the
         # default (handler) mode ignores it and hands the result to the page.
         entity = self._order_by_receipt(reference, amount=amount) or self.api.create_order(
-            {"amount": amount.value, "currency": CURRENCY, "receipt": reference, "notes": {"reference": reference}}
+            {
+                "amount": amount.value,
+                "currency": CURRENCY,
+                "receipt": reference,
+                "notes": _order_notes(reference=reference, customer=customer, description=description),
+            }
         )
         order_id = str(entity.get("id") or "")
         checkout: dict[str, Any] = {
@@ -262,3 +267,16 @@ class RazorpayGateway:
         if refund.reference != reference:
             return replace(refund, reference=reference)
         return refund
+
+
+def _order_notes(*, reference: str, customer: Mapping[str, str], description: str) -> dict[str, str]:
+    """The order's notes: our reference, what is bought and whom for, as the Dashboard (and the sandbox's hosted page)
+    shows them. Razorpay takes at most 15 notes of at most 256 characters each; empty values are left out."""
+    notes = {
+        "reference": reference,
+        "description": description,
+        "customer_name": customer.get("name", ""),
+        "customer_email": customer.get("email", ""),
+        "customer_contact": customer.get("contact", ""),
+    }
+    return {key: value[:256] for key, value in notes.items() if value}

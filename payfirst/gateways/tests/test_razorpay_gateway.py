@@ -55,7 +55,13 @@ def test_create_order_sends_paise_receipt_and_basic_auth(gateway, stub_server):
         "amount": 50000,
         "currency": "INR",
         "receipt": "PAY-7Q3K9X2M",
-        "notes": {"reference": "PAY-7Q3K9X2M"},
+        "notes": {
+            "reference": "PAY-7Q3K9X2M",
+            "description": "2 items",
+            "customer_name": CUSTOMER["name"],
+            "customer_email": CUSTOMER["email"],
+            "customer_contact": CUSTOMER["contact"],
+        },
     }
     assert call.headers["Authorization"] == "Basic " + base64.b64encode(b"rzp_test_unit:unit_key_secret").decode()
     assert order.gateway_order_id == ORDER_ID and order.amount == Paise(50000) and order.currency == "INR"

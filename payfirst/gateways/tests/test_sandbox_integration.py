@@ -94,6 +94,14 @@ def test_razorpay_same_reference_never_opens_two_orders(sandbox):
     assert len(gateway.api.orders_with_receipt("PAY-IT-RZP-11")["items"]) == 1
 
 
+def test_razorpay_hosted_page_shows_what_is_bought_whom_for_and_the_amount_in_rupees(sandbox):
+    order = _razorpay_order(get_gateway("razorpay"), "PAY-IT-RZP-12", amount=12345600)
+    page = httpx.get(order.checkout["sandbox_checkout_url"], timeout=30)
+    assert page.status_code == 200
+    for shown in ("₹1,23,456.00", "Brass Diya — Large x 1", "Asha Rao", "asha@example.com", "+919876543210"):
+        assert shown in page.text, shown
+
+
 def test_razorpay_failure_then_success_on_the_same_order(sandbox):
     gateway = get_gateway("razorpay")
     order = _razorpay_order(gateway, "PAY-IT-RZP-2")
