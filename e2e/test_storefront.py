@@ -125,6 +125,14 @@ def test_buy_a_product_with_razorpay(page: Page, demo_server, screenshot_dir):  
     expect(page.get_by_role("heading", name="Thank you! Your payment is confirmed.")).to_be_visible(timeout=30_000)
     expect(page.locator("[data-fulfilments]")).to_contain_text("2 × Brass Diya — Medium (5 inch)")
     expect(page.locator("[data-amount]")).to_have_text("₹898.00")
+    # The GST tax invoice issued with the capture, opened as a PDF with the customer's own token.
+    invoice = page.locator("[data-documents] button", has_text="Tax Invoice INV/")
+    expect(invoice).to_be_visible()
+    with page.expect_popup() as pdf_info:
+        invoice.click()
+    pdf = pdf_info.value
+    pdf.wait_for_url("blob:*")
+    pdf.close()
     shot(page, screenshot_dir, "product-razorpay-confirmed")
 
 

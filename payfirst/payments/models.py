@@ -308,6 +308,9 @@ class WebhookEvent(models.Model):
     kind = models.CharField(max_length=8, choices=WebhookKind.choices, blank=True, default="")
     gateway_refund_id = models.CharField(max_length=64, blank=True, default="")
     refund_reference = models.CharField(max_length=64, blank=True, default="")
+    # The gateway's payment (attempt) the event names, e.g. a refund webhook's payment_id: how a refund made at the
+    # gateway is matched to its payment when processed later.
+    gateway_payment_id = models.CharField(max_length=64, blank=True, default="")
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="webhook_events")
     outcome = models.CharField(max_length=20, choices=WebhookOutcome.choices, default=WebhookOutcome.RECEIVED)
     error = models.TextField(blank=True)

@@ -131,6 +131,7 @@ def receive_webhook(*, gateway: str, headers: Mapping[str, str], body: bytes) ->
         "kind": kind,
         "gateway_refund_id": (event.gateway_refund_id or "")[:64],
         "refund_reference": (event.refund_reference or "")[:64],
+        "gateway_payment_id": (event.gateway_payment_id or "")[:64],
     }
     try:
         # One short transaction: the row claims its event (the partial unique constraint lets one row per event be
@@ -190,7 +191,7 @@ def _event_of(record: WebhookEvent) -> GatewayEvent:
         kind=EventKind.REFUND if record.kind == WebhookKind.REFUND else EventKind.PAYMENT,
         name=record.event_name,
         gateway_order_id=record.gateway_order_id,
-        gateway_payment_id=None,
+        gateway_payment_id=record.gateway_payment_id or None,
         gateway_refund_id=record.gateway_refund_id or None,
         refund_reference=record.refund_reference or None,
         amount=None,

@@ -30,8 +30,12 @@ from payfirst.payments.reconcile import reconcile_open_payments
 from payfirst.payments.services import SyncOutcome
 from payfirst.payments.states import EventSource, PaymentStatus
 from payfirst.payments.tests import factories
-from payfirst.payments.tests.flows import assert_every_capture_is_fulfilled_or_refunded, open_payment, pay
-from payfirst.payments.webhooks import receive_webhook
+from payfirst.payments.tests.flows import (
+    assert_every_capture_is_fulfilled_or_refunded,
+    open_payment,
+    pay,
+    receive_and_process,
+)
 
 S = PaymentStatus
 TOTAL = 449700  # mixed_cart
@@ -272,7 +276,7 @@ def test_a_payment_failed_webhook_leaves_the_payment_pending(user, address, mixe
     headers, body = fake_razorpay.webhook(
         event_id="evt_failed_1", name="payment.failed", gateway_order_id=payment.gateway_order_id
     )
-    assert receive_webhook(gateway="razorpay", headers=headers, body=body).outcome == WebhookOutcome.PROCESSED
+    assert receive_and_process(headers=headers, body=body) == WebhookOutcome.PROCESSED
     payment.refresh_from_db()
     assert payment.status == S.PENDING and payment.reservation == ReservationState.HELD
     assert any("not a failed payment" in d for d in timeline(payment))

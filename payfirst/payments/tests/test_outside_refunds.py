@@ -17,8 +17,12 @@ from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundSource
 from payfirst.payments.reconcile import reconcile_open_payments
 from payfirst.payments.refunds import PAYMENT_ALARMS, refund_payment, retry_delay, retry_pending_refunds
 from payfirst.payments.states import EventSource, PaymentStatus
-from payfirst.payments.tests.flows import assert_every_capture_is_fulfilled_or_refunded, open_payment, pay
-from payfirst.payments.webhooks import receive_webhook
+from payfirst.payments.tests.flows import (
+    assert_every_capture_is_fulfilled_or_refunded,
+    open_payment,
+    pay,
+    receive_and_process,
+)
 
 S = PaymentStatus
 TOTAL = 449700  # mixed_cart
@@ -77,8 +81,7 @@ def test_a_refund_webhook_for_a_refund_payfirst_never_made_records_it(captured, 
         kind=EventKind.REFUND,
         extra={"refund_id": outside.gateway_refund_id, "payment_id": captured.gateway_payment_id, "amount": TOTAL},
     )
-    result = receive_webhook(gateway="razorpay", headers=headers, body=body)
-    assert result.outcome == WebhookOutcome.PROCESSED  # no longer "ignored"
+    assert receive_and_process(headers=headers, body=body) == WebhookOutcome.PROCESSED  # no longer "ignored"
     refund = Refund.objects.get()
     assert refund.source == RefundSource.GATEWAY and refund.status == RefundStatus.PROCESSED
     captured.refresh_from_db()
@@ -100,7 +103,7 @@ def test_a_phonepe_refund_callback_for_an_outside_refund_is_read_back_and_record
         gateway_order_id=payment.gateway_order_id,
         extra={"refund_id": outside.gateway_refund_id, "refund_reference": outside.gateway_refund_id},
     )
-    assert receive_webhook(gateway="phonepe", headers=headers, body=body).outcome == WebhookOutcome.PROCESSED
+    assert receive_and_process(gateway="phonepe", headers=headers, body=body) == WebhookOutcome.PROCESSED
     payment.refresh_from_db()
     assert (payment.status, payment.refunded_amount) == (S.PARTIALLY_REFUNDED, 50000)
     assert Refund.objects.get().source == RefundSource.GATEWAY

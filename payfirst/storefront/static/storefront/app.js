@@ -178,6 +178,25 @@
     }
   }
 
+  /**
+   * The payment's GST documents (tax invoice, bill of supply, credit notes) as buttons that open the PDF. The PDF
+   * endpoint wants the bearer token like every API call, so it is fetched here and shown from a blob URL.
+   */
+  async function documentButtons(paymentId) {
+    var page = await api("GET", "/api/invoices/?payment_id=" + encodeURIComponent(paymentId));
+    return page.results.map(function (doc) {
+      var button = el("button", { type: "button", class: "link", text: doc.title + " " + doc.number + " (PDF)" });
+      button.addEventListener("click", async function () {
+        var opened = window.open("", "_blank");
+        var response = await fetch("/api/invoices/" + doc.id + "/pdf/", { headers: { "Authorization": "Bearer " + access } });
+        if (!response.ok) { if (opened) { opened.close(); } flash("That document could not be opened. Try again.", "bad"); return; }
+        var url = URL.createObjectURL(await response.blob());
+        if (opened) { opened.location.href = url; } else { window.location.href = url; }
+      });
+      return button;
+    });
+  }
+
   /** Every page of a list endpoint. */
   async function all(path) {
     var results = [];
@@ -702,6 +721,8 @@
           list.appendChild(el("li", { class: "receipt" }, el("strong", { text: "Membership " + ref.reference }), " is active."));
         }
       }
+      var documents = clear($("[data-documents]"));
+      (await documentButtons(payment.id)).forEach(function (button) { documents.appendChild(el("li", {}, button)); });
     }
 
     async function poll() {
