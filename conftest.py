@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On SQLite the live server shares the test's one in-memory connection, so it serves one request at a time:
+    the sandbox server's webhooks arrive on their own schedule, and two requests using that connection at once
+    fail inside SQLite ("cannot open savepoint - SQL statements in progress"). PostgreSQL keeps Django's threads."""
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        from django.core.servers.basehttp import WSGIServer
+        from django.test.testcases import LiveServerThread
+
+        class OneRequestAtATime(WSGIServer):
+            """Serves in the live server's own thread, which already holds the test's connection."""
+
+            def __init__(self, *args: Any, connections_override: Any = None, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+
+        LiveServerThread.server_class = OneRequestAtATime
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
