@@ -25,7 +25,7 @@ def pytest_configure(config: pytest.Config) -> None:
             def __init__(self, *args: Any, connections_override: Any = None, **kwargs: Any) -> None:
                 super().__init__(*args, **kwargs)
 
-        LiveServerThread.server_class = OneRequestAtATime
+        LiveServerThread.server_class = OneRequestAtATime  # type: ignore[attr-defined]  # missing from django-stubs
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
