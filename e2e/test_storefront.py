@@ -131,7 +131,7 @@ def test_buy_a_product_with_razorpay(page: Page, demo_server, screenshot_dir):  
     with page.expect_popup() as pdf_info:
         invoice.click()
     pdf = pdf_info.value
-    pdf.wait_for_url("blob:*", wait_until="commit")
+    pdf.wait_for_url(re.compile(r"^blob:"), wait_until="commit")
     pdf.close()
     shot(page, screenshot_dir, "product-razorpay-confirmed")
 
