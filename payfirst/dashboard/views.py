@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from payfirst.dashboard import selectors
-from payfirst.dashboard.charts import Point, column_chart, row_chart
+from payfirst.dashboard.charts import BarChart, Point, column_chart, row_chart
 from payfirst.dashboard.display import percent_from_permille, rupees
 
 SUCCESS_RATE_DEFINITION = (
@@ -33,15 +33,35 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     window = selectors.dashboard_window()
     outcomes = selectors.payment_outcomes(window=window)
     revenue = selectors.revenue_by_day(window=window)
-
     period = f"{window.first_day:%d %b %Y} to {window.last_day:%d %b %Y} (IST)"
-    states_chart = row_chart(
+    context = {
+        **admin.site.each_context(request),
+        "title": "Dashboard",
+        "period": period,
+        "outcomes": outcomes,
+        "success_rate": percent_from_permille(outcomes.success_permille),
+        "success_rate_definition": SUCCESS_RATE_DEFINITION,
+        "revenue_definition": REVENUE_DEFINITION,
+        "success_rows": [{"day": day, "rate": percent_from_permille(day.success_permille)} for day in outcomes.by_day],
+        **_revenue_tables(revenue),
+        "states_chart": _states_chart(outcomes, period=period),
+        "success_chart": _success_chart(outcomes, period=period),
+        "revenue_chart": _revenue_chart(revenue, period=period),
+    }
+    return render(request, "dashboard/dashboard.html", context)
+
+
+def _states_chart(outcomes: selectors.PaymentOutcomes, *, period: str) -> BarChart:
+    return row_chart(
         slug="states",
         title="Payments per state",
         description=f"{outcomes.total} payments created {period}, by their state now.",
         points=[Point(label=state, full_label=state, value=n, text=str(n)) for state, n in outcomes.by_state.items()],
     )
-    success_chart = column_chart(
+
+
+def _success_chart(outcomes: selectors.PaymentOutcomes, *, period: str) -> BarChart:
+    return column_chart(
         slug="success",
         title="Capture success rate per day",
         description=f"Capture success rate of the payments created each day {period}; "
@@ -57,8 +77,11 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         ],
         scale_max=1000,
     )
+
+
+def _revenue_chart(revenue: list[selectors.DayRevenue], *, period: str) -> BarChart:
     total_net = sum(day.net for day in revenue)
-    revenue_chart = column_chart(
+    return column_chart(
         slug="revenue",
         title="Revenue per day",
         description=f"Net revenue per day {period}: {rupees(total_net)} in all.",
@@ -69,15 +92,11 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             for day in revenue
         ],
     )
-    context = {
-        **admin.site.each_context(request),
-        "title": "Dashboard",
-        "period": period,
-        "outcomes": outcomes,
-        "success_rate": percent_from_permille(outcomes.success_permille),
-        "success_rate_definition": SUCCESS_RATE_DEFINITION,
-        "revenue_definition": REVENUE_DEFINITION,
-        "success_rows": [{"day": day, "rate": percent_from_permille(day.success_permille)} for day in outcomes.by_day],
+
+
+def _revenue_tables(revenue: list[selectors.DayRevenue]) -> dict[str, object]:
+    """The revenue table's rows and its total row, in rupees."""
+    return {
         "revenue_rows": [
             {"day": day, "gross": rupees(day.gross), "refunded": rupees(day.refunded), "net": rupees(day.net)}
             for day in revenue
@@ -86,10 +105,6 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "captured_count": sum(day.captured_count for day in revenue),
             "gross": rupees(sum(day.gross for day in revenue)),
             "refunded": rupees(sum(day.refunded for day in revenue)),
-            "net": rupees(total_net),
+            "net": rupees(sum(day.net for day in revenue)),
         },
-        "states_chart": states_chart,
-        "success_chart": success_chart,
-        "revenue_chart": revenue_chart,
     }
-    return render(request, "dashboard/dashboard.html", context)

@@ -227,47 +227,64 @@ def event_from(envelope: Any, *, event_id: str) -> GatewayEvent:
     name: str = envelope["event"]
     payload = envelope.get("payload")
     payload = payload if isinstance(payload, Mapping) else {}
+    kind = event_kind(name)
+    if kind is EventKind.PAYMENT:
+        return _payment_event(envelope, payload, event_id=event_id, name=name)
+    if kind is EventKind.REFUND:
+        return _refund_event(envelope, payload, event_id=event_id, name=name)
+    return _other_event(envelope, event_id=event_id, name=name)
+
+
+def _payment_event(
+    envelope: Mapping[str, Any], payload: Mapping[str, Any], *, event_id: str, name: str
+) -> GatewayEvent:
+    """payment.* and order.*: the order named by the payment (or the order itself), amount and status as sent."""
     payment = _entity(payload, "payment")
     order = _entity(payload, "order")
-    refund = _entity(payload, "refund")
-    kind = event_kind(name)
+    subject = payment or order
+    if subject is None:
+        raise GatewayRejected(f"Razorpay {name} webhook carries neither a payment nor an order.")
+    order_id = _optional_text(payment, "order_id") or _optional_text(order, "id")
+    if not order_id:
+        raise GatewayRejected(f"Razorpay {name} webhook does not name its order.")
+    return GatewayEvent(
+        event_id=event_id,
+        kind=EventKind.PAYMENT,
+        name=name,
+        gateway_order_id=order_id,
+        gateway_payment_id=_optional_text(payment, "id"),
+        gateway_refund_id=None,
+        refund_reference=None,
+        amount=amount_of(subject),
+        currency=_optional_text(subject, "currency"),
+        status=str(subject.get("status") or ""),
+        payload=dict(envelope),
+    )
 
-    if kind is EventKind.PAYMENT:
-        subject = payment or order
-        if subject is None:
-            raise GatewayRejected(f"Razorpay {name} webhook carries neither a payment nor an order.")
-        order_id = _optional_text(payment, "order_id") or _optional_text(order, "id")
-        if not order_id:
-            raise GatewayRejected(f"Razorpay {name} webhook does not name its order.")
-        return GatewayEvent(
-            event_id=event_id,
-            kind=kind,
-            name=name,
-            gateway_order_id=order_id,
-            gateway_payment_id=_optional_text(payment, "id"),
-            gateway_refund_id=None,
-            refund_reference=None,
-            amount=amount_of(subject),
-            currency=_optional_text(subject, "currency"),
-            status=str(subject.get("status") or ""),
-            payload=dict(envelope),
-        )
-    if kind is EventKind.REFUND:
-        if refund is None:
-            raise GatewayRejected(f"Razorpay {name} webhook carries no refund.")
-        return GatewayEvent(
-            event_id=event_id,
-            kind=kind,
-            name=name,
-            gateway_order_id=_optional_text(payment, "order_id") or "",
-            gateway_payment_id=_optional_text(refund, "payment_id") or _optional_text(payment, "id"),
-            gateway_refund_id=_text(refund, "id"),
-            refund_reference=_optional_text(refund, "receipt"),
-            amount=amount_of(refund),
-            currency=_optional_text(refund, "currency"),
-            status=str(refund.get("status") or ""),
-            payload=dict(envelope),
-        )
+
+def _refund_event(envelope: Mapping[str, Any], payload: Mapping[str, Any], *, event_id: str, name: str) -> GatewayEvent:
+    """refund.*: the refund, its payment (from the refund, else the payment entity) and our receipt."""
+    payment = _entity(payload, "payment")
+    refund = _entity(payload, "refund")
+    if refund is None:
+        raise GatewayRejected(f"Razorpay {name} webhook carries no refund.")
+    return GatewayEvent(
+        event_id=event_id,
+        kind=EventKind.REFUND,
+        name=name,
+        gateway_order_id=_optional_text(payment, "order_id") or "",
+        gateway_payment_id=_optional_text(refund, "payment_id") or _optional_text(payment, "id"),
+        gateway_refund_id=_text(refund, "id"),
+        refund_reference=_optional_text(refund, "receipt"),
+        amount=amount_of(refund),
+        currency=_optional_text(refund, "currency"),
+        status=str(refund.get("status") or ""),
+        payload=dict(envelope),
+    )
+
+
+def _other_event(envelope: Mapping[str, Any], *, event_id: str, name: str) -> GatewayEvent:
+    """Any other event: kept (and answered) but names nothing payfirst acts on."""
     return GatewayEvent(
         event_id=event_id,
         kind=EventKind.OTHER,
