@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models.functions import Lower
@@ -95,7 +96,7 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ("last_login", "date_joined")
     inlines = [AddressInline]
 
-    def get_inlines(self, request: HttpRequest, obj: User | None) -> list[type[admin.TabularInline]]:
+    def get_inlines(self, request: HttpRequest, obj: User | None) -> list[type[InlineModelAdmin[Any, Any]]]:
         return [AddressInline] if obj is not None else []  # a user being added has no addresses yet
 
 
@@ -107,7 +108,8 @@ class AddressAdminForm(forms.ModelForm):
     def _get_validation_exclusions(self) -> set[str]:
         # Not checked here against the one-default index: saving through save_address clears the user's other
         # default first, so ticking "is default" on a second address is a change of default, not an error.
-        return {*super()._get_validation_exclusions(), "is_default"}
+        # cast: django-stubs leave out ModelForm._get_validation_exclusions, which Django defines (returning a set).
+        return {*cast(Any, super())._get_validation_exclusions(), "is_default"}
 
 
 @admin.register(Address)

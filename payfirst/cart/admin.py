@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -17,7 +17,7 @@ class CartItemInline(admin.TabularInline):
     model = CartItem
     extra = 0
     can_delete = False
-    fields = ["kind", "variant", "package", "slot", "plan", "quantity", "created_at"]
+    fields: ClassVar[tuple[str, ...]] = ("kind", "variant", "package", "slot", "plan", "quantity", "created_at")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

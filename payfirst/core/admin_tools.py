@@ -10,12 +10,15 @@ integer paise (no float on the way). An editable paise field stays a paise input
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
 from payfirst.core.money import rupees
+
+if TYPE_CHECKING:  # the stubs' alias for what get_fieldsets returns; it does not exist at run time
+    from django.contrib.admin.options import _FieldsetSpec
 
 SUFFIX = "_rupees"
 
@@ -61,9 +64,9 @@ class RupeesAdmin:
         # The paise field stays read-only (so no form field is made for it); its rupees twin is what is shown.
         return readonly + [f"{name}{SUFFIX}" for name in self.paise_fields if name in readonly]
 
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[tuple[Any, dict[str, Any]]]:
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> _FieldsetSpec:
         readonly = self._original_readonly(request, obj)
-        fieldsets = super().get_fieldsets(request, obj)  # type: ignore[misc]
+        fieldsets: _FieldsetSpec = super().get_fieldsets(request, obj)  # type: ignore[misc]
         return [
             (title, {**options, "fields": self._shown(options["fields"], readonly)}) for title, options in fieldsets
         ]

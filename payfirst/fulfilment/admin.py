@@ -6,6 +6,8 @@ nor delete them, and the money, the links to the payment and the address snapsho
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -47,7 +49,16 @@ class OrderItemInline(RupeesAdmin, admin.TabularInline):
     paise_fields = ("unit_price", "line_total", "discount", "total")
     extra = 0
     can_delete = False
-    fields = ["variant", "name", "sku", "quantity", "unit_price", "line_total", "discount", "total"]
+    fields: ClassVar[tuple[str, ...]] = (
+        "variant",
+        "name",
+        "sku",
+        "quantity",
+        "unit_price",
+        "line_total",
+        "discount",
+        "total",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
@@ -66,7 +77,7 @@ class OrderAdmin(_ReadMostlyAdmin):
     list_select_related = ["user", "payment"]
     date_hierarchy = "created_at"
     inlines = [OrderItemInline]
-    fields = [
+    fields: ClassVar[tuple[str, ...]] = (
         "order_number",
         "user",
         "payment",
@@ -78,7 +89,7 @@ class OrderAdmin(_ReadMostlyAdmin):
         "billing_address",
         "created_at",
         "updated_at",
-    ]
+    )
     readonly_fields = [name for name in fields if name != "status"]
 
 
@@ -90,7 +101,7 @@ class BookingAdmin(_ReadMostlyAdmin):
     search_fields = ["book_id", "user__email", "payment__reference", "devotee_name"]
     list_select_related = ["user", "service", "package__service"]
     date_hierarchy = "selected_date"
-    fields = [
+    fields: ClassVar[tuple[str, ...]] = (
         "book_id",
         "user",
         "payment",
@@ -107,7 +118,7 @@ class BookingAdmin(_ReadMostlyAdmin):
         "total",
         "created_at",
         "updated_at",
-    ]
+    )
     readonly_fields = [name for name in fields if name != "status"]
 
 
@@ -118,7 +129,7 @@ class SubscriptionAdmin(_ReadMostlyAdmin):
     list_filter = ["status", "plan"]
     search_fields = ["plan_code", "user__email", "payment__reference"]
     list_select_related = ["user"]
-    fields = [
+    fields: ClassVar[tuple[str, ...]] = (
         "user",
         "payment",
         "payment_line",
@@ -131,5 +142,5 @@ class SubscriptionAdmin(_ReadMostlyAdmin):
         "total",
         "created_at",
         "updated_at",
-    ]
+    )
     readonly_fields = [name for name in fields if name != "status"]
