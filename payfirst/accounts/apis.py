@@ -6,7 +6,8 @@ left behind by a front end never turns them into a 401. Each is throttled per cl
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.utils import (
     extend_schema,
@@ -16,17 +17,19 @@ from drf_spectacular.utils import (
     inline_serializer,
 )
 from rest_framework import serializers, status
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from payfirst.accounts import password_reset, services
 from payfirst.accounts.models import ADDRESS_FIELDS, PHONE, Address, User, UserManager
-from payfirst.accounts.selectors import addresses_for_user, get_address, is_email_available
+from payfirst.accounts.selectors import addresses_for_user, get_address, is_email_available, signed_in_user
 from payfirst.accounts.serializers import AddressOutput, UserOutput
 from payfirst.core.schema import (
     INVALID_INPUT,
@@ -38,13 +41,17 @@ from payfirst.core.schema import (
 )
 from payfirst.core.throttling import ScopedThrottle, SignInAccountThrottle
 
+if TYPE_CHECKING:  # the stubs' alias for what permission_classes holds; it does not exist at run time
+    from rest_framework.permissions import _PermissionClass
+
 TAGS = ["accounts"]
 
 
 class _PublicApi:
-    authentication_classes: list[type] = []
-    permission_classes = [AllowAny]
-    throttle_classes = [ScopedThrottle]
+    # Typed as APIView types them, so the views that mix this in stay compatible with it.
+    authentication_classes: Sequence[type[BaseAuthentication]] = []
+    permission_classes: Sequence[_PermissionClass] = [AllowAny]
+    throttle_classes: Sequence[type[BaseThrottle]] = [ScopedThrottle]
 
 
 @extend_schema_field({"type": "string", "pattern": r"^(\+?[0-9]{10,15})?$", "maxLength": 16})
@@ -56,7 +63,7 @@ class OptionalPhoneField(serializers.CharField):
 
 
 def _user(request: Request) -> User:
-    return cast(User, request.user)
+    return signed_in_user(request)
 
 
 class UserRegisterApi(_PublicApi, APIView):

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 
 from payfirst.accounts.models import ADDRESS_FIELDS
+from payfirst.accounts.selectors import signed_in_user
 from payfirst.core.fields import HourMinuteField
 from payfirst.core.schema import NOT_AUTHENTICATED, NOT_FOUND
 from payfirst.fulfilment.models import Booking, Order, OrderItem, Subscription
@@ -117,7 +118,7 @@ class OrderListApi(generics.ListAPIView):
     serializer_class = OrderOutput
 
     def get_queryset(self) -> QuerySet[Order]:
-        return orders_for_user(user=self.request.user)
+        return orders_for_user(user=signed_in_user(self.request))
 
 
 @extend_schema(tags=["orders"], responses={200: OrderOutput, 401: NOT_AUTHENTICATED, 404: NOT_FOUND})
@@ -127,7 +128,7 @@ class OrderDetailApi(generics.RetrieveAPIView):
     serializer_class = OrderOutput
 
     def get_object(self) -> Order:
-        return get_order(user=self.request.user, order_id=self.kwargs["order_id"])
+        return get_order(user=signed_in_user(self.request), order_id=self.kwargs["order_id"])
 
 
 @extend_schema(tags=["bookings"], responses={200: BookingOutput(many=True), 401: NOT_AUTHENTICATED, 404: NOT_FOUND})
@@ -137,7 +138,7 @@ class BookingListApi(generics.ListAPIView):
     serializer_class = BookingOutput
 
     def get_queryset(self) -> QuerySet[Booking]:
-        return bookings_for_user(user=self.request.user)
+        return bookings_for_user(user=signed_in_user(self.request))
 
 
 @extend_schema(tags=["bookings"], responses={200: BookingOutput, 401: NOT_AUTHENTICATED, 404: NOT_FOUND})
@@ -147,7 +148,7 @@ class BookingDetailApi(generics.RetrieveAPIView):
     serializer_class = BookingOutput
 
     def get_object(self) -> Booking:
-        return get_booking(user=self.request.user, booking_id=self.kwargs["booking_id"])
+        return get_booking(user=signed_in_user(self.request), booking_id=self.kwargs["booking_id"])
 
 
 @extend_schema(
@@ -159,4 +160,4 @@ class SubscriptionListApi(generics.ListAPIView):
     serializer_class = SubscriptionOutput
 
     def get_queryset(self) -> QuerySet[Subscription]:
-        return subscriptions_for_user(user=self.request.user)
+        return subscriptions_for_user(user=signed_in_user(self.request))

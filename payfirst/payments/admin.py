@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from payfirst.accounts.selectors import signed_in_user
 from payfirst.core.admin_tools import ReadOnlyAdmin, RupeesAdmin
 from payfirst.core.errors import AppError
 from payfirst.core.money import rupees
@@ -348,7 +349,7 @@ class PaymentAdmin(RupeesAdmin, admin.ModelAdmin):
             )
         for payment in queryset.order_by("pk"):
             try:
-                services.cancel_payment(payment_id=payment.pk, actor=request.user, source=EventSource.ADMIN)
+                services.cancel_payment(payment_id=payment.pk, actor=signed_in_user(request), source=EventSource.ADMIN)
             except AppError as error:
                 self.message_user(request, f"{payment.reference}: {error.message}", messages.WARNING)
                 continue

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from payfirst.accounts.selectors import signed_in_user
 from payfirst.core.api import PagePagination, error_body
 from payfirst.core.errors import NotFound
 from payfirst.core.models import MAX_ID
@@ -124,8 +125,8 @@ class PaymentCreateApi(APIView):
         def create() -> Response:
             data = self.PaymentCreateInputSerializer(data=request.data, context={"user": request.user})
             data.is_valid(raise_exception=True)
-            arguments = with_address_ids(user=request.user, values=data.validated_data)
-            result = services.create_payment_for_cart(user=request.user, **arguments)
+            arguments = with_address_ids(user=signed_in_user(request), values=data.validated_data)
+            result = services.create_payment_for_cart(user=signed_in_user(request), **arguments)
             return render_payment(
                 result.payment, status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
             )
@@ -225,7 +226,7 @@ class PaymentCancelApi(APIView):
     )
     def post(self, request: Request, payment_id: str) -> Response:
         payment = selectors.own_payment(user=request.user, payment_id=_payment_id(payment_id))
-        services.cancel_payment(payment_id=payment.pk, actor=request.user)
+        services.cancel_payment(payment_id=payment.pk, actor=signed_in_user(request))
         return render_payment(selectors.get_payment(user=request.user, payment_id=payment.pk))
 
 

@@ -16,6 +16,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from payfirst.accounts.selectors import signed_in_user
 from payfirst.core.api import exception_handler, idempotency_key_from
 from payfirst.core.errors import AppError
 from payfirst.payments.errors import IdempotencyKeyInUse, IdempotencyKeyReused
@@ -46,7 +47,7 @@ def respond_idempotently(*, request: Request, view: object, handler: Callable[[]
     if key is None:
         return handler()
     fingerprint = request_fingerprint(request)
-    record = _claim(user_id=request.user.pk, key=key, fingerprint=fingerprint)
+    record = _claim(user_id=signed_in_user(request).pk, key=key, fingerprint=fingerprint)
     if record.state == IdempotencyState.DONE:
         replay = Response(record.body, status=record.status_code)
         replay[REPLAY_HEADER] = "true"
