@@ -6,10 +6,14 @@ header sent by a signed-in front end never turns a public catalog page into a 40
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from django.db.models import QuerySet
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -27,36 +31,23 @@ from payfirst.catalog.selectors import (
     slot_list,
 )
 from payfirst.core.fields import HourMinuteField
+from payfirst.core.schema import error_response
 
+if TYPE_CHECKING:  # the stubs' alias for what permission_classes holds; it does not exist at run time
+    from rest_framework.permissions import _PermissionClass
 
-class CatalogErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="snake_case, stable: not_found, invalid_input, ...")
-    message = serializers.CharField(help_text="a sentence for a person")
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text="only for validation errors: field name to messages",
-    )
-
-
-class CatalogErrorSerializer(serializers.Serializer):
-    """The one error shape of the API, as the catalog answers it."""
-
-    error = CatalogErrorDetailSerializer()
-
-
-NOT_FOUND = OpenApiResponse(CatalogErrorSerializer, description="`not_found`: no such active product.")
-SERVICE_NOT_FOUND = OpenApiResponse(
-    CatalogErrorSerializer, description="`not_found`: no such active service, or no such page."
-)
-NO_SUCH_PAGE = OpenApiResponse(CatalogErrorSerializer, description="`not_found`: no such page.")
-INVALID_INPUT = OpenApiResponse(CatalogErrorSerializer, description="`invalid_input`, with `fields`.")
+# The one error shape (core/schema.py) under the catalog's own component name, `CatalogError`, as it has always been.
+NOT_FOUND = error_response("`not_found`: no such active product.", component="CatalogError")
+SERVICE_NOT_FOUND = error_response("`not_found`: no such active service, or no such page.", component="CatalogError")
+NO_SUCH_PAGE = error_response("`not_found`: no such page.", component="CatalogError")
+INVALID_INPUT = error_response("`invalid_input`, with `fields`.", component="CatalogError")
 
 
 # Public and unauthenticated (see the module docstring). Kept free of a docstring so none leaks into the schema.
 class PublicCatalogApi:
-    authentication_classes: list[type] = []
-    permission_classes = [AllowAny]
+    # Typed as APIView types them, so the views that mix this in stay compatible with it.
+    authentication_classes: Sequence[type[BaseAuthentication]] = []
+    permission_classes: Sequence[_PermissionClass] = [AllowAny]
 
 
 class VariantOutputSerializer(serializers.Serializer):

@@ -76,13 +76,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             (str(exc.default_code), str(exc.detail)),
         )
         status = exc.status_code
-        if isinstance(exc, drf.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+        # drf-stubs leave out Throttled.wait and the auth exceptions' auth_header, which DRF sets on the instance.
+        wait: float | None = getattr(exc, "wait", None) if isinstance(exc, drf.Throttled) else None
+        if wait is not None:
+            headers["Retry-After"] = str(max(1, int(wait + 0.999)))
             message = f"Too many requests. Try again in {headers['Retry-After']} seconds."
         if isinstance(exc, drf.MethodNotAllowed):
             message = f"Method {context['request'].method} is not allowed here."
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
+        auth_header: str | None = getattr(exc, "auth_header", None)
+        if auth_header:
+            headers["WWW-Authenticate"] = auth_header
         body = error_body(code, message)
     else:
         return None

@@ -5,6 +5,7 @@ Use them in `@extend_schema(responses={...})` so each operation documents its er
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from drf_spectacular import openapi
@@ -16,25 +17,43 @@ from payfirst.core.guards import body_limit_of_class
 from payfirst.core.throttling import is_counted
 
 
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="snake_case and stable, e.g. `invalid_input`, `not_found`, `throttled`")
-    message = serializers.CharField(help_text="a sentence for a person")
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        required=False,
-        help_text="only for validation errors: field name (`parent.child` when nested) to its messages",
+def _error_shape(
+    *, component: str, detail_component: str, code: serializers.Field, message_help: str | None, fields_help: str | None
+) -> serializers.Serializer:
+    """The one error shape of the API, `{"error": {"code", "message", "fields"?}}`, as the named schema components.
+    Built with inline_serializer because the detail has a field called `fields`, which a Serializer subclass could
+    only declare by shadowing its own `fields` property."""
+    detail = inline_serializer(
+        name=detail_component,
+        fields={
+            "code": code,
+            "message": serializers.CharField(help_text=message_help),
+            "fields": serializers.DictField(
+                child=serializers.ListField(child=serializers.CharField()), required=False, help_text=fields_help
+            ),
+        },
+    )
+    return inline_serializer(name=component, fields={"error": detail})
+
+
+@cache  # one serializer per component name: drf-spectacular warns when two classes share a name
+def _shared_error(component: str) -> serializers.Serializer:
+    return _error_shape(
+        component=component,
+        detail_component=f"{component}Detail",
+        code=serializers.CharField(help_text="snake_case and stable, e.g. `invalid_input`, `not_found`, `throttled`"),
+        message_help="a sentence for a person",
+        fields_help="only for validation errors: field name (`parent.child` when nested) to its messages",
     )
 
 
-class ErrorSerializer(serializers.Serializer):
-    """The one error shape of the API: `{"error": {"code", "message", "fields"?}}`."""
-
-    error = ErrorDetailSerializer()
+ERROR = _shared_error("Error")
 
 
-def error_response(description: str) -> OpenApiResponse:
-    """An error response in the one shape; `description` names the codes it can carry and when."""
-    return OpenApiResponse(ErrorSerializer, description=description)
+def error_response(description: str, *, component: str | None = None) -> OpenApiResponse:
+    """An error response in the one shape; `description` names the codes it can carry and when. `component` gives the
+    shape a schema component of its own name (the catalog's `CatalogError`), with the same fields and help texts."""
+    return OpenApiResponse(ERROR if component is None else _shared_error(component), description=description)
 
 
 def coded_error_response(
@@ -42,19 +61,14 @@ def coded_error_response(
 ) -> OpenApiResponse:
     """The one error shape as its own schema component, with `code` narrowed to the codes an endpoint can answer
     with. `with_help` adds the field descriptions (the cart's components carry them, the payments' do not)."""
-    message_help = {"help_text": "a sentence for a person"} if with_help else {}
-    fields_help = {"help_text": "only for validation errors: field name to messages"} if with_help else {}
-    detail = inline_serializer(
-        name=detail_component,
-        fields={
-            "code": serializers.ChoiceField(choices=codes),
-            "message": serializers.CharField(**message_help),
-            "fields": serializers.DictField(
-                child=serializers.ListField(child=serializers.CharField()), required=False, **fields_help
-            ),
-        },
+    shape = _error_shape(
+        component=component,
+        detail_component=detail_component,
+        code=serializers.ChoiceField(choices=codes),
+        message_help="a sentence for a person" if with_help else None,
+        fields_help="only for validation errors: field name to messages" if with_help else None,
     )
-    return OpenApiResponse(inline_serializer(name=component, fields={"error": detail}), description=description)
+    return OpenApiResponse(shape, description=description)
 
 
 INVALID_INPUT = error_response("`invalid_input`, with `fields` naming what to fix; `malformed_request` for bad JSON.")
