@@ -142,11 +142,13 @@ def _gone_reason(item: CartItem, *, now: datetime) -> str:
     """Why a line can never be bought again as it is ("" if it still can)."""
     if item.kind == LineKind.PRODUCT:
         variant = item.variant
+        assert variant is not None  # the cart_item_kind_fields constraint
         if not (variant.is_active and variant.product.is_active):
             return f"{variant.product.name} — {variant.name} is no longer sold and was removed from your cart."
         return ""
     if item.kind == LineKind.SERVICE:
         package, slot = item.package, item.slot
+        assert package is not None and slot is not None  # the cart_item_kind_fields constraint
         name = f"{package.service.name} — {package.name}"
         if not (package.is_active and package.service.is_active):
             return f"{name} is no longer offered and was removed from your cart."
@@ -157,12 +159,13 @@ def _gone_reason(item: CartItem, *, now: datetime) -> str:
             return f"The {when} slot for {name} has passed; the line was removed from your cart."
         return ""
     plan = item.plan
+    assert plan is not None  # the cart_item_kind_fields constraint
     if not plan.is_active:
         return f"{plan.name} is no longer offered and was removed from your cart."
     return ""
 
 
-def _line(item: CartItem, *, seats_in_cart: Counter[int], holds: OwnHolds) -> PricedLine:
+def _line(item: CartItem, *, seats_in_cart: Counter[int | None], holds: OwnHolds) -> PricedLine:
     """The line at today's catalog price, before any discount."""
     if item.kind == LineKind.PRODUCT:
         return _product_line(item, holds=holds)
@@ -173,6 +176,7 @@ def _line(item: CartItem, *, seats_in_cart: Counter[int], holds: OwnHolds) -> Pr
 
 def _product_line(item: CartItem, *, holds: OwnHolds) -> PricedLine:
     variant = item.variant
+    assert variant is not None  # the cart_item_kind_fields constraint
     stock = variant.available + holds.units[variant.pk]
     return PricedLine(
         item_id=item.pk,
@@ -197,8 +201,9 @@ def _product_line(item: CartItem, *, holds: OwnHolds) -> PricedLine:
     )
 
 
-def _service_line(item: CartItem, *, seats_in_cart: Counter[int], holds: OwnHolds) -> PricedLine:
+def _service_line(item: CartItem, *, seats_in_cart: Counter[int | None], holds: OwnHolds) -> PricedLine:
     package, slot = item.package, item.slot
+    assert package is not None and slot is not None  # the cart_item_kind_fields constraint
     remaining = slot.remaining + holds.places[slot.pk]
     return PricedLine(
         item_id=item.pk,
@@ -228,6 +233,7 @@ def _service_line(item: CartItem, *, seats_in_cart: Counter[int], holds: OwnHold
 
 def _plan_line(item: CartItem) -> PricedLine:
     plan = item.plan
+    assert plan is not None  # the cart_item_kind_fields constraint
     return PricedLine(
         item_id=item.pk,
         kind=item.kind,

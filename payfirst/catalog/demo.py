@@ -206,7 +206,7 @@ def _upsert(
 ) -> tuple[Any, bool]:
     """Find by `lookup`; create it with `values` and `on_create`, or bring `values` up to date, saving only
     the fields that differ (so a re-run leaves rows, `updated_at` included, exactly as they were)."""
-    obj, created = model.objects.get_or_create(**lookup, defaults={**values, **(on_create or {})})
+    obj, created = model._default_manager.get_or_create(**lookup, defaults={**values, **(on_create or {})})
     if not created:
         changed = [name for name, value in values.items() if getattr(obj, name) != value]
         if changed:
@@ -261,8 +261,8 @@ def seed_products(*, report: SeedReport, classes: dict[str, TaxClass]) -> None:
                 on_create={"stock_on_hand": stock},
             )
             made += created
-    variants = sum(len(v) for *_, v in PRODUCTS)
-    report.add(f"products: {len(PRODUCTS)} with {variants} variants ({made} new rows)")
+    variant_count = sum(len(v) for *_, v in PRODUCTS)
+    report.add(f"products: {len(PRODUCTS)} with {variant_count} variants ({made} new rows)")
 
 
 def seed_services(*, report: SeedReport, today: date, days: int, classes: dict[str, TaxClass]) -> None:
