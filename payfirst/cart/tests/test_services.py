@@ -217,6 +217,7 @@ def test_seed_demo_command_loads_promo_codes_that_work_on_the_demo_catalog(user)
     assert basic.applies_to == LineKind.SERVICE
     package = ServicePackage.objects.get(service__name="Satyanarayan Puja", name__startswith="Basic")
     slot = Slot.objects.filter(service=package.service, date__gt=local_today()).order_by("date", "time").first()
+    assert slot is not None
     services.add_service(user=user, package_id=package.pk, selected_date=slot.date, selected_time=slot.time)
     priced = services.apply_promo(user=user, code="PUJA500")
     assert (priced.subtotal, priced.discount, priced.total) == (210000, 50000, 160000)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db.models import Model
 from django.test import override_settings
 from django.utils import timezone
 
@@ -16,11 +18,11 @@ from payfirst.catalog.models import Plan, Product, Service, ServicePackage, Slot
 
 pytestmark = pytest.mark.django_db
 
-MODELS = (Product, Variant, Service, ServicePackage, Slot, Plan)
+MODELS: tuple[type[Model], ...] = (Product, Variant, Service, ServicePackage, Slot, Plan)
 
 
-def _snapshot() -> dict[str, list[dict]]:
-    return {model.__name__: list(model.objects.order_by("pk").values()) for model in MODELS}
+def _snapshot() -> dict[str, list[dict[str, Any]]]:
+    return {model.__name__: list(model._default_manager.order_by("pk").values()) for model in MODELS}
 
 
 def test_seed_demo_twice_creates_once_then_changes_nothing():
@@ -63,6 +65,7 @@ def test_seed_demo_never_resets_stock_or_slots_that_payments_moved_but_restores_
     diya = Variant.objects.get(sku="DIYA-BR-S")
     Variant.objects.filter(pk=diya.pk).update(stock_on_hand=3, reserved=2, price=100)
     slot = Slot.objects.filter(capacity__gt=1).order_by("pk").first()
+    assert slot is not None
     Slot.objects.filter(pk=slot.pk).update(taken=slot.capacity)
 
     call_command("seed_demo", stdout=StringIO())

@@ -22,7 +22,11 @@ class LogLines:
 @pytest.fixture
 def json_log():
     """Point the console handler from settings.LOGGING (its JSON formatter and request-id filter) at a buffer."""
-    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, RequestIdFilter) for f in h.filters))
+    handler = next(
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler) and any(isinstance(f, RequestIdFilter) for f in h.filters)
+    )
     stream = io.StringIO()
     previous = handler.setStream(stream)
     try:

@@ -27,12 +27,26 @@ def svg(html: str, chart_id: str) -> ET.Element:
     return ET.fromstring(match.group(0))
 
 
+def child(element: ET.Element, tag: str) -> ET.Element:
+    found = element.find(f"{SVG}{tag}")
+    assert found is not None, f"no <{tag}> in <{element.tag}>"
+    return found
+
+
+def text_of(element: ET.Element, tag: str) -> str:
+    return child(element, tag).text or ""
+
+
+def first_group(pattern: str, text: str) -> str:
+    """The first group of `pattern`'s first match in `text` (dot matches newlines)."""
+    match = re.search(pattern, text, re.S)
+    assert match, f"{pattern!r} not found"
+    return match.group(1)
+
+
 def bars(chart: ET.Element) -> list[tuple[str, int]]:
     """(the bar's title, its height) for each bar, in order."""
-    return [
-        (group.find(f"{SVG}title").text or "", int(group.find(f"{SVG}rect").get("height")))
-        for group in chart.iter(f"{SVG}g")
-    ]
+    return [(text_of(group, "title"), int(child(group, "rect").get("height", ""))) for group in chart.iter(f"{SVG}g")]
 
 
 @pytest.fixture
@@ -82,9 +96,9 @@ def test_staff_sees_payments_per_state_and_the_success_rate(staff_browser, seede
 def test_staff_sees_revenue_per_day_in_rupees(staff_browser, seeded):
     html = staff_browser.get(URL).content.decode()
     revenue_table = html[html.index('<table id="revenue-table">') :]
-    row = re.search(r'<tr data-day="2026-03-11">(.*?)</tr>', revenue_table, re.S).group(1)
+    row = first_group(r'<tr data-day="2026-03-11">(.*?)</tr>', revenue_table)
     assert re.findall(r'<td class="num">([^<]*)</td>', row) == ["1", "₹2,000.00", "₹300.00", "₹1,700.00"]
-    total = re.search(r'<tr id="revenue-total">(.*?)</tr>', html, re.S).group(1)
+    total = first_group(r'<tr id="revenue-total">(.*?)</tr>', html)
     # 12,345 + 150,050 + 200,000 + 40,000 captured; 30,000 + 40,000 refunded.
     assert re.findall(r'<td class="num">([^<]*)</td>', total) == ["5", "₹4,023.95", "₹700.00", "₹3,323.95"]
 
@@ -92,8 +106,8 @@ def test_staff_sees_revenue_per_day_in_rupees(staff_browser, seeded):
 def test_revenue_chart_has_one_bar_per_day_scaled_to_the_best_day(staff_browser, seeded):
     chart = svg(staff_browser.get(URL).content.decode(), "revenue-chart")
     assert chart.get("role") == "img"
-    assert chart.find(f"{SVG}title").text == "Revenue per day"
-    assert "₹3,323.95 in all" in chart.find(f"{SVG}desc").text
+    assert text_of(chart, "title") == "Revenue per day"
+    assert "₹3,323.95 in all" in text_of(chart, "desc")
 
     drawn = bars(chart)
     assert len(drawn) == 30
@@ -158,6 +172,6 @@ def test_success_rate_per_day_is_also_a_table(staff_browser, seeded):
     table = html[
         html.index('<table id="success-table">') : html.index('<section class="dashboard-section" id="payments')
     ]
-    row = re.search(r'<tr data-day="2026-03-12">(.*?)</tr>', table, re.S).group(1)
+    row = first_group(r'<tr data-day="2026-03-12">(.*?)</tr>', table)
     assert re.findall(r'<td class="num">([^<]*)</td>', row) == ["1", "2", "50.0%"]
     assert table.count("<tr data-day=") == 30

@@ -38,9 +38,9 @@ def test_fulfilment_refs_answers_what_fulfil_returned_for_each_payment(user, oth
 
     assert refs == {mixed.pk: created[mixed.pk], bookings_only.pk: created[bookings_only.pk], unfulfilled.pk: []}
     assert [ref.type for ref in refs[mixed.pk]] == ["order", "booking", "booking", "subscription"]
-    assert refs[mixed.pk][-1] == FulfilmentRef(
-        type="subscription", id=refs[mixed.pk][-1].id, reference=mixed.lines.get(kind="plan").plan.code
-    )
+    plan = mixed.lines.get(kind="plan").plan
+    assert plan is not None
+    assert refs[mixed.pk][-1] == FulfilmentRef(type="subscription", id=refs[mixed.pk][-1].id, reference=plan.code)
 
 
 def test_fulfilment_refs_costs_one_query_per_kind_however_many_payments(user, django_assert_num_queries):
@@ -69,6 +69,7 @@ def test_payment_booking_is_the_first_booking_or_none(user, django_assert_num_qu
     fulfil(payment=payment)
     fulfil(payment=products_only)
     first = Booking.objects.filter(payment=payment).order_by("pk").first()
+    assert first is not None
 
     with django_assert_num_queries(1):
         summary = payment_booking(payment_id=payment.pk)

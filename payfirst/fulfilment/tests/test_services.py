@@ -63,6 +63,8 @@ def test_fulfil_mixed_payment_creates_one_order_a_booking_per_service_and_a_subs
     product_lines = [line for line in lines if line.kind == "product"]
     service_lines = [line for line in lines if line.kind == "service"]
     plan_lines = [line for line in lines if line.kind == "plan"]
+    plan = plan_lines[0].plan
+    assert plan is not None
 
     refs = fulfil(payment=payment)
 
@@ -72,7 +74,7 @@ def test_fulfil_mixed_payment_creates_one_order_a_booking_per_service_and_a_subs
     assert [ref.type for ref in refs] == ["order", "booking", "booking", "subscription"]
     assert refs[0] == FulfilmentRef(type="order", id=order.pk, reference=order.order_number)
     assert refs[1:3] == [FulfilmentRef(type="booking", id=b.pk, reference=b.book_id) for b in bookings]
-    assert refs[3] == FulfilmentRef(type="subscription", id=subscriptions[0].pk, reference=plan_lines[0].plan.code)
+    assert refs[3] == FulfilmentRef(type="subscription", id=subscriptions[0].pk, reference=plan.code)
 
     assert ORDER_NUMBER.match(order.order_number)
     assert (order.user_id, order.status) == (user.pk, OrderStatus.CONFIRMED)
@@ -92,6 +94,7 @@ def test_fulfil_mixed_payment_creates_one_order_a_booking_per_service_and_a_subs
     assert len(bookings) == len(service_lines) == 2
     for booking, line in zip(bookings, service_lines, strict=True):
         assert BOOK_ID.match(booking.book_id)
+        assert line.package is not None
         assert (booking.user_id, booking.status, booking.payment_line_id) == (user.pk, BookingStatus.CONFIRMED, line.pk)
         assert (booking.service_id, booking.package_id, booking.slot_id) == (
             line.package.service_id,
@@ -105,7 +108,7 @@ def test_fulfil_mixed_payment_creates_one_order_a_booking_per_service_and_a_subs
     (subscription,) = subscriptions
     assert (subscription.plan_id, subscription.plan_code, subscription.status) == (
         plan_lines[0].plan_id,
-        plan_lines[0].plan.code,
+        plan.code,
         SubscriptionStatus.ACTIVE,
     )
     assert abs(subscription.starts_at - timezone.now()) < timedelta(minutes=1)

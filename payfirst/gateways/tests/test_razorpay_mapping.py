@@ -112,7 +112,8 @@ def test_best_attempt_prefers_captured_then_authorized_then_created_then_failed(
 def test_best_attempt_takes_the_latest_among_failures():
     first = {**fixture_json("razorpay/payment_failed.json"), "id": "pay_first", "created_at": 100}
     second = {**fixture_json("razorpay/payment_failed.json"), "id": "pay_second", "created_at": 200}
-    assert mapping.best_attempt([second, first])["id"] == "pay_second"
+    best = mapping.best_attempt([second, first])
+    assert best is not None and best["id"] == "pay_second"
 
 
 def test_best_attempt_refuses_an_unknown_status_anywhere():

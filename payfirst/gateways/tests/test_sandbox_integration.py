@@ -33,10 +33,23 @@ CUSTOMER = {"name": "Asha Rao", "email": "asha@example.com", "contact": "+919876
 
 
 @pytest.fixture
-def sandbox(sandbox, settings):  # type: ignore[no-untyped-def]
+def sandbox(sandbox, settings):
     """The session's sandbox server (see payfirst/testing), with the adapters' timeout short enough for the tests."""
     settings.GATEWAY_TIMEOUT_SECONDS = 5
     return sandbox
+
+
+def _razorpay() -> RazorpayGateway:
+    """The registry's Razorpay adapter (pointed at the sandbox), as the class whose extras these tests use."""
+    gateway = get_gateway("razorpay")
+    assert isinstance(gateway, RazorpayGateway)
+    return gateway
+
+
+def _phonepe() -> PhonePeGateway:
+    gateway = get_gateway("phonepe")
+    assert isinstance(gateway, PhonePeGateway)
+    return gateway
 
 
 def _post(url: str, body: dict) -> httpx.Response:
@@ -65,7 +78,7 @@ def _razorpay_pay(base: str, order_id: str, outcome: str) -> httpx.Response:
 
 
 def test_razorpay_create_pay_and_fetch_captured(sandbox):
-    gateway = get_gateway("razorpay")
+    gateway = _razorpay()
     order = _razorpay_order(gateway, "PAY-IT-RZP-1")
     assert order.gateway_order_id.startswith("order_") and order.amount == Paise(49900)
     assert (
@@ -87,7 +100,7 @@ def test_razorpay_create_pay_and_fetch_captured(sandbox):
 
 
 def test_razorpay_same_reference_never_opens_two_orders(sandbox):
-    gateway = get_gateway("razorpay")
+    gateway = _razorpay()
     first = _razorpay_order(gateway, "PAY-IT-RZP-11")
     again = _razorpay_order(gateway, "PAY-IT-RZP-11")
     assert again.gateway_order_id == first.gateway_order_id
@@ -95,7 +108,7 @@ def test_razorpay_same_reference_never_opens_two_orders(sandbox):
 
 
 def test_razorpay_hosted_page_shows_what_is_bought_whom_for_and_the_amount_in_rupees(sandbox):
-    order = _razorpay_order(get_gateway("razorpay"), "PAY-IT-RZP-12", amount=12345600)
+    order = _razorpay_order(_razorpay(), "PAY-IT-RZP-12", amount=12345600)
     page = httpx.get(order.checkout["sandbox_checkout_url"], timeout=30)
     assert page.status_code == 200
     for shown in ("₹1,23,456.00", "Brass Diya — Large x 1", "Asha Rao", "asha@example.com", "+919876543210"):
@@ -103,7 +116,7 @@ def test_razorpay_hosted_page_shows_what_is_bought_whom_for_and_the_amount_in_ru
 
 
 def test_razorpay_failure_then_success_on_the_same_order(sandbox):
-    gateway = get_gateway("razorpay")
+    gateway = _razorpay()
     order = _razorpay_order(gateway, "PAY-IT-RZP-2")
     assert _razorpay_pay(sandbox.url, order.gateway_order_id, "failure").status_code >= 400
     failed = gateway.fetch_payment(gateway_order_id=order.gateway_order_id)
@@ -137,7 +150,7 @@ def test_razorpay_authorized_payment_is_only_reported_by_fetch_and_captured_by_c
 
 
 def test_razorpay_refund_is_idempotent_per_reference_and_fetchable(sandbox):
-    gateway = get_gateway("razorpay")
+    gateway = _razorpay()
     order = _razorpay_order(gateway, "PAY-IT-RZP-4")
     pay_id = _razorpay_pay(sandbox.url, order.gateway_order_id, "success").json()["razorpay_payment_id"]
 
@@ -162,7 +175,7 @@ def test_razorpay_refund_is_idempotent_per_reference_and_fetchable(sandbox):
 
 
 def test_razorpay_refund_beyond_the_captured_amount_is_rejected(sandbox):
-    gateway = get_gateway("razorpay")
+    gateway = _razorpay()
     order = _razorpay_order(gateway, "PAY-IT-RZP-5")
     pay_id = _razorpay_pay(sandbox.url, order.gateway_order_id, "success").json()["razorpay_payment_id"]
     with pytest.raises(GatewayRejected):
@@ -176,12 +189,12 @@ def test_razorpay_refund_beyond_the_captured_amount_is_rejected(sandbox):
 
 def test_razorpay_unknown_order_is_rejected(sandbox):
     with pytest.raises(GatewayRejected):
-        get_gateway("razorpay").fetch_payment(gateway_order_id="order_DoesNotExist01")
+        _razorpay().fetch_payment(gateway_order_id="order_DoesNotExist01")
 
 
 def test_razorpay_armed_api_error_is_unavailable_once(sandbox):
     _arm(sandbox, gateway="razorpay", fault="api_error")
-    gateway = get_gateway("razorpay")
+    gateway = _razorpay()
     with pytest.raises(GatewayUnavailable):
         _razorpay_order(gateway, "PAY-IT-RZP-6")
     assert _razorpay_order(gateway, "PAY-IT-RZP-6").gateway_order_id.startswith("order_")
@@ -191,7 +204,7 @@ def test_razorpay_armed_api_timeout_is_unavailable(sandbox, settings):
     settings.GATEWAY_TIMEOUT_SECONDS = 0.5
     _arm(sandbox, gateway="razorpay", fault="api_timeout")
     with pytest.raises(GatewayUnavailable, match="timeout"):
-        _razorpay_order(get_gateway("razorpay"), "PAY-IT-RZP-7")
+        _razorpay_order(_razorpay(), "PAY-IT-RZP-7")
 
 
 def test_razorpay_wrong_key_is_an_auth_error(sandbox):
@@ -220,7 +233,7 @@ def _phonepe_complete(base: str, reference: str, outcome: str) -> httpx.Response
 
 
 def test_phonepe_create_pay_and_fetch_captured(sandbox):
-    gateway = get_gateway("phonepe")
+    gateway = _phonepe()
     order = _phonepe_order(gateway, sandbox.url, "PAYITPP1")
     assert order.gateway_order_id == "PAYITPP1" and order.amount == Paise(49900)
     assert httpx.get(order.checkout["redirect_url"], timeout=10).status_code == 200
@@ -235,21 +248,21 @@ def test_phonepe_create_pay_and_fetch_captured(sandbox):
 
 
 def test_phonepe_failure_path(sandbox):
-    gateway = get_gateway("phonepe")
+    gateway = _phonepe()
     _phonepe_order(gateway, sandbox.url, "PAYITPP2")
     assert _phonepe_complete(sandbox.url, "PAYITPP2", "failure").status_code == 200
     assert gateway.fetch_payment(gateway_order_id="PAYITPP2").status is GatewayStatus.FAILED
 
 
 def test_phonepe_same_reference_never_opens_two_orders(sandbox):
-    gateway = get_gateway("phonepe")
+    gateway = _phonepe()
     _phonepe_order(gateway, sandbox.url, "PAYITPP3")
     with pytest.raises(GatewayRejected):
         _phonepe_order(gateway, sandbox.url, "PAYITPP3")
 
 
 def test_phonepe_refund_is_idempotent_per_reference_and_fetchable(sandbox):
-    gateway = get_gateway("phonepe")
+    gateway = _phonepe()
     _phonepe_order(gateway, sandbox.url, "PAYITPP4")
     _phonepe_complete(sandbox.url, "PAYITPP4", "success")
     pay_id = gateway.fetch_payment(gateway_order_id="PAYITPP4").gateway_payment_id or ""
@@ -270,11 +283,11 @@ def test_phonepe_refund_is_idempotent_per_reference_and_fetchable(sandbox):
 
 def test_phonepe_unknown_order_is_rejected(sandbox):
     with pytest.raises(GatewayRejected):
-        get_gateway("phonepe").fetch_payment(gateway_order_id="NOSUCHORDER")
+        _phonepe().fetch_payment(gateway_order_id="NOSUCHORDER")
 
 
 def test_phonepe_armed_api_error_is_unavailable_once(sandbox):
-    gateway = get_gateway("phonepe")
+    gateway = _phonepe()
     _phonepe_order(gateway, sandbox.url, "PAYITPP5")  # a token is cached now, so the fault hits the status call
     _arm(sandbox, gateway="phonepe", fault="api_error")
     with pytest.raises(GatewayUnavailable):
@@ -283,12 +296,12 @@ def test_phonepe_armed_api_error_is_unavailable_once(sandbox):
 
 
 def test_phonepe_armed_api_timeout_is_unavailable(sandbox, settings):
-    gateway = get_gateway("phonepe")
+    gateway = _phonepe()
     _phonepe_order(gateway, sandbox.url, "PAYITPP6")
     settings.GATEWAY_TIMEOUT_SECONDS = 0.5
     _arm(sandbox, gateway="phonepe", fault="api_timeout")
     with pytest.raises(GatewayUnavailable, match="timeout"):
-        get_gateway("phonepe").fetch_payment(gateway_order_id="PAYITPP6")
+        _phonepe().fetch_payment(gateway_order_id="PAYITPP6")
 
 
 def test_phonepe_wrong_client_secret_is_an_auth_error(sandbox):
@@ -329,7 +342,7 @@ def _deliveries(sandbox: SandboxServer, gateway: str, earlier: set[int]) -> list
 
 def test_razorpay_adapter_reads_every_webhook_the_sandbox_sends(sandbox):
     earlier = _delivery_ids(sandbox, "razorpay")
-    gateway = get_gateway("razorpay")
+    gateway = _razorpay()
     failed_order = _razorpay_order(gateway, "PAY-IT-RZP-9")
     _razorpay_pay(sandbox.url, failed_order.gateway_order_id, "failure")
     order = _razorpay_order(gateway, "PAY-IT-RZP-10")
@@ -369,7 +382,7 @@ def test_razorpay_adapter_reads_every_webhook_the_sandbox_sends(sandbox):
 
 def test_phonepe_adapter_reads_every_callback_the_sandbox_sends(sandbox):
     earlier = _delivery_ids(sandbox, "phonepe")
-    gateway = get_gateway("phonepe")
+    gateway = _phonepe()
     _phonepe_order(gateway, sandbox.url, "PAYITPP8")
     _phonepe_complete(sandbox.url, "PAYITPP8", "failure")
     _phonepe_order(gateway, sandbox.url, "PAYITPP9")

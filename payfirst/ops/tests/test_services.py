@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.utils import timezone
@@ -48,10 +49,10 @@ def test_prune_task_results_keeps_failures_longer_and_never_touches_unfinished_t
     sample_tasks.say.enqueue("still queued")
     DBTaskResult.objects.update(finished_at=now - timedelta(days=20))
 
-    keep = {"successful_older_than": timedelta(days=14), "now": now}
-    assert prune_task_results(**keep, failed_older_than=timedelta(days=30)) == 1
+    prune = partial(prune_task_results, successful_older_than=timedelta(days=14), now=now)
+    assert prune(failed_older_than=timedelta(days=30)) == 1
     assert sorted(DBTaskResult.objects.values_list("status", flat=True)) == ["FAILED", "READY"]
-    assert prune_task_results(**keep, failed_older_than=timedelta(days=10)) == 1
+    assert prune(failed_older_than=timedelta(days=10)) == 1
     assert list(DBTaskResult.objects.values_list("status", flat=True)) == ["READY"]
 
 

@@ -99,7 +99,8 @@ def test_scheduler_enqueues_a_due_task_once_per_interval():
     assert set(queued.values_list("queue_name", flat=True)) == {"periodic"}
     state = PeriodicTaskState.objects.get(name=HEARTBEAT)
     assert state.next_run_at == start + timedelta(minutes=20)
-    assert state.last_task_result_id == str(queued.order_by("-enqueued_at").first().id)
+    latest = queued.order_by("-enqueued_at").first()
+    assert latest is not None and state.last_task_result_id == str(latest.id)
     assert run_queued_tasks(queue_names=["periodic"]) == 2
 
 

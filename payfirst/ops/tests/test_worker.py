@@ -78,7 +78,14 @@ def test_worker_finishes_its_running_task_then_exits_on_sigterm(probe_table):
     slow = sample_tasks.record_slowly.enqueue("in-flight", 1.0)
     worker = _start_worker("--queue-name", "default", "--no-scheduler", "--interval", "0.2")
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in worker.stdout], daemon=True).start()
+    stdout = worker.stdout
+    assert stdout is not None
+
+    def forward_lines() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=forward_lines, daemon=True).start()
     try:
         # The task-started log line (tagged with the task id) says the task is in flight.
         while True:
@@ -149,7 +156,7 @@ def test_worker_survives_losing_the_database_and_runs_the_task_once_it_is_back(m
     """A PostgreSQL restart made db_worker's loop raise OperationalError and the worker process exit for good."""
     monkeypatch.setattr(worker_module, "RECONNECT_PAUSE", 0)
     real_get_locked = DBTaskResultQuerySet.get_locked
-    failures = []
+    failures: list[int] = []
 
     def get_locked_after_a_restart(self):
         if not failures:

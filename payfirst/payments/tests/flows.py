@@ -58,7 +58,8 @@ def hold_refunds_pending(fake: FakeGateway) -> None:
 def settle_refund(fake: FakeGateway, reference: str, status: RefundStatus = RefundStatus.PROCESSED) -> None:
     """The gateway finishes a pending refund."""
     fake.refunds[reference] = dataclasses.replace(fake.refunds[reference], status=status)
-    getattr(fake, "decided", set()).add(reference)
+    decided: set[str] = getattr(fake, "decided", set())  # set by hold_refunds_pending
+    decided.add(reference)
 
 
 def fulfilment_counts(payment_id: int) -> tuple[int, int, int]:

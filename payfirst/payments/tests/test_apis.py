@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
-from rest_framework.test import APIClient
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
 
 from conftest import client_for
 from payfirst.catalog.models import Variant
@@ -160,7 +161,7 @@ def test_idempotency_key_with_another_body_is_422(auth_client, address, mixed_ca
 
 def test_idempotency_key_while_the_first_request_runs_is_409(auth_client, user, address, mixed_cart, fake_razorpay):
     body = {"gateway": "razorpay", "shipping_address_id": address.pk}
-    running = SimpleNamespace(method="POST", path=CREATE, data=body)
+    running = Request(APIRequestFactory().post(CREATE, body, format="json"), parsers=[JSONParser()])
     IdempotencyRecord.objects.create(user=user, key="k-3", fingerprint=request_fingerprint(running))
     assert_error(
         auth_client.post(CREATE, body, format="json", HTTP_IDEMPOTENCY_KEY="k-3"), 409, "idempotency_key_in_use"
@@ -377,7 +378,8 @@ def test_phonepe_redirect_asks_phonepe_then_redirects_with_the_status(user, pack
         "redirect_source": ["phonepe"],
     }
     assert Payment.objects.get().status == S.CAPTURED and Booking.objects.count() == 1
-    assert Payment.objects.get().events.last().source == "redirect"
+    last_event = Payment.objects.get().events.last()
+    assert last_event is not None and last_event.source == "redirect"
 
 
 def test_phonepe_redirect_without_redirect_url_answers_json(user, package, slot, fake_phonepe):

@@ -48,9 +48,9 @@ def test_capture_locks_the_cart_row_before_the_payment_row(user, address, mixed_
         # row: the capture must not hold it yet, so the checkout can still take it after the cart.
         waiting = 0
         for _ in range(500):
-            waiting = probe.execute(
+            (waiting,) = probe.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            ).fetchone()[0]
+            ).fetchone() or (0,)
             probe.rollback()
             if waiting:
                 break

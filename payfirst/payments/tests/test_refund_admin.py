@@ -55,6 +55,7 @@ def test_refund_action_refunds_the_rest_and_lands_in_the_timeline(
     payment.refresh_from_db()
     assert (payment.status, payment.refunded_amount) == (S.REFUNDED, payment.amount)
     event = PaymentEvent.objects.filter(payment=payment).order_by("-id").first()
+    assert event is not None
     assert (event.to_status, event.source) == (S.REFUNDED, "admin")
     assert refund.requested_by == operator
     assert "At most 0 paise of this payment can still be refunded" in act(admin_client, "refund_rest", payment)

@@ -30,10 +30,12 @@ def settle(sandbox: SandboxServer, *, horizon: float = 2.0) -> None:
 
 def fill_mixed_cart(client: httpx.Client, *, variant: Variant, slot: Slot, plan_code: str) -> dict:
     assert client.post("/api/cart/add/", json={"variant_id": variant.pk, "quantity": 2}).status_code == 201
+    package = ServicePackage.objects.filter(service_id=slot.service_id).first()
+    assert package is not None
     added = client.post(
         "/api/cart/add/",
         json={
-            "package_id": ServicePackage.objects.filter(service_id=slot.service_id).first().pk,
+            "package_id": package.pk,
             "selected_date": slot.date.isoformat(),
             "selected_time": slot.time.strftime("%H:%M"),
         },

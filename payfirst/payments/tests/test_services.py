@@ -641,7 +641,8 @@ def test_expire_stale_payments_captures_the_paid_and_expires_the_unpaid(
     assert Payment.objects.get(pk=fresh.pk).status == S.PENDING
     slot.refresh_from_db()
     assert slot.taken == 1  # the expired one's place is back; the fresh one still holds its own
-    assert Payment.objects.get(pk=unpaid.pk).events.last().source == "expiry"
+    last_event = Payment.objects.get(pk=unpaid.pk).events.last()
+    assert last_event is not None and last_event.source == "expiry"
 
 
 def test_expire_stale_payments_expires_even_when_the_gateway_is_down(user, package, slot, fake_razorpay):
