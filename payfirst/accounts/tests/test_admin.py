@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from payfirst.accounts.models import Address, User
-from payfirst.accounts.tests.factories import address_payload, make_address
+from payfirst.testing.factories import address_payload, make_address
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from payfirst.accounts.models import Address, User
-from payfirst.accounts.tests.factories import address_payload, make_address
+from payfirst.testing.factories import address_payload, make_address
 
 pytestmark = pytest.mark.django_db
 

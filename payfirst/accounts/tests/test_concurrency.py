@@ -11,7 +11,7 @@ from django.db import connection
 from payfirst.accounts import services
 from payfirst.accounts.errors import EmailTaken
 from payfirst.accounts.models import Address, User
-from payfirst.accounts.tests.factories import address_payload
+from payfirst.testing.factories import address_payload
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -9,8 +9,8 @@ from payfirst.accounts import services
 from payfirst.accounts.errors import EmailTaken
 from payfirst.accounts.models import Address, User
 from payfirst.accounts.selectors import addresses_for_user, get_address, is_email_available
-from payfirst.accounts.tests.factories import address_payload, make_address
 from payfirst.core.errors import InvalidInput, NotFound
+from payfirst.testing.factories import address_payload, make_address
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 
 from payfirst.cart import services
 from payfirst.cart.models import Cart, CartStatus, PromoCode, PromoRedemption
-from payfirst.cart.tests.factories import make_promo, make_variant
+from payfirst.testing.factories import make_promo, make_variant
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from conftest import client_for
 from payfirst.cart.models import Cart, CartItem, CartStatus, PromoKind, PromoRedemption
-from payfirst.cart.tests.factories import (
+from payfirst.catalog.models import LineKind
+from payfirst.testing.factories import (
     hours_from_now,
     local_today,
     make_package,
@@ -21,7 +22,6 @@ from payfirst.cart.tests.factories import (
     make_slot,
     make_variant,
 )
-from payfirst.catalog.models import LineKind
 
 pytestmark = pytest.mark.django_db
 

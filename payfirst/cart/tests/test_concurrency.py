@@ -13,7 +13,7 @@ from django.db import connection
 from conftest import client_for
 from payfirst.cart import services
 from payfirst.cart.models import Cart, CartItem, CartStatus, PromoRedemption
-from payfirst.cart.tests.factories import make_promo, make_variant
+from payfirst.testing.factories import make_promo, make_variant
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from payfirst.cart.models import Cart, CartItem, PromoCode, PromoKind
 from payfirst.cart.pricing import price_cart, promo_discount, split_discount
-from payfirst.cart.tests.factories import make_package, make_plan, make_service, make_slot, make_variant
 from payfirst.catalog.models import LineKind
+from payfirst.testing.factories import make_package, make_plan, make_service, make_slot, make_variant
 
 amounts = st.lists(st.integers(min_value=1, max_value=10**9), min_size=1, max_size=12)
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import client_for
 from payfirst.cart.models import Cart, CartItem, CartStatus
-from payfirst.cart.tests.factories import make_package, make_promo, make_service, make_slot, make_variant
+from payfirst.testing.factories import make_package, make_promo, make_service, make_slot, make_variant
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,9 @@ from payfirst.cart.errors import InsufficientStock, SlotFull
 from payfirst.cart.models import Cart, CartItem, CartStatus, PromoCode, PromoKind, PromoRedemption
 from payfirst.cart.pricing import price_cart
 from payfirst.cart.selectors import get_active_cart
-from payfirst.cart.tests.factories import (
+from payfirst.catalog.models import LineKind, ServicePackage, Slot, Variant
+from payfirst.payments.models import Payment, PaymentLine
+from payfirst.testing.factories import (
     local_today,
     make_package,
     make_plan,
@@ -27,8 +29,6 @@ from payfirst.cart.tests.factories import (
     make_slot,
     make_variant,
 )
-from payfirst.catalog.models import LineKind, ServicePackage, Slot, Variant
-from payfirst.payments.models import Payment, PaymentLine
 
 pytestmark = pytest.mark.django_db
 

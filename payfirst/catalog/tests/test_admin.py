@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from payfirst.catalog.models import Plan, Product, Slot, Variant
-from payfirst.catalog.tests.factories import (
+from payfirst.testing.factories import (
     make_package,
     make_plan,
     make_product,
@@ -65,7 +65,7 @@ def test_admin_pages_render_for_the_merchant(admin_client):
     make_variant(product=product)
     service = make_service()
     make_package(service=service)
-    slot = make_slot(service=service, day=timezone.localdate() + timedelta(days=1), at=time(7, 0), taken=1)
+    slot = make_slot(service=service, on=timezone.localdate() + timedelta(days=1), at=time(7, 0), taken=1)
     plan = make_plan(code="monthly-basic")
     pages = [
         reverse("admin:catalog_product_changelist"),
@@ -98,7 +98,7 @@ def test_admin_product_search_by_sku_finds_the_product_once_with_its_true_varian
 
 def test_admin_stock_change_is_added_to_the_row_as_it_is_now(admin_client):
     product = make_product()
-    variant = make_variant(product=product, price=24900, stock_on_hand=10, reserved=2)
+    variant = make_variant(product=product, price=24900, stock=10, reserved=2)
     data = _product_form(product, [_variant_row(variant, price=26900, stock_change=5)])
     # While the page was open, a payment captured 2 units and another reserved 3.
     Variant.objects.filter(pk=variant.pk).update(stock_on_hand=8, reserved=3)
@@ -112,7 +112,7 @@ def test_admin_stock_change_is_added_to_the_row_as_it_is_now(admin_client):
 
 def test_admin_cannot_write_off_stock_held_by_pending_payments(admin_client):
     product = make_product()
-    variant = make_variant(product=product, name="Small", stock_on_hand=5, reserved=4)
+    variant = make_variant(product=product, name="Small", stock=5, reserved=4)
     data = _product_form(product, [_variant_row(variant, name="Renamed", stock_change=-2)])
 
     response = admin_client.post(reverse("admin:catalog_product_change", args=[product.pk]), data)
@@ -150,7 +150,7 @@ def _slot_form(slot: Slot, **changes: object) -> dict[str, str]:
 
 
 def test_admin_slot_capacity_change_keeps_the_live_taken_count(admin_client):
-    slot = make_slot(service=make_service(), day=date(2030, 1, 1), at=time(7, 0), capacity=3, taken=1)
+    slot = make_slot(service=make_service(), on=date(2030, 1, 1), at=time(7, 0), capacity=3, taken=1)
     data = _slot_form(slot, capacity=5)
     Slot.objects.filter(pk=slot.pk).update(taken=2)  # a reservation made while the page was open
 
@@ -162,7 +162,7 @@ def test_admin_slot_capacity_change_keeps_the_live_taken_count(admin_client):
 
 
 def test_admin_slot_capacity_cannot_go_below_taken_and_a_taken_slot_cannot_move(admin_client):
-    slot = make_slot(service=make_service(), day=date(2030, 1, 1), at=time(7, 0), capacity=3, taken=2)
+    slot = make_slot(service=make_service(), on=date(2030, 1, 1), at=time(7, 0), capacity=3, taken=2)
     url = reverse("admin:catalog_slot_change", args=[slot.pk])
 
     too_small = admin_client.post(url, _slot_form(slot, capacity=1))
@@ -176,7 +176,7 @@ def test_admin_slot_capacity_cannot_go_below_taken_and_a_taken_slot_cannot_move(
 
 def test_admin_copies_slots_to_next_week_once(admin_client):
     service = make_service()
-    slot = make_slot(service=service, day=date(2030, 1, 1), at=time(7, 0), capacity=1, taken=1)
+    slot = make_slot(service=service, on=date(2030, 1, 1), at=time(7, 0), capacity=1, taken=1)
     url = reverse("admin:catalog_slot_changelist")
     action = {"action": "copy_to_next_week", "_selected_action": [str(slot.pk)]}
 

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from payfirst.catalog.tests.factories import (
+from payfirst.testing.factories import (
     make_package,
     make_plan,
     make_product,
@@ -38,8 +38,8 @@ def tomorrow() -> str:
 
 def test_product_list_shows_active_products_with_active_variants_and_stock_net_of_reservations(api_client):
     diya = make_product(name="Brass Diya", description="Hand-cast lamp")
-    small = make_variant(product=diya, sku="DIYA-S", name="Small", price=24900, stock_on_hand=10, reserved=3)
-    large = make_variant(product=diya, sku="DIYA-L", name="Large", price=89900, stock_on_hand=2, reserved=2)
+    small = make_variant(product=diya, sku="DIYA-S", name="Small", price=24900, stock=10, reserved=3)
+    large = make_variant(product=diya, sku="DIYA-L", name="Large", price=89900, stock=2, reserved=2)
     make_variant(product=diya, sku="DIYA-OLD", name="Retired", is_active=False)
     make_product(name="Hidden", is_active=False)
 
@@ -130,7 +130,7 @@ def test_product_search_refuses_what_the_database_cannot_take_with_400(api_clien
 
 def test_product_detail_answers_the_product_shape(api_client):
     thali = make_product(name="Puja Thali", description="Seven pieces")
-    variant = make_variant(product=thali, sku="THALI-7", name="Steel", price=69900, stock_on_hand=1)
+    variant = make_variant(product=thali, sku="THALI-7", name="Steel", price=69900, stock=1)
 
     response = api_client.get(f"{PRODUCTS}{thali.id}/")
 
@@ -172,8 +172,8 @@ def test_catalog_is_read_only(api_client):
 def _make_products(n: int) -> None:
     for _ in range(n):
         product = make_product()
-        for _ in range(3):
-            make_variant(product=product)
+        for index in range(3):
+            make_variant(product=product, name=f"Variant {index}")  # the search below finds them by "variant"
 
 
 def test_product_list_runs_the_same_number_of_queries_whatever_the_page_holds(api_client):
@@ -240,11 +240,11 @@ def test_service_list_runs_the_same_number_of_queries_whatever_the_page_holds(ap
 def test_slots_lists_the_days_active_slots_in_time_order_with_remaining_net_of_taken(api_client):
     puja = make_service()
     day = timezone.localdate() + timedelta(days=1)
-    make_slot(service=puja, day=day, at=time(16, 0), capacity=1, taken=1)
-    make_slot(service=puja, day=day, at=time(7, 0), capacity=3, taken=1)
-    make_slot(service=puja, day=day, at=time(10, 0), capacity=2, is_active=False)
-    make_slot(service=puja, day=day + timedelta(days=1), at=time(7, 0))
-    make_slot(service=make_service(), day=day, at=time(8, 0))
+    make_slot(service=puja, on=day, at=time(16, 0), capacity=1, taken=1)
+    make_slot(service=puja, on=day, at=time(7, 0), capacity=3, taken=1)
+    make_slot(service=puja, on=day, at=time(10, 0), capacity=2, is_active=False)
+    make_slot(service=puja, on=day + timedelta(days=1), at=time(7, 0))
+    make_slot(service=make_service(), on=day, at=time(8, 0))
 
     response = api_client.get(slots_url(puja.id), {"date": day.isoformat()})
 
@@ -263,7 +263,7 @@ def test_slots_lists_the_days_active_slots_in_time_order_with_remaining_net_of_t
 def test_slots_of_a_past_date_are_not_listed(api_client):
     puja = make_service()
     yesterday = timezone.localdate() - timedelta(days=1)
-    make_slot(service=puja, day=yesterday, at=time(23, 59))
+    make_slot(service=puja, on=yesterday, at=time(23, 59))
 
     response = api_client.get(slots_url(puja.id), {"date": yesterday.isoformat()})
 
@@ -300,11 +300,11 @@ def test_slots_of_an_inactive_or_unknown_service_answer_404(api_client):
 def test_slots_run_the_same_number_of_queries_whatever_the_page_holds(api_client):
     puja = make_service()
     day = timezone.localdate() + timedelta(days=1)
-    make_slot(service=puja, day=day, at=time(6, 0))
+    make_slot(service=puja, on=day, at=time(6, 0))
     with CaptureQueriesContext(connection) as small:
         api_client.get(slots_url(puja.id), {"date": day.isoformat()})
     for hour in range(7, 20):
-        make_slot(service=puja, day=day, at=time(hour, 0))
+        make_slot(service=puja, on=day, at=time(hour, 0))
     with CaptureQueriesContext(connection) as large:
         assert api_client.get(slots_url(puja.id), {"date": day.isoformat()}).json()["count"] == 14
     assert len(small) == len(large) == 3  # service, count, page
@@ -314,8 +314,8 @@ def test_slots_run_the_same_number_of_queries_whatever_the_page_holds(api_client
 
 
 def test_plan_list_shows_active_plans_cheapest_first(api_client):
-    make_plan(code="annual", price=299900, duration_days=365)
-    make_plan(code="monthly-basic", price=29900, duration_days=30)
+    make_plan(code="annual", name="Annual", price=299900, duration_days=365)
+    make_plan(code="monthly-basic", name="Monthly Basic", price=29900, duration_days=30)
     make_plan(code="legacy", price=100, is_active=False)
 
     response = api_client.get(PLANS)

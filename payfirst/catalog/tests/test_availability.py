@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from payfirst.catalog.tests.factories import make_service, make_slot
+from payfirst.testing.factories import make_service, make_slot
 
 pytestmark = pytest.mark.django_db
 
@@ -26,12 +26,12 @@ def next_month_first() -> date:
 def test_availability_sums_the_places_left_per_day_and_leaves_out_days_without_slots(api_client):
     puja = make_service()
     first = next_month_first()
-    make_slot(service=puja, day=first, at=time(7, 0), capacity=3, taken=1)
-    make_slot(service=puja, day=first, at=time(16, 0), capacity=2, taken=0)
-    make_slot(service=puja, day=first + timedelta(days=4), at=time(7, 0), capacity=1, taken=1)
-    make_slot(service=puja, day=first + timedelta(days=5), at=time(7, 0), capacity=9, is_active=False)
-    make_slot(service=puja, day=first - timedelta(days=1), at=time(7, 0), capacity=5)  # the month before
-    make_slot(service=make_service(), day=first + timedelta(days=1), at=time(7, 0))  # another service
+    make_slot(service=puja, on=first, at=time(7, 0), capacity=3, taken=1)
+    make_slot(service=puja, on=first, at=time(16, 0), capacity=2, taken=0)
+    make_slot(service=puja, on=first + timedelta(days=4), at=time(7, 0), capacity=1, taken=1)
+    make_slot(service=puja, on=first + timedelta(days=5), at=time(7, 0), capacity=9, is_active=False)
+    make_slot(service=puja, on=first - timedelta(days=1), at=time(7, 0), capacity=5)  # the month before
+    make_slot(service=make_service(), on=first + timedelta(days=1), at=time(7, 0))  # another service
 
     month = first.strftime("%Y-%m")
     response = api_client.get(availability_url(puja.id), {"month": month})
@@ -51,7 +51,7 @@ def test_availability_leaves_out_past_days_and_slots_that_have_started(api_clien
     puja = make_service()
     now = timezone.localtime()
     yesterday = now.date() - timedelta(days=1)
-    make_slot(service=puja, day=yesterday, at=time(23, 59), capacity=5)
+    make_slot(service=puja, on=yesterday, at=time(23, 59), capacity=5)
     month = now.strftime("%Y-%m")
 
     days = api_client.get(availability_url(puja.id), {"month": month}).json()["days"]
@@ -81,7 +81,7 @@ def test_availability_is_one_query_whatever_the_month_holds(api_client):
         api_client.get(availability_url(puja.id), {"month": month})
     for offset in range(20):
         for hour in (6, 9, 18):
-            make_slot(service=puja, day=first + timedelta(days=offset), at=time(hour, 0), capacity=4)
+            make_slot(service=puja, on=first + timedelta(days=offset), at=time(hour, 0), capacity=4)
     with CaptureQueriesContext(connection) as full:
         days = api_client.get(availability_url(puja.id), {"month": month}).json()["days"]
     assert len(days) == 20 and days[0]["remaining"] == 12

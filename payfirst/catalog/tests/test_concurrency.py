@@ -12,8 +12,8 @@ from django.db.models import F
 
 from payfirst.catalog.models import Slot, Variant
 from payfirst.catalog.services import change_stock, set_slot_capacity
-from payfirst.catalog.tests.factories import make_product, make_service, make_slot, make_variant
 from payfirst.core.errors import InvalidState
+from payfirst.testing.factories import make_product, make_service, make_slot, make_variant
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -45,7 +45,7 @@ def _race(calls: list[Callable[[], None]]) -> tuple[int, int]:
 
 
 def test_concurrent_write_offs_never_take_stock_below_what_is_reserved():
-    variant = make_variant(product=make_product(), stock_on_hand=10, reserved=1)
+    variant = make_variant(product=make_product(), stock=10, reserved=1)
 
     ok, refused = _race([lambda: change_stock(variant_id=variant.pk, delta=-3) for _ in range(8)])
 
@@ -55,7 +55,7 @@ def test_concurrent_write_offs_never_take_stock_below_what_is_reserved():
 
 
 def test_concurrent_additions_all_count():
-    variant = make_variant(product=make_product(), stock_on_hand=0)
+    variant = make_variant(product=make_product(), stock=0)
 
     ok, _ = _race([lambda: change_stock(variant_id=variant.pk, delta=2) for _ in range(8)])
 
@@ -64,7 +64,7 @@ def test_concurrent_additions_all_count():
 
 
 def test_capacity_cut_racing_a_booking_never_leaves_taken_above_capacity():
-    slot = make_slot(service=make_service(), day=date(2030, 1, 1), at=time(7, 0), capacity=3, taken=2)
+    slot = make_slot(service=make_service(), on=date(2030, 1, 1), at=time(7, 0), capacity=3, taken=2)
 
     def take_one() -> None:
         # What inventory.py does: a conditional UPDATE that fails when the slot is full.

@@ -18,18 +18,18 @@ from payfirst.catalog.inventory import (
     sell_without_hold,
 )
 from payfirst.catalog.models import Slot, Variant
-from payfirst.catalog.tests.factories import make_product, make_service, make_slot, make_variant
+from payfirst.testing.factories import make_product, make_service, make_slot, make_variant
 
 pytestmark = pytest.mark.django_db
 
 
 def _variants(*stock: int) -> list[Variant]:
     product = make_product()
-    return [make_variant(product=product, stock_on_hand=units) for units in stock]
+    return [make_variant(product=product, stock=units) for units in stock]
 
 
 def _slot(capacity: int = 3, taken: int = 0) -> Slot:
-    return make_slot(service=make_service(), day=date(2030, 1, 1), at=time(10, 0), capacity=capacity, taken=taken)
+    return make_slot(service=make_service(), on=date(2030, 1, 1), at=time(10, 0), capacity=capacity, taken=taken)
 
 
 def _counters(*rows: Variant | Slot) -> list[tuple[int, int]]:

@@ -10,7 +10,7 @@ import pytest
 
 from payfirst.payments.models import Payment, Refund, RefundStatus
 from payfirst.payments.states import PaymentStatus
-from payfirst.payments.tests.factories import make_bare_payment
+from payfirst.testing.factories import make_bare_payment
 
 IST = ZoneInfo("Asia/Kolkata")
 # 11:30 IST on Sunday 15 March 2026: the window is 14 February to 15 March (2026 is not a leap year).

@@ -11,11 +11,11 @@ from django.db import OperationalError, connection
 from prometheus_client.parser import text_string_to_metric_families
 
 from payfirst.dashboard.metrics import build_collectors, register_collectors
-from payfirst.fulfilment.tests import factories as fulfilment_factories
 from payfirst.payments.handover import fulfil
 from payfirst.payments.models import Refund, RefundStatus, WebhookEvent, WebhookOutcome
 from payfirst.payments.states import PaymentStatus
-from payfirst.payments.tests.factories import make_bare_payment
+from payfirst.testing import factories
+from payfirst.testing.factories import make_bare_payment
 
 pytestmark = pytest.mark.django_db
 
@@ -91,12 +91,12 @@ def test_captured_without_fulfilment_counts_only_captured_payments_left_with_not
 
 @pytest.mark.parametrize("kind", ["product", "service", "plan"])
 def test_captured_without_fulfilment_is_cleared_by_any_fulfilment(client, user, kind):
-    f = fulfilment_factories
+    f = factories
     if kind == "product":
-        line = f.product(f.make_variant(), 2)
+        line = f.product_line(f.make_variant(), 2)
     elif kind == "service":
         package = f.make_package()
-        line = f.service(package, f.make_slot(package=package))
+        line = f.service_line(package, f.make_slot(package=package))
     else:
         line = f.plan_line(f.make_plan())
     payment = f.make_captured_payment(user=user, lines=[line])

@@ -6,17 +6,17 @@ import pytest
 from django.test import Client
 
 from payfirst.fulfilment.models import Booking, Order, OrderStatus, Subscription
-from payfirst.fulfilment.tests.factories import (
+from payfirst.payments.handover import fulfil
+from payfirst.testing.factories import (
     make_captured_payment,
     make_package,
     make_plan,
     make_slot,
     make_variant,
     plan_line,
-    product,
-    service,
+    product_line,
+    service_line,
 )
-from payfirst.payments.handover import fulfil
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,11 @@ def fulfilled(user):
     package = make_package()
     payment = make_captured_payment(
         user=user,
-        lines=[product(make_variant(), 2), service(package, make_slot(package=package)), plan_line(make_plan())],
+        lines=[
+            product_line(make_variant(), 2),
+            service_line(package, make_slot(package=package)),
+            plan_line(make_plan()),
+        ],
         discount=900,
     )
     fulfil(payment=payment)

@@ -10,7 +10,8 @@ from drf_spectacular.generators import SchemaGenerator
 
 from conftest import client_for
 from payfirst.fulfilment.models import Booking, Order, Subscription
-from payfirst.fulfilment.tests.factories import (
+from payfirst.payments.handover import fulfil
+from payfirst.testing.factories import (
     ADDRESS,
     make_captured_payment,
     make_package,
@@ -18,10 +19,9 @@ from payfirst.fulfilment.tests.factories import (
     make_slot,
     make_variant,
     plan_line,
-    product,
-    service,
+    product_line,
+    service_line,
 )
-from payfirst.payments.handover import fulfil
 
 pytestmark = pytest.mark.django_db
 
@@ -60,13 +60,13 @@ PAGE_KEYS = {"count", "next", "previous", "results"}
 
 def _service_line(at: time = time(10, 0)):
     package = make_package()
-    return service(package, make_slot(package=package, at=at))
+    return service_line(package, make_slot(package=package, at=at))
 
 
 def _order_for(user, *, products: int = 2, discount: int = 0) -> Order:
     payment = make_captured_payment(
         user=user,
-        lines=[product(make_variant(price=10_000 * (i + 1)), quantity=i + 1) for i in range(products)],
+        lines=[product_line(make_variant(price=10_000 * (i + 1)), quantity=i + 1) for i in range(products)],
         discount=discount,
     )
     fulfil(payment=payment)

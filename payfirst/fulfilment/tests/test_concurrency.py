@@ -11,8 +11,8 @@ import pytest
 from django.db import connection, transaction
 
 from payfirst.fulfilment.models import Subscription
-from payfirst.fulfilment.tests.factories import make_captured_payment, make_plan, plan_line
 from payfirst.payments.handover import fulfil
+from payfirst.testing.factories import make_captured_payment, make_plan, plan_line
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -6,32 +6,32 @@ import pytest
 
 from payfirst.fulfilment.models import Booking
 from payfirst.fulfilment.selectors import FulfilmentRef, fulfilment_refs, payment_booking
-from payfirst.fulfilment.tests.factories import (
+from payfirst.payments.handover import fulfil
+from payfirst.testing.factories import (
     make_captured_payment,
     make_package,
     make_plan,
     make_slot,
     make_variant,
     plan_line,
-    product,
-    service,
+    product_line,
+    service_line,
 )
-from payfirst.payments.handover import fulfil
 
 pytestmark = pytest.mark.django_db
 
 
 def _service_line():
     package = make_package()
-    return service(package, make_slot(package=package))
+    return service_line(package, make_slot(package=package))
 
 
 def test_fulfilment_refs_answers_what_fulfil_returned_for_each_payment(user, other_user):
     mixed = make_captured_payment(
-        user=user, lines=[product(make_variant()), _service_line(), _service_line(), plan_line(make_plan())]
+        user=user, lines=[product_line(make_variant()), _service_line(), _service_line(), plan_line(make_plan())]
     )
     bookings_only = make_captured_payment(user=other_user, lines=[_service_line()])
-    unfulfilled = make_captured_payment(user=user, lines=[product(make_variant())])
+    unfulfilled = make_captured_payment(user=user, lines=[product_line(make_variant())])
     created = {mixed.pk: fulfil(payment=mixed), bookings_only.pk: fulfil(payment=bookings_only)}
 
     refs = fulfilment_refs(payment_ids=[mixed.pk, bookings_only.pk, unfulfilled.pk, mixed.pk])
@@ -45,7 +45,7 @@ def test_fulfilment_refs_answers_what_fulfil_returned_for_each_payment(user, oth
 
 def test_fulfilment_refs_costs_one_query_per_kind_however_many_payments(user, django_assert_num_queries):
     payments = [
-        make_captured_payment(user=user, lines=[product(make_variant()), _service_line(), plan_line(make_plan())])
+        make_captured_payment(user=user, lines=[product_line(make_variant()), _service_line(), plan_line(make_plan())])
         for _ in range(2)
     ]
     for payment in payments:
@@ -65,7 +65,7 @@ def test_fulfilment_refs_of_no_payments_asks_nothing(django_assert_num_queries):
 
 def test_payment_booking_is_the_first_booking_or_none(user, django_assert_num_queries):
     payment = make_captured_payment(user=user, lines=[_service_line(), _service_line()], discount=1_001)
-    products_only = make_captured_payment(user=user, lines=[product(make_variant())])
+    products_only = make_captured_payment(user=user, lines=[product_line(make_variant())])
     fulfil(payment=payment)
     fulfil(payment=products_only)
     first = Booking.objects.filter(payment=payment).order_by("pk").first()

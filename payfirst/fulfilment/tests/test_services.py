@@ -21,7 +21,8 @@ from payfirst.fulfilment.models import (
 )
 from payfirst.fulfilment.selectors import FulfilmentRef
 from payfirst.fulfilment.services import expire_subscriptions
-from payfirst.fulfilment.tests.factories import (
+from payfirst.payments.handover import fulfil, payment_lines_for_fulfilment
+from payfirst.testing.factories import (
     ADDRESS,
     make_captured_payment,
     make_package,
@@ -29,10 +30,9 @@ from payfirst.fulfilment.tests.factories import (
     make_slot,
     make_variant,
     plan_line,
-    product,
-    service,
+    product_line,
+    service_line,
 )
-from payfirst.payments.handover import fulfil, payment_lines_for_fulfilment
 
 pytestmark = pytest.mark.django_db
 
@@ -41,10 +41,10 @@ ORDER_NUMBER = re.compile(r"^ORD-[0-9A-Z]{12}$")
 
 
 def _mixed_lines(*, products: int = 3, services: int = 2, plans: int = 1):
-    lines = [product(make_variant(price=10_000 + 1_111 * i), quantity=1 + i % 3) for i in range(products)]
+    lines = [product_line(make_variant(price=10_000 + 1_111 * i), quantity=1 + i % 3) for i in range(products)]
     for _ in range(services):
         package = make_package(price=250_000)
-        lines.append(service(package, make_slot(package=package)))
+        lines.append(service_line(package, make_slot(package=package)))
     lines += [plan_line(make_plan(price=99_900, duration_days=30)) for _ in range(plans)]
     return lines
 

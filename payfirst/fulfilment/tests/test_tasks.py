@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from payfirst.fulfilment.models import Subscription, SubscriptionStatus
 from payfirst.fulfilment.tasks import expire_subscriptions_task
-from payfirst.fulfilment.tests.factories import make_captured_payment, make_plan, plan_line
 from payfirst.ops.tasks import enqueue_due_periodic_tasks, periodic_tasks, run_queued_tasks
 from payfirst.payments.handover import fulfil
+from payfirst.testing.factories import make_captured_payment, make_plan, plan_line
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

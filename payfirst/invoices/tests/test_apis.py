@@ -13,15 +13,16 @@ from pypdf import PdfReader
 from payfirst.accounts.models import User
 from payfirst.invoices.models import Document
 from payfirst.invoices.services import issue_credit_notes_for_refund, issue_documents_for_capture
-from payfirst.invoices.tests import factories as f
+from payfirst.invoices.tests import inputs as f
+from payfirst.testing.factories import make_package, make_variant
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def documents(user: User) -> tuple[Document, Document, Document]:
-    diya = f.variant(price=44900, tax=f.brassware())
-    puja = f.package(price=210000, tax=f.ceremony())
+    diya = make_variant(price=44900, hsn_sac="7418", tax_class=f.brassware())
+    puja = make_package(price=210000, hsn_sac="9995", tax_class=f.ceremony())
     invoice, bill = issue_documents_for_capture(
         payment_id=41,
         captured_at=f.at(2026, 11, 20),
@@ -141,7 +142,7 @@ def test_the_list_filters_by_payment(auth_client, documents, user):
         payment_id=42,
         captured_at=f.at(2026, 11, 22),
         buyer=f.buyer(user),
-        lines=[f.goods_line(f.variant(price=11800, tax=f.standard()))],
+        lines=[f.goods_line(make_variant(price=11800, hsn_sac="7418", tax_class=f.standard()))],
         discount=0,
     )
     assert auth_client.get("/api/invoices/").json()["count"] == 5

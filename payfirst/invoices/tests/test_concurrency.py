@@ -8,8 +8,9 @@ from django.db import IntegrityError, transaction
 
 from payfirst.invoices.models import Document, DocumentCounter
 from payfirst.invoices.services import issue_documents_for_capture
-from payfirst.invoices.tests import factories as f
+from payfirst.invoices.tests import inputs as f
 from payfirst.testing.concurrency import run_concurrently
+from payfirst.testing.factories import make_variant
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 THREADS = 20
@@ -21,7 +22,7 @@ class CaptureFailed(Exception):
 
 @pytest.mark.parametrize("when", [f.at(2027, 3, 31, 23, 59), f.at(2027, 4, 1, 0, 0)], ids=["march", "april"])
 def test_twenty_concurrent_captures_get_gapless_unique_numbers(user, when):
-    item = f.variant(price=11800, tax=f.standard())
+    item = make_variant(price=11800, hsn_sac="7418", tax_class=f.standard())
 
     def capture(payment_id: int, fail: bool) -> str:
         with transaction.atomic():

@@ -13,7 +13,8 @@ from django.core.management import CommandError, call_command
 
 from payfirst.invoices.models import Document
 from payfirst.invoices.services import InvoiceLineInput, issue_credit_notes_for_refund, issue_documents_for_capture
-from payfirst.invoices.tests import factories as f
+from payfirst.invoices.tests import inputs as f
+from payfirst.testing.factories import make_package, make_variant
 
 pytestmark = pytest.mark.django_db
 NOV_10 = f.at(2026, 11, 10)
@@ -26,9 +27,11 @@ def read(directory: Path, name: str) -> list[dict[str, str]]:
 
 def test_the_months_tables(user, tmp_path):
     standard, ceremony = f.standard(), f.ceremony()
-    small = f.variant(price=118000, tax=standard)
-    large = f.variant(price=11800000, tax=standard)  # ₹1,18,000 inter-state to a consumer: B2CL
-    puja = f.package(price=210000, tax=ceremony)
+    small = make_variant(price=118000, hsn_sac="7418", tax_class=standard)
+    large = make_variant(
+        price=11800000, hsn_sac="7418", tax_class=standard
+    )  # ₹1,18,000 inter-state to a consumer: B2CL
+    puja = make_package(price=210000, hsn_sac="9995", tax_class=ceremony)
 
     def issue(
         payment_id: int, lines: Sequence[InvoiceLineInput], when: datetime = NOV_10, **buyer: Any

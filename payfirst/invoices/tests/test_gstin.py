@@ -9,7 +9,7 @@ from django.test import override_settings
 from payfirst.accounts.models import Address
 from payfirst.core.gstin import gstin_check_character, gstin_problem, state_code_for
 from payfirst.invoices.checks import check_seller
-from payfirst.invoices.tests.factories import B2B_GSTIN_KA, B2B_GSTIN_MH
+from payfirst.invoices.tests.inputs import B2B_GSTIN_KA, B2B_GSTIN_MH
 
 
 def test_the_check_character_of_the_published_example():

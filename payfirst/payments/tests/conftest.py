@@ -13,7 +13,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from payfirst.accounts.models import Address
 from payfirst.gateways.fake import FakeGateway
 from payfirst.gateways.registry import use_gateway
-from payfirst.payments.tests import factories
+from payfirst.testing import factories
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from payfirst.gateways.base import GatewayStatus, GatewayUnavailable
 from payfirst.payments.idempotency import request_fingerprint
 from payfirst.payments.models import IdempotencyRecord, IdempotencyState, Payment
 from payfirst.payments.states import PaymentStatus
-from payfirst.payments.tests import factories
+from payfirst.testing import factories
 
 S = PaymentStatus
 pytestmark = pytest.mark.django_db

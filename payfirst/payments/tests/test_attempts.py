@@ -29,13 +29,13 @@ from payfirst.payments.models import (
 from payfirst.payments.reconcile import reconcile_open_payments
 from payfirst.payments.services import SyncOutcome
 from payfirst.payments.states import EventSource, PaymentStatus
-from payfirst.payments.tests import factories
 from payfirst.payments.tests.flows import (
     assert_every_capture_is_fulfilled_or_refunded,
     open_payment,
     pay,
     receive_and_process,
 )
+from payfirst.testing import factories
 
 S = PaymentStatus
 TOTAL = 449700  # mixed_cart

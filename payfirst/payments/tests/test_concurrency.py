@@ -27,8 +27,8 @@ from payfirst.payments import services
 from payfirst.payments.errors import PaymentInProgress
 from payfirst.payments.models import Payment, PaymentEvent, Refund, ReservationState
 from payfirst.payments.states import EventSource, PaymentStatus
-from payfirst.payments.tests import factories
 from payfirst.payments.tests.flows import receive_and_process
+from payfirst.testing import factories
 from payfirst.testing.concurrency import run_concurrently
 
 S = PaymentStatus

@@ -16,13 +16,13 @@ from payfirst.payments import refunds, services, webhooks
 from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundStatus, WebhookEvent, WebhookOutcome
 from payfirst.payments.reconcile import reconcile_open_payments
 from payfirst.payments.states import EventSource, PaymentStatus
-from payfirst.payments.tests import factories
 from payfirst.payments.tests.flows import (
     assert_every_capture_is_fulfilled_or_refunded,
     fulfilment_counts,
     open_payment,
     pay,
 )
+from payfirst.testing import factories
 
 S = PaymentStatus
 

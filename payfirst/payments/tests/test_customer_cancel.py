@@ -18,8 +18,8 @@ from payfirst.gateways.fake import FakeGateway
 from payfirst.payments.customer_cancel import booking_refund_amount, cancel_booking, subscription_refund_amount
 from payfirst.payments.models import Payment, Refund
 from payfirst.payments.states import PaymentStatus
-from payfirst.payments.tests import factories
 from payfirst.payments.tests.flows import pay
+from payfirst.testing import factories
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,8 @@ from payfirst.payments.models import Payment, Refund, RefundStatus
 from payfirst.payments.refunds import refund_payment
 from payfirst.payments.services import SyncOutcome
 from payfirst.payments.states import EventSource, PaymentStatus
-from payfirst.payments.tests import factories
 from payfirst.payments.tests.flows import pay
+from payfirst.testing import factories
 from payfirst.testing.concurrency import run_concurrently
 
 S = PaymentStatus

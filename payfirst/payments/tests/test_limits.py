@@ -12,8 +12,8 @@ from payfirst.cart.models import Cart, CartStatus
 from payfirst.payments.limits import SlotHoldLimit, TooManyPendingPayments
 from payfirst.payments.models import Payment
 from payfirst.payments.states import PaymentStatus
-from payfirst.payments.tests import factories
 from payfirst.payments.tests.test_services import create
+from payfirst.testing import factories
 
 pytestmark = pytest.mark.django_db
 

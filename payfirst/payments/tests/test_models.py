@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from payfirst.catalog.models import Slot, Variant
 from payfirst.payments.models import Payment, WebhookEvent
 from payfirst.payments.states import PaymentStatus
-from payfirst.payments.tests import factories
+from payfirst.testing import factories
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from conftest import client_for
 from payfirst.accounts.models import Address, User
-from payfirst.payments.tests import factories
+from payfirst.testing import factories
 
 pytestmark = pytest.mark.django_db
 

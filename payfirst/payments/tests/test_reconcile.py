@@ -26,7 +26,6 @@ from payfirst.payments.reconcile import (
 )
 from payfirst.payments.refunds import refund_payment
 from payfirst.payments.states import PaymentStatus
-from payfirst.payments.tests import factories
 from payfirst.payments.tests.flows import (
     assert_every_capture_is_fulfilled_or_refunded,
     fulfilment_counts,
@@ -35,6 +34,7 @@ from payfirst.payments.tests.flows import (
     pay,
     settle_refund,
 )
+from payfirst.testing import factories
 
 S = PaymentStatus
 

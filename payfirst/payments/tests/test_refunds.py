@@ -21,7 +21,6 @@ from payfirst.payments.errors import RefundExceedsCaptured
 from payfirst.payments.models import Payment, PaymentEvent, Refund, RefundStatus, WebhookEvent, WebhookOutcome
 from payfirst.payments.refunds import refund_payment, request_refund, retry_delay, retry_pending_refunds
 from payfirst.payments.states import EventSource, PaymentStatus
-from payfirst.payments.tests import factories
 from payfirst.payments.tests.flows import (
     assert_every_capture_is_fulfilled_or_refunded,
     hold_refunds_pending,
@@ -31,6 +30,7 @@ from payfirst.payments.tests.flows import (
     settle_refund,
 )
 from payfirst.payments.webhooks import redrive_webhook
+from payfirst.testing import factories
 
 S = PaymentStatus
 TOTAL = 449700  # mixed_cart

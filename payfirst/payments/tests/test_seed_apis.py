@@ -17,7 +17,7 @@ from payfirst.gateways.base import GatewayStatus
 from payfirst.payments.models import Payment
 from payfirst.payments.services import phonepe_return_url
 from payfirst.payments.states import PaymentStatus
-from payfirst.payments.tests import factories
+from payfirst.testing import factories
 
 S = PaymentStatus
 pytestmark = pytest.mark.django_db

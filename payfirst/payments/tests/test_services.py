@@ -32,7 +32,7 @@ from payfirst.payments.errors import (
 from payfirst.payments.models import Payment, PaymentEvent, PaymentLine, Refund, RefundStatus, ReservationState
 from payfirst.payments.services import SyncOutcome
 from payfirst.payments.states import EventSource, PaymentStatus
-from payfirst.payments.tests import factories
+from payfirst.testing import factories
 
 S = PaymentStatus
 

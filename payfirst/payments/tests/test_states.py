@@ -9,7 +9,7 @@ import pytest
 from payfirst.core.errors import InvalidState
 from payfirst.payments.models import Payment, PaymentEvent
 from payfirst.payments.states import ALLOWED, EventSource, PaymentStatus, transition
-from payfirst.payments.tests.factories import make_bare_payment
+from payfirst.testing.factories import make_bare_payment
 
 S = PaymentStatus
 

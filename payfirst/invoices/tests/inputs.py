@@ -1,4 +1,5 @@
-"""Catalog items with GST codes and rates, and capture inputs, for the invoices tests (no payments involved)."""
+"""Tax classes with their rates, and the capture inputs (lines, buyer) the invoices services take, for the invoices
+tests (no payments involved). Catalog rows come from payfirst.testing.factories."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import date, datetime
 from itertools import count
 
 from payfirst.accounts.models import User
-from payfirst.catalog.models import Plan, Product, Service, ServicePackage, TaxClass, TaxRate, Variant
+from payfirst.catalog.models import Plan, ServicePackage, TaxClass, TaxRate, Variant
 from payfirst.invoices.numbering import INDIA
 from payfirst.invoices.services import BuyerInput, InvoiceLineInput
 
@@ -39,27 +40,6 @@ def standard() -> TaxClass:
 
 def ceremony() -> TaxClass:
     return tax_class("ceremony", (date(2017, 7, 1), 0, True))
-
-
-def variant(*, price: int, hsn: str = "7418", tax: TaxClass | None = None) -> Variant:
-    n = next(_ids)
-    product = Product.objects.create(name=f"Product {n}", slug=f"product-{n}")
-    return Variant.objects.create(
-        product=product, sku=f"SKU-{n}", name="One", price=price, stock_on_hand=10, hsn_sac=hsn, tax_class=tax
-    )
-
-
-def package(*, price: int, sac: str = "9995", tax: TaxClass | None = None) -> ServicePackage:
-    n = next(_ids)
-    service = Service.objects.create(name=f"Puja {n}")
-    return ServicePackage.objects.create(service=service, name="Basic", price=price, hsn_sac=sac, tax_class=tax)
-
-
-def plan(*, price: int, sac: str = "9992", tax: TaxClass | None = None) -> Plan:
-    n = next(_ids)
-    return Plan.objects.create(
-        code=f"plan-{n}", name=f"Plan {n}", price=price, duration_days=30, hsn_sac=sac, tax_class=tax
-    )
 
 
 def goods_line(item: Variant, quantity: int = 1, discount: int = 0) -> InvoiceLineInput:
