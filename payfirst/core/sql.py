@@ -3,6 +3,9 @@ the row-lock clause the connected database supports. Nothing here knows any app'
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
 from django.db import connection
 from django.db.models import Model
 
@@ -31,3 +34,53 @@ def for_no_key_update() -> str:
 def placeholders(count: int) -> str:
     """`%s, %s, …` for an IN list of `count` parameters."""
     return ", ".join(["%s"] * count)
+
+
+M = TypeVar("M", bound=Model)
+
+
+class Columns(Generic[M]):
+    """A model's columns under a table alias in a hand-written SELECT, and the instance a row's slice of them makes.
+
+    Values go through the converters the ORM applies (SQLite's text dates and integer booleans, JSON columns), so an
+    instance read here is the one a queryset would have built.
+    """
+
+    def __init__(self, model: type[M], alias: str) -> None:
+        self.model = model
+        self.alias = alias
+        self.fields = list(model._meta.concrete_fields)
+        self.attnames = [field.attname for field in self.fields]
+        self.pk_index = self.attnames.index(model._meta.pk.attname)
+        self._converters: dict[str, list[tuple[int, Any, list[Any]]]] = {}  # by database vendor
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def sql(self) -> str:
+        """`alias."column", …` in the model's field order."""
+        quote = connection.ops.quote_name
+        return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+
+    def _converters_here(self) -> list[tuple[int, Any, list[Any]]]:
+        """(position, column expression, converters) of each field that has converters on the connected database."""
+        if connection.vendor not in self._converters:
+            found = []
+            for index, field in enumerate(self.fields):
+                column = field.get_col(self.alias)
+                converters = [*connection.ops.get_db_converters(column), *column.get_db_converters(connection)]
+                if converters:
+                    found.append((index, column, converters))
+            self._converters[connection.vendor] = found
+        return self._converters[connection.vendor]
+
+    def instance(self, row: Sequence[Any], start: int) -> M | None:
+        """The instance made of `row[start : start + len(self)]`, or None when its primary key is NULL (a LEFT JOIN
+        that found nothing)."""
+        values = list(row[start : start + len(self.fields)])
+        if values[self.pk_index] is None:
+            return None
+        for index, column, converters in self._converters_here():
+            for converter in converters:
+                values[index] = converter(values[index], column, connection)
+        return self.model.from_db(connection.alias, self.attnames, values)

@@ -199,6 +199,8 @@ class PaymentListApi(APIView):
 
 
 class PaymentDetailApi(APIView):
+    reads_signed_in_user = True  # its GET reads the user's row in its own statement (selectors)
+
     @extend_schema(
         tags=["payments"],
         operation_id="payments_retrieve",
@@ -206,7 +208,8 @@ class PaymentDetailApi(APIView):
         responses={200: PaymentOutput, 401: UNAUTHORIZED, 404: NOT_FOUND},
     )
     def get(self, request: Request, payment_id: str) -> Response:
-        return render_payment(selectors.get_payment(user=request.user, payment_id=_payment_id(payment_id)))
+        payment, refs = selectors.payment_with_fulfilments(user=request.user, payment_id=_payment_id(payment_id))
+        return Response(PaymentOutput(payment, context={"fulfilments": refs}).data)
 
 
 class PaymentCancelApi(APIView):
