@@ -14,7 +14,7 @@ from payfirst.cart.models import Cart, CartStatus, PromoRedemption, RedemptionSt
 from payfirst.cart.pricing import price_cart, price_lines
 from payfirst.cart.snapshot import cart_snapshot
 from payfirst.payments.checkout import create_payment_for_cart
-from payfirst.payments.tests import factories
+from payfirst.testing import factories
 
 pytestmark = pytest.mark.django_db
 
