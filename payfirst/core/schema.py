@@ -18,11 +18,17 @@ from payfirst.core.throttling import is_counted
 
 
 def _error_shape(
-    *, component: str, detail_component: str, code: serializers.Field, message_help: str | None, fields_help: str | None
+    *,
+    component: str,
+    detail_component: str,
+    code: serializers.Field,
+    message_help: str | None,
+    fields_help: str | None,
+    description: str | None = None,
 ) -> serializers.Serializer:
-    """The one error shape of the API, `{"error": {"code", "message", "fields"?}}`, as the named schema components.
-    Built with inline_serializer because the detail has a field called `fields`, which a Serializer subclass could
-    only declare by shadowing its own `fields` property."""
+    """The one error shape of the API, `{"error": {"code", "message", "fields"?}}`, as the named schema components
+    (`description` is the outer component's). Built at run time because the detail has a field called `fields`,
+    which a Serializer subclass could only declare by shadowing its own `fields` property."""
     detail = inline_serializer(
         name=detail_component,
         fields={
@@ -33,7 +39,8 @@ def _error_shape(
             ),
         },
     )
-    return inline_serializer(name=component, fields={"error": detail})
+    # As inline_serializer builds it, plus the docstring drf-spectacular shows as the component's description.
+    return type(component, (serializers.Serializer,), {"__doc__": description, "error": detail})()
 
 
 @cache  # one serializer per component name: drf-spectacular warns when two classes share a name
@@ -44,6 +51,7 @@ def _shared_error(component: str) -> serializers.Serializer:
         code=serializers.CharField(help_text="snake_case and stable, e.g. `invalid_input`, `not_found`, `throttled`"),
         message_help="a sentence for a person",
         fields_help="only for validation errors: field name (`parent.child` when nested) to its messages",
+        description='The one error shape of the API: `{"error": {"code", "message", "fields"?}}`.',
     )
 
 
