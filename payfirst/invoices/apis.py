@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from payfirst.accounts.authentication import BearerTokenAuthentication
 from payfirst.accounts.models import User
+from payfirst.accounts.selectors import signed_in_user
 from payfirst.core.models import MAX_ID
 from payfirst.core.schema import INVALID_INPUT, NOT_AUTHENTICATED, NOT_FOUND
 from payfirst.invoices.models import Document, DocumentLine
@@ -150,7 +151,7 @@ class DocumentOutput(serializers.ModelSerializer):
 
 
 def _user(request: Request) -> User:
-    return request.user  # type: ignore[return-value]
+    return signed_in_user(request)
 
 
 class DocumentFilter(serializers.Serializer):
