@@ -22,7 +22,7 @@ from django.db.models import Model
 from payfirst.cart.models import Cart, CartItem, CartStatus, PromoCode, PromoRedemption, RedemptionState
 from payfirst.cart.selectors import OwnHolds
 from payfirst.catalog.models import Plan, Product, Service, ServicePackage, Slot, Variant
-from payfirst.core.sql import Columns, table
+from payfirst.core.sql import Columns, fetch_prepared, table
 
 
 @dataclass(frozen=True)
@@ -98,14 +98,14 @@ def _statement(vendor: str) -> _Statement:
     return _Statement(sql=sql, **groups)
 
 
-def _item(statement: _Statement, row: tuple[Any, ...], start: int) -> tuple[CartItem | None, int]:
+def _item(statement: _Statement, row: tuple[Any, ...], start: int, db: Any) -> tuple[CartItem | None, int]:
     """The line that starts at `row[start]` with its catalog rows attached, and where the next column starts."""
-    item = statement.item.instance(row, start)
+    item = statement.item.instance(row, start, db)
     start += len(statement.item)
     related: dict[str, Any] = {}
     for name in ("variant", "product", "package", "service", "slot", "plan"):
         columns: Columns[Any] = getattr(statement, name)
-        related[name] = columns.instance(row, start)
+        related[name] = columns.instance(row, start, db)
         start += len(columns)
     if item is not None:
         if related["variant"] is not None:
@@ -124,17 +124,15 @@ def _item(statement: _Statement, row: tuple[Any, ...], start: int) -> tuple[Cart
 def cart_snapshot(*, user_id: int) -> CartSnapshot:
     """What GET /api/cart/ needs for the user `user_id`, in one statement (see the module's docstring)."""
     statement = _statement(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, [RedemptionState.FINAL, CartStatus.ACTIVE, user_id])
-        rows = cursor.fetchall()
+    rows, db = fetch_prepared(statement.sql, [RedemptionState.FINAL, CartStatus.ACTIVE, user_id])
     if not rows:
         return CartSnapshot(user=None, cart=None, items=[], holds=OwnHolds(), promo=None, promo_uses=0)
     first = rows[0]
-    user = statement.user.instance(first, 0)
+    user = statement.user.instance(first, 0, db)
     start = len(statement.user)
-    cart = statement.cart.instance(first, start)
+    cart = statement.cart.instance(first, start, db)
     start += len(statement.cart)
-    promo = statement.promo.instance(first, start)
+    promo = statement.promo.instance(first, start, db)
     start += len(statement.promo)
     promo_uses = int(first[start])
     start += 1
@@ -142,7 +140,7 @@ def cart_snapshot(*, user_id: int) -> CartSnapshot:
     units: Counter[int] = Counter()
     places: Counter[int] = Counter()
     for row in rows:
-        item, end = _item(statement, row, start)
+        item, end = _item(statement, row, start, db)
         if item is None:
             continue
         item.cart = cart  # type: ignore[assignment]  # a line is always in a cart, so cart is not None here

@@ -38,19 +38,19 @@ def get_payment(*, user: Any, payment_id: int) -> Payment:
     return payment
 
 
-def payment_with_fulfilments(*, user: Any, payment_id: int) -> tuple[Payment, dict[int, list[FulfilmentRef]]]:
+def payment_with_fulfilments(*, user: Any, payment_id: int) -> tuple[Payment, list[FulfilmentRef]]:
     """`get_payment` and what it was turned into. Signed in with the row not read yet (`DeferredUser`), the user,
     the payment and its fulfilments come in one statement (`snapshot.payment_snapshot`)."""
     if not isinstance(user, DeferredUser):
         payment = get_payment(user=user, payment_id=payment_id)
-        return payment, fulfilments_of([payment])
+        return payment, fulfilments_of([payment])[payment.pk]
     if not 0 < payment_id <= MAX_ID:
         raise NotFound(f"Payment {payment_id} was not found.")
     snapshot = payment_snapshot(user_id=user.token_user_id(), payment_id=payment_id)
     user.supply(snapshot.user)
     if snapshot.payment is None:
         raise NotFound(f"Payment {payment_id} was not found.")
-    return snapshot.payment, {snapshot.payment.pk: snapshot.fulfilments}
+    return snapshot.payment, snapshot.fulfilments
 
 
 def own_payment(*, user: Any, payment_id: int) -> Payment:

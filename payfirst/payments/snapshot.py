@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from payfirst.cart.models import Cart
-from payfirst.core.sql import Columns, table
+from payfirst.core.sql import Columns, fetch_prepared, table
 from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.fulfilment.selectors import FulfilmentRef
 from payfirst.payments.models import Payment
@@ -64,17 +64,15 @@ _KINDS = ("order", "booking", "subscription")
 def payment_snapshot(*, user_id: int, payment_id: int) -> PaymentSnapshot:
     """What GET /api/payments/{id}/ needs (see the module's docstring), in one statement."""
     statement = _statement(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, [payment_id, user_id])
-        rows = cursor.fetchall()
+    rows, db = fetch_prepared(statement.sql, [payment_id, user_id])
     if not rows:
         return PaymentSnapshot(user=None, payment=None, fulfilments=[])
     first = rows[0]
-    user = statement.user.instance(first, 0)
+    user = statement.user.instance(first, 0, db)
     start = len(statement.user)
-    payment = statement.payment.instance(first, start)
+    payment = statement.payment.instance(first, start, db)
     start += len(statement.payment)
-    cart = statement.cart.instance(first, start)
+    cart = statement.cart.instance(first, start, db)
     start += len(statement.cart)
     if payment is None:
         return PaymentSnapshot(user=user, payment=None, fulfilments=[])

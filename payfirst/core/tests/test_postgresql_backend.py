@@ -73,3 +73,28 @@ def test_a_closed_connection_counts_as_hung_up(health_checked):
     assert connection.server_hung_up()
     connection.close()
     assert _backend_pid() > 0
+
+
+def test_the_hot_reads_are_prepared_on_the_server_once_per_connection(health_checked):
+    from payfirst.core.sql import fetch_prepared
+
+    statement = "SELECT %s::int + 1 AS next_one"
+    assert fetch_prepared(statement, [41])[0] == [(42,)]
+    assert fetch_prepared(statement, [1])[0] == [(2,)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ["%next_one%"])
+        prepared = cursor.fetchall()
+        cursor.execute("SELECT 1 AS not_prepared")
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%not_prepared%"])
+        assert cursor.fetchone()[0] == 0  # Django's own statements stay unprepared
+    assert len(prepared) == 1 and "$1" in prepared[0][0]
+
+
+def test_prepared_statements_can_be_turned_off(health_checked, monkeypatch):
+    from payfirst.core.sql import fetch_prepared
+
+    monkeypatch.setitem(connection.settings_dict, "PREPARED_STATEMENTS", False)
+    assert fetch_prepared("SELECT %s::int AS turned_off", [7])[0] == [(7,)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%turned_off%"])
+        assert cursor.fetchone()[0] == 0

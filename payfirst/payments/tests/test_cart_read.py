@@ -156,3 +156,40 @@ def test_a_payment_is_visible_to_its_owner_and_staff_only(user, other_user, staf
     user.is_active = False
     user.save()
     assert client_for(user).get(f"/api/payments/{payment.pk}/").json()["error"]["code"] == "authentication_failed"
+
+
+def test_cart_body_is_what_the_serializer_renders(user, full_cart, fake_razorpay):
+    import json
+
+    from payfirst.cart.apis import CartOutputSerializer, cart_body
+    from payfirst.cart.services import remove_promo
+
+    bodies = [price_cart(cart=full_cart), remove_promo(user=user)]
+    full_cart.notices = ["Brass Diya — Large is no longer sold and was removed from your cart."]
+    full_cart.promo_notice = "Promo code X has expired. It was removed from your cart."
+    bodies.append(price_cart(cart=full_cart))
+    for priced in bodies:
+        assert json.dumps(cart_body(priced)) == json.dumps(CartOutputSerializer(priced).data)
+    assert {line["kind"] for line in cart_body(bodies[0])["items"]} == {"product", "service", "plan"}
+
+
+def test_payment_body_is_what_the_serializer_renders(user, full_cart, fake_razorpay):
+    import json
+
+    from payfirst.fulfilment.selectors import fulfilment_refs
+    from payfirst.gateways.base import GatewayStatus
+    from payfirst.payments import services
+    from payfirst.payments.models import Payment
+    from payfirst.payments.serializers import PaymentOutput, payment_body
+    from payfirst.payments.states import EventSource
+
+    payment = Payment.objects.get(cart=full_cart)
+    pending = json.dumps(payment_body(payment, []))
+    assert pending == json.dumps(PaymentOutput(payment, context={"fulfilments": {}}).data)
+    fake_razorpay.settle(payment.gateway_order_id, GatewayStatus.CAPTURED)
+    services.sync_payment(payment=payment, source=EventSource.CONFIRM)
+    payment.refresh_from_db()
+    refs = fulfilment_refs(payment_ids=[payment.pk])
+    captured = payment_body(payment, refs[payment.pk])
+    assert json.dumps(captured) == json.dumps(PaymentOutput(payment, context={"fulfilments": refs}).data)
+    assert captured["captured_at"] is not None and len(captured["fulfilments"]) == 3
