@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from payfirst.core.throttling import Rate, hit
 
@@ -115,6 +116,21 @@ def test_the_default_cache_is_the_database_table_shared_by_every_process():
     assert cache.incr("probe", 4) == 5 and cache.get("probe") == 5
     with pytest.raises(ValueError):
         cache.incr("never-set")
+
+
+def test_the_database_cache_counts_a_hit_in_three_statements_and_keeps_add_semantics():
+    """A counted request costs `add` (one INSERT ... ON CONFLICT) and `incr` (a read and a compare-and-set UPDATE)."""
+    with CaptureQueriesContext(connection) as queries:
+        assert cache.add("counted", 0, timeout=60) is True
+        assert cache.incr("counted") == 1
+    assert len(queries.captured_queries) <= 3  # one in CULL_CHECK_EVERY adds also counts the table
+    assert cache.add("counted", 0, timeout=60) is False  # a live entry stays as it is
+    assert cache.get("counted") == 1
+    cache.set("lapsed", 7, timeout=-1)  # already expired: gone for get, incr and add alike
+    assert cache.get("lapsed") is None
+    with pytest.raises(ValueError):
+        cache.incr("lapsed")
+    assert cache.add("lapsed", 2, timeout=60) is True and cache.incr("lapsed", 3) == 5
 
 
 # --- Sign-in: per address and per account, API and admin ---------------------------------------------------------
