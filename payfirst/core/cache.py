@@ -5,14 +5,14 @@ Django's own `incr` reads the value and writes it back (with a fresh default tim
 once would both write n+1. Here the write is a compare-and-set on the value read (and its expiry), retried when
 another process counted in between: no hit is lost, only the value changes, and the entry keeps the expiry it was
 added with. Django's own `add` counts the table, then reads and inserts in a transaction (five round trips); here it
-is one INSERT ... ON CONFLICT that also replaces an expired entry, and the table is counted (and culled past
-MAX_ENTRIES) on one `add` in CULL_CHECK_EVERY rather than on each.
+is one INSERT ... ON CONFLICT that also replaces an expired entry. The count-and-cull Django runs on every write
+(expired entries deleted, then a share of the rest past MAX_ENTRIES) runs for `add` in `prune`, which the worker
+calls every minute (payfirst.ops.tasks.prune_cache_task); `set` still culls as Django's does.
 """
 
 from __future__ import annotations
 
 import base64
-import itertools
 import pickle
 from datetime import UTC, datetime
 from typing import Any
@@ -23,16 +23,11 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.db import connections, models, router
 from django.utils import timezone
 
-# Counting the table is a full scan; throttle keys are added on every counted request, so the count runs on one add
-# in this many per process (the table may pass MAX_ENTRIES by that many rows per process before it is culled).
-CULL_CHECK_EVERY = 64
-
 
 class DatabaseCache(db.DatabaseCache):
     _table: str  # the table's name, set by Django's BaseDatabaseCache.__init__ (the stubs leave it out)
     _max_entries: int
     _cull: Any  # Django's BaseDatabaseCache._cull(db, cursor, now, num) (the stubs leave it out)
-    _adds = itertools.count(1)
 
     def _encode(self, value: Any) -> str:
         return base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("latin1")
@@ -54,11 +49,6 @@ class DatabaseCache(db.DatabaseCache):
         value_column, expires_column = quote("value"), quote("expires")
         now = timezone.now().replace(microsecond=0)
         with connection.cursor() as cursor:
-            if next(self._adds) % CULL_CHECK_EVERY == 0:
-                cursor.execute(f"SELECT COUNT(*) FROM {table}")
-                count = cursor.fetchone()[0]
-                if count > self._max_entries:
-                    self._cull(alias, cursor, now, count)
             cursor.execute(
                 f"INSERT INTO {table} ({key_column}, {value_column}, {expires_column}) VALUES (%s, %s, %s) "
                 f"ON CONFLICT ({key_column}) DO UPDATE SET {value_column} = excluded.{value_column}, "
@@ -104,6 +94,26 @@ class DatabaseCache(db.DatabaseCache):
                 )
                 if cursor.rowcount == 1:
                     return new_value
+
+    def prune(self) -> int:
+        """Delete the expired entries and, past MAX_ENTRIES, cull a share of the rest as Django's own writes do
+        (CULL_FREQUENCY); returns how many expired entries went. `add` (on every counted request) leaves this here:
+        counting the table is a scan."""
+        alias = router.db_for_write(self.cache_model_class)
+        connection = connections[alias]
+        table = connection.ops.quote_name(self._table)
+        now = timezone.now().replace(microsecond=0)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {connection.ops.quote_name('expires')} < %s",
+                [connection.ops.adapt_datetimefield_value(now)],
+            )
+            expired = int(cursor.rowcount)
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")
+            count = int(cursor.fetchone()[0])
+            if count > self._max_entries:
+                self._cull(alias, cursor, now, count)
+        return expired
 
     @staticmethod
     def _as_datetime(value: Any, field: models.DateTimeField, alias: str) -> Any:
