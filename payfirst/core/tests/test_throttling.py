@@ -16,11 +16,12 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
+from payfirst.core.cache import DatabaseCache
 from payfirst.core.throttling import Rate, hit
 from payfirst.ops.tasks import periodic_tasks, prune_cache_task, run_queued_tasks
 
@@ -34,6 +35,7 @@ WORKER = """
 import os, sys
 import django
 django.setup()
+from payfirst.core.cache import DatabaseCache
 from payfirst.core.throttling import Rate, hit
 from payfirst.ops.tasks import periodic_tasks, prune_cache_task, run_queued_tasks
 scope, hits, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -151,11 +153,13 @@ def test_the_worker_prunes_the_database_cache_every_minute(settings):
     # Past MAX_ENTRIES (here 4), a share of the live entries goes too (CULL_FREQUENCY 3: a third).
     for number in range(8):
         cache.add(f"many-{number}", number, timeout=60)
-    cache._max_entries = 4  # type: ignore[attr-defined]  # the configured limit, read from OPTIONS at start-up
+    database_cache = caches["default"]
+    assert isinstance(database_cache, DatabaseCache)
+    database_cache._max_entries = 4  # the configured limit, read from OPTIONS at start-up
     try:
-        assert cache.prune() == 0  # type: ignore[attr-defined]  # payfirst's DatabaseCache, asserted above
+        assert database_cache.prune() == 0
     finally:
-        cache._max_entries = settings.CACHES["default"]["OPTIONS"]["MAX_ENTRIES"]  # type: ignore[attr-defined]
+        database_cache._max_entries = settings.CACHES["default"]["OPTIONS"]["MAX_ENTRIES"]
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM payfirst_cache")
         assert cursor.fetchone()[0] == 9 - 9 // 3

@@ -73,14 +73,23 @@ def test_payment_lines_for_fulfilment_of_a_payment_without_lines_is_empty():
 def test_insert_attempt_once_inserts_one_row_per_attempt_in_one_statement(user, address, mixed_cart, fake_razorpay):
     payment = pay(user=user, address=address, fake=fake_razorpay)
     now = timezone.now()
-    fields = {"gateway_status": "failed", "amount": payment.amount, "currency": "INR", "decision": "NOTED", "now": now}
+
+    def insert(decision: str) -> int | None:
+        return insert_attempt_once(
+            payment_id=payment.pk,
+            gateway_payment_id="pay_once",
+            gateway_status="failed",
+            amount=payment.amount,
+            currency="INR",
+            decision=decision,
+            now=now,
+        )
+
     with CaptureQueriesContext(connection) as queries:
-        first = insert_attempt_once(payment_id=payment.pk, gateway_payment_id="pay_once", **fields)
+        first = insert("NOTED")
     assert first is not None and len(queries.captured_queries) == 1
     # The unique constraint decides: a second insert of the same attempt does nothing, and says so.
-    assert (
-        insert_attempt_once(payment_id=payment.pk, gateway_payment_id="pay_once", **{**fields, "decision": "X"}) is None
-    )
+    assert insert("RETURNED") is None
     row = PaymentAttempt.objects.get(pk=first)
     assert (row.payment_id, row.gateway_payment_id, row.gateway_status, row.decision, row.error) == (
         payment.pk,
