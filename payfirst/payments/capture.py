@@ -312,49 +312,21 @@ def account_for_attempts(*, payment_id: int, answer: GatewayPayment, source: str
         rows = {row.gateway_payment_id: row for row in PaymentAttempt.objects.filter(payment=payment)}
         for attempt in answer.attempts:
             row = rows.get(attempt.gateway_payment_id)
-            seen = row is not None
-            if row is None:  # first heard of: accounted for as an attempt with nothing known about it yet
-                row = PaymentAttempt(
-                    payment=payment,
-                    gateway_payment_id=attempt.gateway_payment_id,
-                    gateway_status="",
-                    amount=attempt.amount.value,
-                    currency=attempt.currency,
-                    decision=AttemptDecision.NOTED,
-                )
+            known = row if row is not None else _unseen_attempt(payment=payment, attempt=attempt)
             decision, detail = _account(
                 payment=payment,
                 settled=settled,
                 order_open=answer.status is not GatewayStatus.FAILED,
                 attempt=attempt,
-                row=row,
+                row=known,
             )
-            if row.gateway_status == attempt.status and decision == row.decision:
+            if known.gateway_status == attempt.status and decision == known.decision:
                 continue
-            moved: int | None
-            if seen:
-                # Compare-and-set: of two syncs that learn the same thing at once, one records it (on PostgreSQL the
-                # payment's row lock already queues them; this also holds where row locks are no-ops).
-                moved = PaymentAttempt.objects.filter(
-                    pk=row.pk, gateway_status=row.gateway_status, decision=row.decision
-                ).update(gateway_status=attempt.status, decision=decision, updated_at=timezone.now())
-            else:
-                # A new row is written as accounted for, in one INSERT; when another sync is inserting it at this
-                # moment the unique constraint keeps its row, and that sync accounts for the attempt.
-                moved = insert_attempt_once(
-                    payment_id=payment.pk,
-                    gateway_payment_id=attempt.gateway_payment_id,
-                    gateway_status=attempt.status,
-                    amount=attempt.amount.value,
-                    currency=attempt.currency,
-                    decision=decision,
-                    now=timezone.now(),
-                )
-            if not moved or not detail:
+            if not _write_decision(payment=payment, row=row, attempt=attempt, decision=decision) or not detail:
                 continue
             if (
                 decision == AttemptDecision.EXTRA_REFUNDED
-                and row.decision != AttemptDecision.EXTRA_REFUNDED
+                and known.decision != AttemptDecision.EXTRA_REFUNDED
                 and attempt.amount_refunded < attempt.amount
             ):
                 refund = Refund.objects.create(
@@ -381,6 +353,42 @@ def account_for_attempts(*, payment_id: int, answer: GatewayPayment, source: str
             "ALARM a second payment was captured on a paid order; refunded automatically",
             extra={"payment_id": payment_id, "refund_id": refund_id, "alarm": "duplicate_capture"},
         )
+
+
+def _unseen_attempt(*, payment: Payment, attempt: GatewayAttempt) -> PaymentAttempt:
+    """An attempt first heard of, as if recorded with nothing known about it yet (not saved)."""
+    return PaymentAttempt(
+        payment=payment,
+        gateway_payment_id=attempt.gateway_payment_id,
+        gateway_status="",
+        amount=attempt.amount.value,
+        currency=attempt.currency,
+        decision=AttemptDecision.NOTED,
+    )
+
+
+def _write_decision(*, payment: Payment, row: PaymentAttempt | None, attempt: GatewayAttempt, decision: str) -> bool:
+    """Record the attempt's status and payfirst's decision about it, once: False when another sync recorded it first."""
+    if row is not None:
+        # Compare-and-set: of two syncs that learn the same thing at once, one records it (on PostgreSQL the
+        # payment's row lock already queues them; this also holds where row locks are no-ops).
+        return bool(
+            PaymentAttempt.objects.filter(pk=row.pk, gateway_status=row.gateway_status, decision=row.decision).update(
+                gateway_status=attempt.status, decision=decision, updated_at=timezone.now()
+            )
+        )
+    # A new row is written as decided, in one INSERT; when another sync is inserting it at this moment the unique
+    # constraint keeps that row, and that sync accounts for the attempt.
+    inserted = insert_attempt_once(
+        payment_id=payment.pk,
+        gateway_payment_id=attempt.gateway_payment_id,
+        gateway_status=attempt.status,
+        amount=attempt.amount.value,
+        currency=attempt.currency,
+        decision=decision,
+        now=timezone.now(),
+    )
+    return inserted is not None
 
 
 def _account(
