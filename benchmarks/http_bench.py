@@ -53,6 +53,7 @@ OUT_DIR = ROOT / "docs" / "benchmarks"
 PG_LOG = Path(os.environ.get("PG_LOG", "/var/log/postgresql/postgresql-15-main.log"))
 CONNECTIONS = 16
 RAZORPAY_WEBHOOK_SECRET = "sandbox_webhook_secret"
+SCENARIOS = ("read", "checkout", "webhook")
 RAISED_THROTTLES = {
     name: "1000000/minute"
     for name in ("THROTTLE_REGISTER", "THROTTLE_TOKEN", "THROTTLE_PAYMENTS_CREATE", "THROTTLE_PAYMENTS_CONFIRM")
@@ -473,7 +474,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5, help="each wrk / pgbench run")
     parser.add_argument("--checkouts", type=int, default=48, help="checkouts per cycle")
     parser.add_argument("--out", type=Path, default=OUT_DIR)
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help=f"comma-separated, of {', '.join(SCENARIOS)} (default: all); e.g. --scenarios checkout",
+    )
     args = parser.parse_args()
+    args.scenarios = {name.strip() for name in args.scenarios.split(",") if name.strip()}
+    if not args.scenarios or args.scenarios - set(SCENARIOS):
+        raise SystemExit(f"--scenarios takes names from {', '.join(SCENARIOS)}")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     admin = args.database.rsplit("/", 1)[0] + "/postgres"
@@ -526,7 +535,11 @@ def bench(
     # The SQL of each scenario, one customer at a time, from PostgreSQL's log.
     capture_customers = make_customers(2 * CONNECTIONS)
     in_parallel(capture_customers, lambda customer: fill_cart(app, customer, catalog))
-    webhook_bodies_for_capture = prepare_webhooks(app, sandbox, workdir, capture_customers[CONNECTIONS:], Timings())
+    webhook_bodies_for_capture = (
+        prepare_webhooks(app, sandbox, workdir, capture_customers[CONNECTIONS:], Timings())
+        if "webhook" in args.scenarios
+        else []
+    )
     # pgbench replays on a copy of the database as it is before the capture: its INSERTs meet no row the capture
     # committed, its conditional UPDATEs find the payments still PENDING, as the app found them.
     replay_database = args.database + "_replay"
@@ -556,11 +569,13 @@ def bench(
     queries: dict[str, float] = {name: web_queries(captured[f"read {name}"], workers) for name in reads}
     # Replayed: everything the scenario made PostgreSQL run, the worker's share included.
     checkout_sql = [[statement for _, statement in captured[f"checkout {i}"]] for i in range(CONNECTIONS)]
-    webhook_sql = [[statement for _, statement in captured[f"webhook {i}"]] for i in range(CONNECTIONS)]
+    webhook_sql = [[statement for _, statement in captured.get(f"webhook {i}", [])] for i in range(CONNECTIONS)]
     # Per request: the web's statements; a checkout is two requests to payfirst (create, confirm).
     checkout_web = [web_queries(captured[f"checkout {i}"], workers) for i in range(CONNECTIONS)]
     queries["checkout"] = round(statistics.mean(checkout_web) / 2, 1)
-    queries["webhook"] = round(statistics.mean(web_queries(captured[f"webhook {i}"], workers) for i in range(16)), 1)
+    queries["webhook"] = round(
+        statistics.mean(web_queries(captured.get(f"webhook {i}", []), workers) for i in range(CONNECTIONS)), 1
+    )
     replayed = {"checkout": statistics.mean(map(len, checkout_sql)), "webhook": statistics.mean(map(len, webhook_sql))}
     checkout_script = replay_script(checkout_sql, workdir / "checkout.sql")
     webhook_script = replay_script(webhook_sql, workdir / "webhook.sql")
@@ -568,12 +583,12 @@ def bench(
     print(f"statements replayed by pgbench per checkout / delivery (web and worker): {replayed}", flush=True)
 
     # Customers for the checkout and webhook cycles, carts filled beforehand.
-    buyers = make_customers(cycles * args.checkouts)
-    payers = make_customers(cycles * args.checkouts)
+    buyers = make_customers(cycles * args.checkouts if "checkout" in args.scenarios else 0)
+    payers = make_customers(cycles * args.checkouts if "webhook" in args.scenarios else 0)
     in_parallel(buyers + payers, lambda customer: fill_cart(app, customer, catalog))
 
     for cycle in range(1, cycles + 1):
-        for name, (url, token) in reads.items():
+        for name, (url, token) in reads.items() if "read" in args.scenarios else ():
             for side, target, tok in (("A", url, token), ("B", f"{app}/healthz", None)):
                 rate, p50, p99, errors, count = run_wrk(target, seconds, tok)
                 results.append(
@@ -593,64 +608,23 @@ def bench(
                 )
                 print_row(results[-1])
 
-        batch = buyers[(cycle - 1) * args.checkouts : cycle * args.checkouts]
-        timings = Timings()
-        wall = in_parallel(batch, lambda customer, t=timings: checkout(app, customer, t))
-        steps = [s for step in ("create", "confirm") for s in timings.seconds.get(step, [])]
-        results.append(
-            Measure(
-                "checkout",
-                "A",
-                "payfirst (create, pay, confirm)",
-                cycle,
-                len(batch),
-                wall,
-                len(batch) / wall,
-                statistics.median(steps) * 1000,
-                percentile(steps, 0.99) * 1000,
-                timings.errors,
-                {
-                    "queries": queries["checkout"],
-                    "pay_p99_ms": percentile(timings.seconds.get("pay", [0.0]), 0.99) * 1000,
-                },
+        batch = slice((cycle - 1) * args.checkouts, cycle * args.checkouts)
+        if "checkout" in args.scenarios:
+            results += checkouts_cycle(
+                app, buyers[batch], cycle, queries["checkout"], replay_database, checkout_script, seconds
             )
-        )
-        print_row(results[-1])
-        for sample in timings.samples[:3]:
-            print("   ", sample)
-        tps, latency, failed = run_pgbench(replay_database, checkout_script, seconds)
-        results.append(Measure("checkout", "B", "pgbench, its SQL", cycle, 0, seconds, tps, latency, None, failed))
-        print_row(results[-1])
-
-        group = payers[(cycle - 1) * args.checkouts : cycle * args.checkouts]
-        bodies = prepare_webhooks(app, sandbox, workdir, group, Timings())
-        timings = Timings()
-        started = time.monotonic()
-        send_webhooks(app, bodies, timings)
-        answered = time.monotonic() - started
-        wait_fulfilled(Payment, [payment_id for payment_id, _ in bodies])
-        wall = time.monotonic() - started
-        answers = timings.all()
-        results.append(
-            Measure(
-                "webhook",
-                "A",
-                "payfirst (to fulfilment)",
+        if "webhook" in args.scenarios:
+            results += webhooks_cycle(
+                app,
+                sandbox,
+                workdir,
+                payers[batch],
                 cycle,
-                len(bodies),
-                wall,
-                len(bodies) / wall,
-                statistics.median(answers) * 1000,
-                percentile(answers, 0.99) * 1000,
-                timings.errors,
-                {"queries": queries["webhook"], "answer_rate": len(bodies) / answered},
+                queries["webhook"],
+                replay_database,
+                webhook_script,
+                seconds,
             )
-        )
-        print_row(results[-1])
-        tps, latency, failed = run_pgbench(replay_database, webhook_script, seconds)
-        results.append(Measure("webhook", "B", "pgbench, its SQL", cycle, 0, seconds, tps, latency, None, failed))
-        print_row(results[-1])
-
         if cycle == 1:
             first_rss = web_rss(make)
             print("RSS of each web process after cycle 1: " + ", ".join(f"{mb:.0f} MB" for _, mb in first_rss))
@@ -662,6 +636,85 @@ def bench(
         measure.extra["rss_mb"] = " ".join(f"{mb:.0f}" for _, mb in rss)
     print(f"\nRSS of each web process after {served} requests: " + ", ".join(f"{mb:.0f} MB" for _, mb in rss))
     return results
+
+
+def checkouts_cycle(
+    app: str, batch: list[Customer], cycle: int, queries: float, replay_database: str, script: Path, seconds: int
+) -> list[Measure]:
+    """One cycle of the checkout pair: the batch's checkouts, 16 at a time, then pgbench replaying their SQL."""
+    timings = Timings()
+    wall = in_parallel(batch, lambda customer, t=timings: checkout(app, customer, t))
+    steps = [s for step in ("create", "confirm") for s in timings.seconds.get(step, [])]
+    mine = Measure(
+        "checkout",
+        "A",
+        "payfirst (create, pay, confirm)",
+        cycle,
+        len(batch),
+        wall,
+        len(batch) / wall,
+        statistics.median(steps) * 1000,
+        percentile(steps, 0.99) * 1000,
+        timings.errors,
+        {
+            "queries": queries,
+            "pay_p99_ms": percentile(timings.seconds.get("pay", [0.0]), 0.99) * 1000,
+            "create_p50_ms": statistics.median(timings.seconds.get("create", [0.0])) * 1000,
+            "create_p99_ms": percentile(timings.seconds.get("create", [0.0]), 0.99) * 1000,
+            "confirm_p50_ms": statistics.median(timings.seconds.get("confirm", [0.0])) * 1000,
+            "confirm_p99_ms": percentile(timings.seconds.get("confirm", [0.0]), 0.99) * 1000,
+        },
+    )
+    print_row(mine)
+    print("    " + "  ".join(f"{key} {mine.extra[key]:.1f}" for key in sorted(mine.extra) if key.endswith("_ms")))
+    for sample in timings.samples[:3]:
+        print("   ", sample)
+    tps, latency, failed = run_pgbench(replay_database, script, seconds)
+    floor = Measure("checkout", "B", "pgbench, its SQL", cycle, 0, seconds, tps, latency, None, failed)
+    print_row(floor)
+    return [mine, floor]
+
+
+def webhooks_cycle(
+    app: str,
+    sandbox: str,
+    workdir: Path,
+    group: list[Customer],
+    cycle: int,
+    queries: float,
+    replay_database: str,
+    script: Path,
+    seconds: int,
+) -> list[Measure]:
+    """One cycle of the webhook pair: deliveries for the group's paid payments until fulfilled, then pgbench."""
+    from payfirst.payments.models import Payment
+
+    bodies = prepare_webhooks(app, sandbox, workdir, group, Timings())
+    timings = Timings()
+    started = time.monotonic()
+    send_webhooks(app, bodies, timings)
+    answered = time.monotonic() - started
+    wait_fulfilled(Payment, [payment_id for payment_id, _ in bodies])
+    wall = time.monotonic() - started
+    answers = timings.all()
+    mine = Measure(
+        "webhook",
+        "A",
+        "payfirst (to fulfilment)",
+        cycle,
+        len(bodies),
+        wall,
+        len(bodies) / wall,
+        statistics.median(answers) * 1000,
+        percentile(answers, 0.99) * 1000,
+        timings.errors,
+        {"queries": queries, "answer_rate": len(bodies) / answered},
+    )
+    print_row(mine)
+    tps, latency, failed = run_pgbench(replay_database, script, seconds)
+    floor = Measure("webhook", "B", "pgbench, its SQL", cycle, 0, seconds, tps, latency, None, failed)
+    print_row(floor)
+    return [mine, floor]
 
 
 def prepare_webhooks(
@@ -746,7 +799,7 @@ def print_row(m: Measure) -> None:
     p99 = f"{m.p99_ms:7.1f}" if m.p99_ms is not None else "      -"
     print(
         f"  cycle {m.cycle}  {m.scenario:28} {m.side} {m.target:32} {m.rate:9.1f}/s  p50 {p50} ms  p99 {p99} ms"
-        f"  errors {m.errors}",
+        f"  errors {m.errors}  load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
 

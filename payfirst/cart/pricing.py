@@ -45,6 +45,7 @@ class PricedLine:
     service_name: str | None = None
     package_name: str | None = None
     duration_days: int | None = None
+    plan_id: int | None = None  # plan lines: the plan's row, which checkout's line snapshot points to
     # Both count back in what this cart's own pending payment holds: a new checkout gives that back first.
     stock: int | None = None  # product lines: units this cart can have now (on hand minus others' reservations)
     slot_remaining: int | None = None  # service lines: places left in the slot for this cart now
@@ -251,6 +252,7 @@ def _plan_line(item: CartItem) -> PricedLine:
         discount=0,
         total=plan.price,
         duration_days=plan.duration_days,
+        plan_id=plan.pk,
     )
 
 

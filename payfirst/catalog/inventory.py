@@ -1,6 +1,7 @@
 """Stock and slot capacity, changed only by set-based conditional UPDATEs under row locks taken in pk order.
 
-One statement per table whatever the cart holds: the database decides whether there is room, never Python.
+One statement per table whatever the cart holds (it takes the row locks too): the database decides whether there is
+room, never Python.
 Callers run these inside their own transaction.atomic(); a refusal raises, and rolling back undoes the lot.
 """
 
@@ -22,7 +23,7 @@ __all__ = [
     "sell_without_hold",
 ]
 from payfirst.catalog.errors import InsufficientStock, SlotFull
-from payfirst.core.sql import for_update, placeholders
+from payfirst.core.sql import for_no_key_update, placeholders
 from payfirst.core.sql import table as sql_table
 
 
@@ -32,40 +33,42 @@ class InventoryCorrupted(RuntimeError):
 
 def _update_per_row(
     *, model: type[Variant] | type[Slot], assignments: str, guard: str, amounts: Mapping[int, int]
-) -> int:
-    """One set-based conditional UPDATE giving each row its own amount `d.qty`; returns how many rows it changed.
+) -> set[int]:
+    """Lock the rows in pk order and give each its own amount `d.qty`, in ONE set-based conditional UPDATE; returns
+    the ids of the rows it changed (a row without room is simply not updated: the database decides, not Python).
 
-    Raw, parameterised SQL because this runs on every checkout and capture and the ORM's CASE/WHEN construction
-    cost more than the statement itself. `UPDATE ... FROM (SELECT column1 AS id, column2 AS qty FROM (VALUES ...))`
-    reads the same on PostgreSQL and SQLite (>= 3.33; both name VALUES columns column1, column2), and it starts with
-    UPDATE so that Python's sqlite3 reports its rowcount. `assignments` and `guard` are fixed SQL from this module:
-    never user input. The guard keeps the decision in the database (a row without room is simply not updated).
+    `UPDATE t SET ... FROM (SELECT r.id, d.qty FROM t r JOIN (VALUES ...) d ... ORDER BY r.id FOR NO KEY UPDATE OF r)`:
+    the sub-select takes the row locks in pk order before the UPDATE touches a row (it changes only rows the
+    sub-select has locked), so concurrent callers always queue in the same order and never deadlock; a row another
+    transaction changed while this one waited is re-checked against the guard as it is now (READ COMMITTED).
+    NO KEY UPDATE is the lock the UPDATE itself takes (no key changes): it queues the counters' writers, yet lets
+    another transaction insert a row that references the variant or slot (an order item, a booking, a payment line,
+    whose foreign-key check takes KEY SHARE) while a checkout or a capture holds the counter row.
+    SQLite has no row locks (it serialises writers): there the sub-select is a plain read. `VALUES` columns are
+    column1, column2 on both; RETURNING needs SQLite >= 3.35. Raw, parameterised SQL because this runs on every
+    checkout and capture and the ORM's CASE/WHEN construction cost more than the statement itself. `assignments`
+    and `guard` are fixed SQL from this module: never user input.
     """
     table = sql_table(model)
     rows = ", ".join(["(%s, %s)"] * len(amounts))
     params = [value for pk, amount in amounts.items() for value in (pk, amount)]
-    amounts_table = f"(SELECT column1 AS id, column2 AS qty FROM (VALUES {rows}) AS v) AS d"
-    sql = f"UPDATE {table} SET {assignments} FROM {amounts_table} WHERE {table}.id = d.id AND {guard}"
+    locked = (
+        f"(SELECT r.id AS id, v.column2 AS qty FROM {table} r JOIN (VALUES {rows}) AS v ON v.column1 = r.id "
+        f"ORDER BY r.id{for_no_key_update(of=('r',))}) AS d"
+    )
+    sql = f"UPDATE {table} SET {assignments} FROM {locked} WHERE {table}.id = d.id AND {guard} RETURNING {table}.id"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        return {row[0] for row in cursor.fetchall()}
 
 
-def _lock_rows(*, model: type[Variant] | type[Slot], columns: str, ids: list[int]) -> list[tuple]:
-    """SELECT ... FOR UPDATE in pk order, so concurrent callers always queue in the same order (no deadlock).
-    SQLite has no row locks (it serialises writers), so there it is a plain read."""
-    sql = f"SELECT {columns} FROM {sql_table(model)} WHERE id IN ({placeholders(len(ids))}) ORDER BY id{for_update()}"
+def _read_rows(*, model: type[Variant] | type[Slot], columns: str, ids: list[int]) -> list[tuple]:
+    """The rows as they are now (already locked by this transaction where they exist), to say what lacked room.
+    Read only when an UPDATE refused something: the refusal is the rare path."""
+    sql = f"SELECT {columns} FROM {sql_table(model)} WHERE id IN ({placeholders(len(ids))}) ORDER BY id"
     with connection.cursor() as cursor:
         cursor.execute(sql, ids)
         return cursor.fetchall()
-
-
-def _lock_variants(ids: list[int]) -> list[tuple[int, int, int, str]]:
-    return _lock_rows(model=Variant, columns="id, stock_on_hand, reserved, sku", ids=ids)
-
-
-def _lock_slots(ids: list[int]) -> list[tuple[int, int, int]]:
-    return _lock_rows(model=Slot, columns="id, capacity, taken", ids=ids)
 
 
 def _nonzero(amounts: Mapping[int, int]) -> dict[int, int]:
@@ -77,36 +80,39 @@ def change_holds(*, variants: Mapping[int, int], slots: Mapping[int, int]) -> No
 
     Reserving needs room: `stock_on_hand - reserved >= n` per variant, `capacity - taken >= n` per slot.
     Raises InsufficientStock / SlotFull (409) when any row lacks room; the caller's transaction then rolls back.
-    Variants are locked before slots, each in pk order: the one lock order payfirst uses everywhere.
+    Variants are locked before slots, each in pk order: the one lock order payfirst uses everywhere. One statement
+    per table (two when a row is refused: the second says which).
     """
     variant_deltas, slot_deltas = _nonzero(variants), _nonzero(slots)
     if variant_deltas:
-        locked = _lock_variants(list(variant_deltas))
         changed = _update_per_row(
             model=Variant,
             assignments="reserved = reserved + d.qty",
             guard="stock_on_hand >= reserved + d.qty AND reserved >= -d.qty",
             amounts=variant_deltas,
         )
-        if changed != len(variant_deltas):
-            short = [sku for pk, on_hand, reserved, sku in locked if on_hand - reserved < variant_deltas[pk]]
-            if short or len(locked) != len(variant_deltas):
+        if len(changed) != len(variant_deltas):
+            refused = [pk for pk in variant_deltas if pk not in changed]
+            found = _read_rows(model=Variant, columns="id, stock_on_hand, reserved, sku", ids=refused)
+            short = [sku for pk, on_hand, reserved, sku in found if on_hand - reserved < variant_deltas[pk]]
+            if short or len(found) != len(refused):
                 raise InsufficientStock(
                     f"Not enough stock for {', '.join(short) or 'an item that is no longer sold'}; "
                     "reduce the quantity or remove it from your cart."
                 )
             raise InventoryCorrupted(f"Variant reservations below what is being released: {variant_deltas}")
     if slot_deltas:
-        locked_slots = _lock_slots(list(slot_deltas))
         changed = _update_per_row(
             model=Slot,
             assignments="taken = taken + d.qty",
             guard="capacity >= taken + d.qty AND taken >= -d.qty",
             amounts=slot_deltas,
         )
-        if changed != len(slot_deltas):
-            full = [pk for pk, capacity, taken in locked_slots if capacity - taken < slot_deltas[pk]]
-            if full or len(locked_slots) != len(slot_deltas):
+        if len(changed) != len(slot_deltas):
+            refused = [pk for pk in slot_deltas if pk not in changed]
+            found_slots = _read_rows(model=Slot, columns="id, capacity, taken", ids=refused)
+            full = [pk for pk, capacity, taken in found_slots if capacity - taken < slot_deltas[pk]]
+            if full or len(found_slots) != len(refused):
                 raise SlotFull("A slot in your cart has no places left; choose another date or time.")
             raise InventoryCorrupted(f"Slot places below what is being released: {slot_deltas}")
 
@@ -117,14 +123,13 @@ def consume_holds(*, variants: Mapping[int, int]) -> None:
     amounts = _nonzero(variants)
     if not amounts:
         return
-    _lock_variants(list(amounts))
     changed = _update_per_row(
         model=Variant,
         assignments="stock_on_hand = stock_on_hand - d.qty, reserved = reserved - d.qty",
         guard="reserved >= d.qty",
         amounts=amounts,
     )
-    if changed != len(amounts):
+    if len(changed) != len(amounts):
         raise InventoryCorrupted(f"Variant reservations below what is being sold: {amounts}")
 
 
@@ -134,14 +139,13 @@ def return_stock(*, variants: Mapping[int, int]) -> None:
     amounts = _nonzero(variants)
     if not amounts:
         return
-    _lock_variants(list(amounts))
     changed = _update_per_row(
         model=Variant,
         assignments="stock_on_hand = stock_on_hand + d.qty",
         guard="d.qty > 0",
         amounts=amounts,
     )
-    if changed != len(amounts):
+    if len(changed) != len(amounts):
         raise InventoryCorrupted(f"Stock given back to variants that are not there or a negative amount: {amounts}")
 
 
@@ -152,14 +156,13 @@ def sell_without_hold(*, variants: Mapping[int, int], slots: Mapping[int, int]) 
     """
     variant_amounts, slot_amounts = _nonzero(variants), _nonzero(slots)
     if variant_amounts:
-        _lock_variants(list(variant_amounts))
         changed = _update_per_row(
             model=Variant,
             assignments="stock_on_hand = stock_on_hand - d.qty",
             guard="stock_on_hand >= reserved + d.qty",
             amounts=variant_amounts,
         )
-        if changed != len(variant_amounts):
+        if len(changed) != len(variant_amounts):
             raise InsufficientStock("The stock held for this payment has been sold in the meantime.")
     if slot_amounts:
         # Reusing change_holds: for a slot, "held" and "sold" are the same counter (taken).

@@ -27,9 +27,15 @@ def for_update(*, of: tuple[str, ...] = ()) -> str:
     return " FOR UPDATE" if connection.features.has_select_for_update else ""
 
 
-def for_no_key_update() -> str:
-    """` FOR NO KEY UPDATE` (rows that merely reference the locked one are not held up), or "" on SQLite."""
-    return " FOR NO KEY UPDATE" if connection.features.has_select_for_no_key_update else ""
+def for_no_key_update(*, of: tuple[str, ...] = ()) -> str:
+    """` FOR NO KEY UPDATE` (` ... OF a, b` when `of` names aliases), or "" on SQLite: the lock an UPDATE of non-key
+    columns takes, so rows that merely reference the locked one (a foreign key's KEY SHARE check on insert) are not
+    held up, while writers of the same row still queue."""
+    if not connection.features.has_select_for_no_key_update:
+        return ""
+    if of:
+        return f" FOR NO KEY UPDATE OF {', '.join(of)}" if connection.features.has_select_for_update_of else ""
+    return " FOR NO KEY UPDATE"
 
 
 def fetch_prepared(sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]], BaseDatabaseWrapper]:

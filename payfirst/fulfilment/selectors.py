@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
-from django.db.models import QuerySet
+from django.db.models import CharField, QuerySet, Value
 
 from payfirst.core.errors import NotFound
 from payfirst.core.models import MAX_ID
@@ -34,7 +34,7 @@ class BookingSummary(TypedDict):
 def fulfilment_refs(*, payment_ids: Iterable[int]) -> dict[int, list[FulfilmentRef]]:
     """Each payment's fulfilments: its order, then its bookings, then its subscriptions, each oldest first.
 
-    Three queries (one per kind) for any number of payments; a payment with none maps to [].
+    One query for any number of payments (the three kinds in one UNION ALL); a payment with none maps to [].
     """
     ids = sorted(set(payment_ids))
     refs: dict[int, list[FulfilmentRef]] = {payment_id: [] for payment_id in ids}
@@ -45,10 +45,17 @@ def fulfilment_refs(*, payment_ids: Iterable[int]) -> dict[int, list[FulfilmentR
         ("booking", Booking.objects.all(), "book_id"),
         ("subscription", Subscription.objects.all(), "plan_code"),
     )
-    for kind, queryset, reference_field in kinds:
-        rows = queryset.filter(payment_id__in=ids).order_by("payment_id", "pk")
-        for payment_id, pk, reference in rows.values_list("payment_id", "pk", reference_field):
-            refs[payment_id].append(FulfilmentRef(type=kind, id=pk, reference=reference))
+    rank = {kind: index for index, (kind, _queryset, _field) in enumerate(kinds)}
+    parts = [
+        queryset.filter(payment_id__in=ids)
+        .order_by()
+        .annotate(ref_kind=Value(kind, output_field=CharField()))
+        .values_list("ref_kind", "payment_id", "pk", reference_field)
+        for kind, queryset, reference_field in kinds
+    ]
+    rows = parts[0].union(*parts[1:], all=True)
+    for kind, payment_id, pk, reference in sorted(rows, key=lambda row: (row[1], rank[row[0]], row[2])):
+        refs[payment_id].append(FulfilmentRef(type=kind, id=pk, reference=reference))
     return refs
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import CharField, Sum, Value
 
 from payfirst.catalog.models import Plan, ServicePackage, TaxRate, Variant
 from payfirst.core.gstin import STATES, gstin_problem, state_code_for
@@ -157,13 +157,22 @@ def rates_on(*, tax_class_ids: set[int], day: date) -> dict[int | None, tuple[in
 
 
 def _classify(lines: Sequence[InvoiceLineInput], *, day: date) -> list[_Classified]:
-    """Each line's HSN/SAC and its rate on the day of supply, read from the catalog (three queries at most)."""
+    """Each line's HSN/SAC and its rate on the day of supply, read from the catalog: the variants', packages' and
+    plans' codes in one query (a UNION ALL of the kinds the lines hold), their rates in one more."""
     codes: dict[tuple[str, int], tuple[str, int | None]] = {}
+    parts = []
     for model, key in ((Variant, "variant_id"), (ServicePackage, "package_id"), (Plan, "plan_id")):
         ids = {getattr(line, key) for line in lines if getattr(line, key) is not None}
         if ids:
-            for pk, code, class_id in model.objects.filter(pk__in=ids).values_list("pk", "hsn_sac", "tax_class_id"):
-                codes[key, pk] = (code, class_id)
+            parts.append(
+                model.objects.filter(pk__in=ids)
+                .order_by()
+                .annotate(line_key=Value(key, output_field=CharField()))
+                .values_list("line_key", "pk", "hsn_sac", "tax_class_id")
+            )
+    if parts:
+        for key, pk, code, class_id in parts[0].union(*parts[1:], all=True):
+            codes[key, pk] = (code, class_id)
     rates = rates_on(tax_class_ids={pk for _, pk in codes.values() if pk is not None}, day=day)
     classified = []
     for line in lines:

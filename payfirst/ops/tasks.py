@@ -11,12 +11,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import caches
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, task
 from django_tasks.base import Task
 
+from payfirst.core.cache import DatabaseCache
 from payfirst.ops import services
 from payfirst.ops.models import PeriodicTaskState
 from payfirst.ops.worker import TaskWorker
@@ -132,3 +134,12 @@ def prune_task_results_task() -> int:
         successful_older_than=timedelta(days=settings.TASK_RESULTS_KEEP_DAYS),
         failed_older_than=timedelta(days=settings.TASK_FAILED_RESULTS_KEEP_DAYS),
     )
+
+
+@periodic(every=timedelta(minutes=1))
+@task()
+def prune_cache_task() -> int:
+    """The database cache's expired entries (throttle counters, mostly) deleted, and the table culled past
+    MAX_ENTRIES: `add` leaves the count to this. Nothing to do with another cache (Redis expires its own keys)."""
+    default = caches["default"]
+    return default.prune() if isinstance(default, DatabaseCache) else 0

@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from payfirst.cart.models import Cart, CartStatus
@@ -27,7 +27,7 @@ from payfirst.gateways.base import AttemptStatus, GatewayAttempt, GatewayError, 
 from payfirst.gateways.registry import get_gateway
 from payfirst.payments.handover import fulfil
 from payfirst.payments.invoicing import issue_capture_documents
-from payfirst.payments.locks import lock_cart_then_payment, payment_lines_for_fulfilment
+from payfirst.payments.locks import insert_attempt_once, lock_cart_then_payment, payment_lines_for_fulfilment
 from payfirst.payments.models import AttemptDecision, Payment, PaymentAttempt, PaymentEvent, Refund, ReservationState
 from payfirst.payments.notices import notify_payment_confirmed
 from payfirst.payments.refunds import send_refund_task
@@ -230,25 +230,35 @@ def _attempt_row(
     payment: Payment,
     attempt: GatewayAttempt,
     decision: str = AttemptDecision.NOTED,
-    gateway_status: str | None = None,
 ) -> tuple[PaymentAttempt, bool] | None:
-    """The attempt's row, made if new (in a savepoint). None when another sync is inserting it at this moment: the
-    unique constraint refuses the second row, and where row locks are no-ops (SQLite) the first one may not be
-    visible yet."""
-    try:
-        with transaction.atomic():
-            return PaymentAttempt.objects.get_or_create(
-                payment=payment,
-                gateway_payment_id=attempt.gateway_payment_id,
-                defaults={
-                    "gateway_status": attempt.status if gateway_status is None else gateway_status,
-                    "amount": attempt.amount.value,
-                    "currency": attempt.currency,
-                    "decision": decision,
-                },
-            )
-    except IntegrityError:
-        return None
+    """The attempt's row, inserted if new (one statement; a second read only when it existed). None when another sync
+    is inserting it at this moment: the unique constraint refuses the second row, and where row locks are no-ops
+    (SQLite) the first one may not be visible yet."""
+    now = timezone.now()
+    inserted = insert_attempt_once(
+        payment_id=payment.pk,
+        gateway_payment_id=attempt.gateway_payment_id,
+        gateway_status=attempt.status,
+        amount=attempt.amount.value,
+        currency=attempt.currency,
+        decision=decision,
+        now=now,
+    )
+    if inserted is None:
+        existing = PaymentAttempt.objects.filter(payment=payment, gateway_payment_id=attempt.gateway_payment_id).first()
+        return None if existing is None else (existing, False)
+    row = PaymentAttempt(
+        pk=inserted,
+        payment=payment,
+        gateway_payment_id=attempt.gateway_payment_id,
+        gateway_status=attempt.status,
+        amount=attempt.amount.value,
+        currency=attempt.currency,
+        decision=decision,
+        created_at=now,
+        updated_at=now,
+    )
+    return row, True
 
 
 def decide_attempt(
@@ -302,30 +312,21 @@ def account_for_attempts(*, payment_id: int, answer: GatewayPayment, source: str
         rows = {row.gateway_payment_id: row for row in PaymentAttempt.objects.filter(payment=payment)}
         for attempt in answer.attempts:
             row = rows.get(attempt.gateway_payment_id)
-            if row is None:
-                found = _attempt_row(payment=payment, attempt=attempt, gateway_status="")
-                if found is None:
-                    continue  # another sync is recording this attempt right now, and accounts for it
-                row = found[0]
+            known = row if row is not None else _unseen_attempt(payment=payment, attempt=attempt)
             decision, detail = _account(
                 payment=payment,
                 settled=settled,
                 order_open=answer.status is not GatewayStatus.FAILED,
                 attempt=attempt,
-                row=row,
+                row=known,
             )
-            if row.gateway_status == attempt.status and decision == row.decision:
+            if known.gateway_status == attempt.status and decision == known.decision:
                 continue
-            # Compare-and-set: of two syncs that learn the same thing at once, one records it (on PostgreSQL the
-            # payment's row lock already queues them; this also holds where row locks are no-ops).
-            moved = PaymentAttempt.objects.filter(
-                pk=row.pk, gateway_status=row.gateway_status, decision=row.decision
-            ).update(gateway_status=attempt.status, decision=decision, updated_at=timezone.now())
-            if not moved or not detail:
+            if not _write_decision(payment=payment, row=row, attempt=attempt, decision=decision) or not detail:
                 continue
             if (
                 decision == AttemptDecision.EXTRA_REFUNDED
-                and row.decision != AttemptDecision.EXTRA_REFUNDED
+                and known.decision != AttemptDecision.EXTRA_REFUNDED
                 and attempt.amount_refunded < attempt.amount
             ):
                 refund = Refund.objects.create(
@@ -352,6 +353,42 @@ def account_for_attempts(*, payment_id: int, answer: GatewayPayment, source: str
             "ALARM a second payment was captured on a paid order; refunded automatically",
             extra={"payment_id": payment_id, "refund_id": refund_id, "alarm": "duplicate_capture"},
         )
+
+
+def _unseen_attempt(*, payment: Payment, attempt: GatewayAttempt) -> PaymentAttempt:
+    """An attempt first heard of, as if recorded with nothing known about it yet (not saved)."""
+    return PaymentAttempt(
+        payment=payment,
+        gateway_payment_id=attempt.gateway_payment_id,
+        gateway_status="",
+        amount=attempt.amount.value,
+        currency=attempt.currency,
+        decision=AttemptDecision.NOTED,
+    )
+
+
+def _write_decision(*, payment: Payment, row: PaymentAttempt | None, attempt: GatewayAttempt, decision: str) -> bool:
+    """Record the attempt's status and payfirst's decision about it, once: False when another sync recorded it first."""
+    if row is not None:
+        # Compare-and-set: of two syncs that learn the same thing at once, one records it (on PostgreSQL the
+        # payment's row lock already queues them; this also holds where row locks are no-ops).
+        return bool(
+            PaymentAttempt.objects.filter(pk=row.pk, gateway_status=row.gateway_status, decision=row.decision).update(
+                gateway_status=attempt.status, decision=decision, updated_at=timezone.now()
+            )
+        )
+    # A new row is written as decided, in one INSERT; when another sync is inserting it at this moment the unique
+    # constraint keeps that row, and that sync accounts for the attempt.
+    inserted = insert_attempt_once(
+        payment_id=payment.pk,
+        gateway_payment_id=attempt.gateway_payment_id,
+        gateway_status=attempt.status,
+        amount=attempt.amount.value,
+        currency=attempt.currency,
+        decision=decision,
+        now=timezone.now(),
+    )
+    return inserted is not None
 
 
 def _account(
@@ -473,23 +510,25 @@ def _record_late_capture(
             reason=f"Paid after the payment was {was.lower()}, when its cart had already been paid for or a newer "
             f"payment for it was open. Refunded automatically so the cart is not paid for twice.",
         )
-    variants, slots = holds_of_payment(payment.pk)
     try:
-        with transaction.atomic():  # a savepoint: a refusal undoes only the re-take
-            sell_without_hold(variants=variants, slots=slots)
+        # A savepoint: the stock and places are taken again last (the lock order of every capture, below), and a
+        # refusal undoes the capture and its fulfilment, which then becomes a capture with a refund.
+        with transaction.atomic():
+            _capture_and_fulfil(
+                payment=payment,
+                evidence=evidence,
+                detail=f"Paid after the payment was {was.lower()}; its stock and places were free and were taken "
+                "again.",
+                consume=False,
+            )
     except (InsufficientStock, SlotFull) as gone:
+        payment.refresh_from_db()  # the savepoint rolled back what transition() wrote, in the row and here
         return _capture_and_refund(
             payment=payment,
             evidence=evidence,
             reason=f"Paid after the payment was {was.lower()}, and what it was for is no longer available "
             f"({gone.message}) Refunded automatically.",
         )
-    _capture_and_fulfil(
-        payment=payment,
-        evidence=evidence,
-        detail=f"Paid after the payment was {was.lower()}; its stock and places were free and were taken again.",
-        consume=False,
-    )
     return SyncOutcome.CAPTURED
 
 
@@ -530,7 +569,9 @@ def _capture_and_fulfil(
     detail: str,
     consume: bool,
 ) -> None:
-    """The one atomic step (inside record_capture's transaction, cart and payment rows locked)."""
+    """The one atomic step (inside record_capture's transaction, cart and payment rows locked). `consume`: the
+    payment still holds its stock and places; otherwise (a late capture) they are taken again from what is free,
+    raising InsufficientStock / SlotFull when they are gone."""
     transition(
         payment=payment,
         to=S.CAPTURED,
@@ -543,14 +584,20 @@ def _capture_and_fulfil(
     Cart.objects.filter(pk=payment.cart_id, status=CartStatus.ACTIVE).update(
         status=CartStatus.CONVERTED, converted_at=evidence.now
     )
-    # The lines are read once: for the stock they sell and for the fulfilments they become.
+    # The lines are read once: for the fulfilments they become and for the stock they sell.
     lines = payment_lines_for_fulfilment(payment_id=payment.pk)
-    if consume:
-        variants, _slots = holds_of_lines(lines)
-        consume_holds(variants=variants)
     refs = fulfil(payment=payment, lines=lines)
     notify_payment_confirmed(payment=payment, lines=lines, refs=refs)  # the email, sent once this commits
     issue_capture_documents(payment=payment, lines=lines, captured_at=evidence.now)
+    # The catalog rows last: every checkout of the same product or slot queues on them, so this transaction holds
+    # them only for its last statements. Every capture takes them here, after the customer's row and the invoice
+    # counter (which no path takes after a catalog row), so the lock order stays acyclic; the promo code's row
+    # still comes after the catalog rows, as everywhere.
+    variants, slots = holds_of_lines(lines)
+    if consume:
+        consume_holds(variants=variants)  # the payment's own reservation becomes a sale; its places stay taken
+    else:
+        sell_without_hold(variants=variants, slots=slots)  # a late capture: InsufficientStock / SlotFull if gone
     if payment.promo_id is not None:
         record_promo_use(
             promo_id=payment.promo_id,

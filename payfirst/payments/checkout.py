@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +24,6 @@ from payfirst.cart.pricing import PricedCart, price_cart
 from payfirst.cart.selectors import get_active_cart
 from payfirst.cart.services import hold_promo_use, release_promo_use
 from payfirst.catalog.inventory import change_holds
-from payfirst.catalog.models import Plan
 from payfirst.core.errors import GatewayFailed
 from payfirst.core.money import CURRENCY, Paise
 from payfirst.gateways.base import GatewayError
@@ -145,8 +143,6 @@ def create_payment_for_cart(
         raise ShippingAddressRequired(fields={"shipping_address_id": ["Required when the cart holds products."]})
     if priced.total <= 0:
         raise NothingToPay()
-    plan_codes = {line.plan_code for line in priced.lines if line.plan_code}
-    plan_ids = dict(Plan.objects.filter(code__in=plan_codes).values_list("code", "pk")) if plan_codes else {}
     contents_hash = _contents_hash(
         priced=priced, gateway=gateway, shipping=shipping, billing=billing, redirect_url=redirect
     )
@@ -156,7 +152,6 @@ def create_payment_for_cart(
         cart=cart,
         priced=priced,
         gateway=gateway,
-        plan_ids=plan_ids,
         shipping=shipping,
         billing=billing,
         redirect=redirect,
@@ -173,7 +168,6 @@ def _reserve_and_record(
     cart: Cart,
     priced: PricedCart,
     gateway: str,
-    plan_ids: Mapping[str, int],
     shipping: Any,
     billing: Any,
     redirect: str,
@@ -199,7 +193,6 @@ def _reserve_and_record(
             cart=cart,
             priced=priced,
             gateway=gateway,
-            plan_ids=plan_ids,
             shipping=shipping,
             billing=billing,
             redirect=redirect,
@@ -276,14 +269,13 @@ def _insert_payment(
     cart: Cart,
     priced: PricedCart,
     gateway: str,
-    plan_ids: Mapping[str, int],
     shipping: Any,
     billing: Any,
     redirect: str,
     contents_hash: str,
     now: datetime,
 ) -> Payment:
-    """The new PENDING payment, its line snapshot and its creation event."""
+    """The new PENDING payment, its line snapshot (one INSERT for all lines) and its creation event."""
     payment = Payment.objects.create(
         user=user,
         cart=cart,
@@ -302,30 +294,7 @@ def _insert_payment(
         expires_at=now + timedelta(minutes=settings.PAYMENT_EXPIRY_MINUTES),
         order_requested_at=now,
     )
-    PaymentLine.objects.bulk_create(
-        [
-            PaymentLine(
-                payment=payment,
-                kind=line.kind,
-                variant_id=line.variant_id,
-                package_id=line.package_id,
-                slot_id=line.slot_id,
-                plan_id=plan_ids.get(line.plan_code) if line.plan_code else None,
-                name=line.name[:255],
-                sku=line.sku or "",
-                selected_date=line.selected_date,
-                selected_time=line.selected_time,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                line_total=line.line_total,
-                discount=line.discount,
-                total=line.total,
-                devotee_name=line.devotee_name,
-                note=line.note,
-            )
-            for line in priced.lines
-        ]
-    )
+    PaymentLine.objects.bulk_create(_line_snapshot(payment=payment, priced=priced))
     PaymentEvent.objects.create(
         payment=payment,
         from_status="",
@@ -335,6 +304,32 @@ def _insert_payment(
         detail=f"Created from cart {cart.cart_id} for {payment.amount} paise.",
     )
     return payment
+
+
+def _line_snapshot(*, payment: Payment, priced: PricedCart) -> list[PaymentLine]:
+    """The payment's lines as the cart was priced: what fulfilment, invoices and refunds read from now on."""
+    return [
+        PaymentLine(
+            payment=payment,
+            kind=line.kind,
+            variant_id=line.variant_id,
+            package_id=line.package_id,
+            slot_id=line.slot_id,
+            plan_id=line.plan_id,
+            name=line.name[:255],
+            sku=line.sku or "",
+            selected_date=line.selected_date,
+            selected_time=line.selected_time,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            line_total=line.line_total,
+            discount=line.discount,
+            total=line.total,
+            devotee_name=line.devotee_name,
+            note=line.note,
+        )
+        for line in priced.lines
+    ]
 
 
 def _open_gateway_order(*, payment: Payment, user: User) -> Payment:
@@ -356,11 +351,11 @@ def _open_gateway_order(*, payment: Payment, user: User) -> Payment:
         )
         _fail_unopened(payment_id=payment.pk, detail=f"Gateway order could not be opened: {error}")
         raise GatewayFailed() from None
-    with transaction.atomic():
-        # Recorded whatever the payment's status is by now: a late capture on this order must find its payment.
-        recorded = Payment.objects.filter(pk=payment.pk, gateway_order_id="").update(
-            gateway_order_id=order.gateway_order_id, checkout=dict(order.checkout)
-        )
+    # Recorded whatever the payment's status is by now: a late capture on this order must find its payment. One
+    # conditional UPDATE, atomic by itself: no transaction block (and its BEGIN and COMMIT round trips) around it.
+    recorded = Payment.objects.filter(pk=payment.pk, gateway_order_id="").update(
+        gateway_order_id=order.gateway_order_id, checkout=dict(order.checkout)
+    )
     if not recorded:
         logger.error(
             "a second gateway order was opened for one payment; the first one recorded stays",

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
@@ -20,6 +19,7 @@ from payfirst.accounts.selectors import signed_in_user
 from payfirst.core.api import exception_handler, idempotency_key_from
 from payfirst.core.errors import AppError
 from payfirst.payments.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+from payfirst.payments.locks import insert_idempotency_record_once
 from payfirst.payments.models import IdempotencyRecord, IdempotencyState
 
 logger = logging.getLogger("payfirst.payments")
@@ -79,11 +79,21 @@ def _claim(*, user_id: int, key: str, fingerprint: str) -> IdempotencyRecord:
     """Insert the in-progress record, or return the finished one; the unique (user, key) constraint decides."""
     existing = None
     for _ in range(3):
-        try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(user_id=user_id, key=key, fingerprint=fingerprint)
-        except IntegrityError:
-            existing = IdempotencyRecord.objects.filter(user_id=user_id, key=key).first()
+        # One statement, no transaction block around it: the unique constraint decides who claims the key.
+        now = timezone.now()
+        claimed = insert_idempotency_record_once(
+            user_id=user_id, key=key, fingerprint=fingerprint, state=IdempotencyState.IN_PROGRESS, now=now
+        )
+        if claimed is not None:
+            return IdempotencyRecord(
+                pk=claimed,
+                user_id=user_id,
+                key=key,
+                fingerprint=fingerprint,
+                state=IdempotencyState.IN_PROGRESS,
+                created_at=now,
+            )
+        existing = IdempotencyRecord.objects.filter(user_id=user_id, key=key).first()
         if existing is not None:
             break
         # The holder finished with a 5xx and forgot the key in between: claim it afresh.

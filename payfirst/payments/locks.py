@@ -1,17 +1,24 @@
-"""Payments' hand-written hot-path SQL, in one place: the cart + payment row lock every capture takes, and the one
-read of a payment's lines that capture needs (for the stock they sell and the fulfilments they become).
+"""Payments' hand-written hot-path SQL, in one place: the cart + payment row lock every capture takes, the one read
+of a payment's lines that capture needs (for the stock they sell and the fulfilments they become), and the
+first-writer-wins INSERTs of an attempt's row and of an idempotency key's record.
 
-Plain parameterised SQL because both run on every capture and the ORM's construction of the joins cost more than
-the statements. Table names and lock clauses come from `payfirst.core.sql`.
+Plain parameterised SQL because these run on every checkout or capture and the ORM needs more round trips (a
+savepoint around an INSERT that may collide, a read before it) or more construction than the statements cost.
+Table names and lock clauses come from `payfirst.core.sql`. `INSERT ... ON CONFLICT ... DO NOTHING RETURNING` reads
+the same on PostgreSQL and SQLite (>= 3.35).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection
 
 from payfirst.cart.models import Cart
 from payfirst.catalog.models import Plan, ServicePackage
 from payfirst.core.sql import for_update, table
 from payfirst.fulfilment.services import FulfilmentLine
-from payfirst.payments.models import Payment, PaymentLine
+from payfirst.payments.models import IdempotencyRecord, Payment, PaymentAttempt, PaymentLine
 
 
 def lock_cart_then_payment(*, payment_id: int) -> Payment:
@@ -69,3 +76,45 @@ def payment_lines_for_fulfilment(*, payment_id: int) -> list[FulfilmentLine]:
         )
         for row in rows
     ]
+
+
+def insert_attempt_once(
+    *,
+    payment_id: int,
+    gateway_payment_id: str,
+    gateway_status: str,
+    amount: int,
+    currency: str,
+    decision: str,
+    now: datetime,
+) -> int | None:
+    """Insert the attempt's row and return its id, or None when the payment already has a row for that attempt (the
+    unique constraint payment_attempt_once decides, in the same statement: no read first, no savepoint around it; on
+    PostgreSQL a concurrent insert of the same attempt is waited for, then this one does nothing)."""
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table(PaymentAttempt)} "
+            "(created_at, updated_at, payment_id, gateway_payment_id, gateway_status, amount, currency, decision, "
+            "error) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '') "
+            "ON CONFLICT (payment_id, gateway_payment_id) DO NOTHING RETURNING id",
+            [at, at, payment_id, gateway_payment_id, gateway_status, amount, currency, decision],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def insert_idempotency_record_once(
+    *, user_id: int, key: str, fingerprint: str, state: str, now: datetime
+) -> int | None:
+    """Claim `key` for the user: insert its in-progress record and return its id, or None when the user already has a
+    record for that key (the unique constraint idempotency_key_once_per_user decides, in one statement)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table(IdempotencyRecord)} (user_id, key, fingerprint, state, created_at) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
+            [user_id, key, fingerprint, state, connection.ops.adapt_datetimefield_value(now)],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None

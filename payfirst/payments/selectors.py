@@ -72,8 +72,12 @@ def payment_for_gateway_order(*, gateway: str, gateway_order_id: str) -> Payment
 
 
 def fulfilments_of(payments: Iterable[Payment]) -> dict[int, list[FulfilmentRef]]:
-    """Each payment's fulfilments, three queries for any number of payments."""
-    return fulfilment_refs(payment_ids=[payment.pk for payment in payments])
+    """Each payment's fulfilments, one query for any number of payments, and none when no payment is captured:
+    fulfilments are made only in the transaction that captures a payment, so a payment read in any other status
+    has none (a pending payment just created, or returned for the same cart, costs no query)."""
+    payments = list(payments)
+    captured = [payment.pk for payment in payments if payment.status in CAPTURED_LIKE]
+    return {payment.pk: [] for payment in payments} | fulfilment_refs(payment_ids=captured)
 
 
 def outcome_for_customer(*, payment: Payment, is_fulfilled: bool) -> str:

@@ -6,10 +6,12 @@ import threading
 from collections.abc import Callable
 from datetime import date, time
 
+import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 
+from payfirst.catalog.inventory import change_holds
 from payfirst.catalog.models import Slot, Variant
 from payfirst.catalog.services import change_stock, set_slot_capacity
 from payfirst.core.errors import InvalidState
@@ -76,3 +78,59 @@ def test_capacity_cut_racing_a_booking_never_leaves_taken_above_capacity():
     slot.refresh_from_db()
     assert slot.taken <= slot.capacity
     assert (slot.capacity, slot.taken) in {(3, 3), (2, 2)}
+
+
+def _raw_connection() -> psycopg.Connection:
+    """A connection of its own, outside Django's, to hold and probe row locks."""
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    return psycopg.connect(**params)
+
+
+def test_one_statement_reservation_locks_its_rows_in_pk_order():
+    """change_holds takes its row locks inside its one UPDATE, still in pk order: held up on the higher row, it
+    already holds the lower one (so two checkouts of the same variants queue instead of deadlocking)."""
+    product = make_product()
+    low, high = make_variant(product=product, stock_on_hand=5), make_variant(product=product, stock_on_hand=5)
+    holder, probe = _raw_connection(), _raw_connection()
+    failures: list[BaseException] = []
+    try:
+        holder.execute("SELECT id FROM catalog_variant WHERE id = %s FOR UPDATE", (high.pk,))
+
+        def reserve() -> None:
+            try:
+                with transaction.atomic():
+                    change_holds(variants={high.pk: 1, low.pk: 1}, slots={})
+            except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
+                failures.append(error)
+            finally:
+                connection.close()
+
+        reserving = threading.Thread(target=reserve)
+        reserving.start()
+        waiting = 0
+        for _ in range(500):
+            row = probe.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()
+            probe.rollback()
+            waiting = row[0] if row else 0
+            if waiting:
+                break
+            threading.Event().wait(0.01)
+        assert waiting == 1, "the reservation never queued on the higher row"
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            probe.execute("SELECT id FROM catalog_variant WHERE id = %s FOR UPDATE NOWAIT", (low.pk,))
+        probe.rollback()
+        holder.rollback()
+        reserving.join(timeout=30)
+        assert not reserving.is_alive()
+    finally:
+        holder.close()
+        probe.close()
+    assert failures == []
+    assert [(v.stock_on_hand, v.reserved) for v in Variant.objects.filter(pk__in=(low.pk, high.pk)).order_by("pk")] == [
+        (5, 1),
+        (5, 1),
+    ]

@@ -40,14 +40,16 @@ def _counters(*rows: Variant | Slot) -> list[tuple[int, int]]:
     return out
 
 
-def test_change_holds_reserves_and_releases_in_one_lock_and_one_update_per_table():
+def test_change_holds_reserves_and_releases_in_one_locking_update_per_table():
     first, second = _variants(5, 5)
     slot = _slot()
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         change_holds(variants={second.pk: 2, first.pk: 3}, slots={slot.pk: 1})
-    assert len(queries.captured_queries) == 4  # lock + update for variants, then for slots
-    lock = queries.captured_queries[0]["sql"]
-    assert lock.endswith("ORDER BY id FOR UPDATE") == (connection.vendor == "postgresql")
+    assert len(queries.captured_queries) == 2  # one UPDATE for the variants, then one for the slots
+    variants_sql, slots_sql = (query["sql"] for query in queries.captured_queries)
+    assert variants_sql.startswith('UPDATE "catalog_variant"') and slots_sql.startswith('UPDATE "catalog_slot"')
+    # The rows are locked in pk order inside the UPDATE itself (PostgreSQL; SQLite has no row locks).
+    assert ("ORDER BY r.id FOR NO KEY UPDATE OF r)" in variants_sql) == (connection.vendor == "postgresql")
     assert _counters(first, second, slot) == [(5, 3), (5, 2), (3, 1)]
 
     with transaction.atomic():
@@ -59,6 +61,12 @@ def test_change_holds_refuses_all_or_nothing_when_any_row_lacks_room():
     roomy, short = _variants(5, 1)
     with pytest.raises(InsufficientStock, match=short.sku), transaction.atomic():
         change_holds(variants={roomy.pk: 1, short.pk: 2}, slots={})
+    assert _counters(roomy, short) == [(5, 0), (1, 0)]
+
+    # The message names only the row that lacked room, not one the same UPDATE could change (4 of 5 free here).
+    with pytest.raises(InsufficientStock) as refused, transaction.atomic():
+        change_holds(variants={roomy.pk: 4, short.pk: 2}, slots={})
+    assert short.sku in refused.value.message and roomy.sku not in refused.value.message
     assert _counters(roomy, short) == [(5, 0), (1, 0)]
 
     full = _slot(capacity=1, taken=1)
@@ -87,7 +95,7 @@ def test_return_stock_gives_sold_units_back_in_one_update():
     first, second = _variants(0, 2)
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         return_stock(variants={first.pk: 3, second.pk: 1})
-    assert len(queries.captured_queries) == 2
+    assert len(queries.captured_queries) == 1  # the UPDATE takes the row locks itself
     assert _counters(first, second) == [(3, 0), (3, 0)]
     with CaptureQueriesContext(connection) as queries:
         return_stock(variants={})

@@ -9,17 +9,21 @@ import socket
 import subprocess
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
+from payfirst.core.cache import DatabaseCache
 from payfirst.core.throttling import Rate, hit
+from payfirst.ops.tasks import periodic_tasks, prune_cache_task, run_queued_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +35,9 @@ WORKER = """
 import os, sys
 import django
 django.setup()
+from payfirst.core.cache import DatabaseCache
 from payfirst.core.throttling import Rate, hit
+from payfirst.ops.tasks import periodic_tasks, prune_cache_task, run_queued_tasks
 scope, hits, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rate = Rate(limit=limit, period=10**9)
 print(sum(1 for _ in range(hits) if hit(scope=scope, ident="ip:198.51.100.1", rate=rate) is None))
@@ -115,6 +121,48 @@ def test_the_default_cache_is_the_database_table_shared_by_every_process():
     assert cache.incr("probe", 4) == 5 and cache.get("probe") == 5
     with pytest.raises(ValueError):
         cache.incr("never-set")
+
+
+def test_the_database_cache_counts_a_hit_in_three_statements_and_keeps_add_semantics():
+    """A counted request costs `add` (one INSERT ... ON CONFLICT) and `incr` (a read and a compare-and-set UPDATE)."""
+    with CaptureQueriesContext(connection) as queries:
+        assert cache.add("counted", 0, timeout=60) is True
+        assert cache.incr("counted") == 1
+    assert len(queries.captured_queries) <= 3  # one in CULL_CHECK_EVERY adds also counts the table
+    assert cache.add("counted", 0, timeout=60) is False  # a live entry stays as it is
+    assert cache.get("counted") == 1
+    cache.set("lapsed", 7, timeout=-1)  # already expired: gone for get, incr and add alike
+    assert cache.get("lapsed") is None
+    with pytest.raises(ValueError):
+        cache.incr("lapsed")
+    assert cache.add("lapsed", 2, timeout=60) is True and cache.incr("lapsed", 3) == 5
+
+
+def test_the_worker_prunes_the_database_cache_every_minute(settings):
+    """`add` never counts the table; the periodic prune deletes expired entries and culls past MAX_ENTRIES."""
+    assert periodic_tasks()[prune_cache_task.module_path].every == timedelta(minutes=1)
+    cache.clear()
+    for number in range(3):
+        cache.set(f"gone-{number}", number, timeout=-1)
+    cache.add("live", 1, timeout=60)
+    result = prune_cache_task.enqueue()
+    run_queued_tasks()
+    result.refresh()
+    assert result.return_value == 3
+    assert cache.get("live") == 1
+    # Past MAX_ENTRIES (here 4), a share of the live entries goes too (CULL_FREQUENCY 3: a third).
+    for number in range(8):
+        cache.add(f"many-{number}", number, timeout=60)
+    database_cache = caches["default"]
+    assert isinstance(database_cache, DatabaseCache)
+    database_cache._max_entries = 4  # the configured limit, read from OPTIONS at start-up
+    try:
+        assert database_cache.prune() == 0
+    finally:
+        database_cache._max_entries = settings.CACHES["default"]["OPTIONS"]["MAX_ENTRIES"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM payfirst_cache")
+        assert cursor.fetchone()[0] == 9 - 9 // 3
 
 
 # --- Sign-in: per address and per account, API and admin ---------------------------------------------------------

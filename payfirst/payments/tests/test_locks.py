@@ -5,10 +5,16 @@ from __future__ import annotations
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from payfirst.fulfilment.services import FulfilmentLine
-from payfirst.payments.locks import lock_cart_then_payment, payment_lines_for_fulfilment
-from payfirst.payments.models import Payment, PaymentLine
+from payfirst.payments.locks import (
+    insert_attempt_once,
+    insert_idempotency_record_once,
+    lock_cart_then_payment,
+    payment_lines_for_fulfilment,
+)
+from payfirst.payments.models import IdempotencyRecord, Payment, PaymentAttempt, PaymentLine
 from payfirst.payments.tests.flows import pay
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +68,57 @@ def test_payment_lines_for_fulfilment_joins_the_service_and_the_plan_in_one_quer
 
 def test_payment_lines_for_fulfilment_of_a_payment_without_lines_is_empty():
     assert payment_lines_for_fulfilment(payment_id=10**9) == []
+
+
+def test_insert_attempt_once_inserts_one_row_per_attempt_in_one_statement(user, address, mixed_cart, fake_razorpay):
+    payment = pay(user=user, address=address, fake=fake_razorpay)
+    now = timezone.now()
+
+    def insert(decision: str) -> int | None:
+        return insert_attempt_once(
+            payment_id=payment.pk,
+            gateway_payment_id="pay_once",
+            gateway_status="failed",
+            amount=payment.amount,
+            currency="INR",
+            decision=decision,
+            now=now,
+        )
+
+    with CaptureQueriesContext(connection) as queries:
+        first = insert("NOTED")
+    assert first is not None and len(queries.captured_queries) == 1
+    # The unique constraint decides: a second insert of the same attempt does nothing, and says so.
+    assert insert("RETURNED") is None
+    row = PaymentAttempt.objects.get(pk=first)
+    assert (row.payment_id, row.gateway_payment_id, row.gateway_status, row.decision, row.error) == (
+        payment.pk,
+        "pay_once",
+        "failed",
+        "NOTED",
+        "",
+    )
+    assert row.created_at == row.updated_at == now
+
+
+def test_insert_idempotency_record_once_claims_a_key_once_per_user(user, other_user):
+    now = timezone.now()
+    with CaptureQueriesContext(connection) as queries:
+        claimed = insert_idempotency_record_once(
+            user_id=user.pk, key="k", fingerprint="f", state="in_progress", now=now
+        )
+    assert claimed is not None and len(queries.captured_queries) == 1
+    assert (
+        insert_idempotency_record_once(user_id=user.pk, key="k", fingerprint="g", state="in_progress", now=now) is None
+    )
+    # Keys are per user: another user's same key is a claim of its own.
+    assert insert_idempotency_record_once(user_id=other_user.pk, key="k", fingerprint="f", state="in_progress", now=now)
+    record = IdempotencyRecord.objects.get(pk=claimed)
+    assert (record.user_id, record.key, record.fingerprint, record.state, record.created_at) == (
+        user.pk,
+        "k",
+        "f",
+        "in_progress",
+        now,
+    )
+    assert (record.status_code, record.body, record.completed_at) == (None, None, None)

@@ -15,7 +15,7 @@ from payfirst.cart.errors import InvalidPromoCode
 from payfirst.cart.models import Cart, CartStatus, PromoRedemption, RedemptionState
 from payfirst.cart.pricing import price_cart
 from payfirst.catalog.inventory import InsufficientStock, SlotFull
-from payfirst.catalog.models import Plan, Slot, Variant
+from payfirst.catalog.models import Slot, Variant
 from payfirst.core.errors import GatewayFailed, InvalidState, NotFound
 from payfirst.core.money import Paise
 from payfirst.fulfilment.models import Booking, Order, Subscription
@@ -339,7 +339,6 @@ def create_without_gateway(user, address) -> Payment:
         cart=cart,
         priced=priced,
         gateway="razorpay",
-        plan_ids={line.plan_code: Plan.objects.get(code=line.plan_code).pk for line in priced.lines if line.plan_code},
         shipping=services.address_snapshot(address),
         billing=services.address_snapshot(address),
         redirect="",
