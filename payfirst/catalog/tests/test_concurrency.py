@@ -92,7 +92,7 @@ def test_one_statement_reservation_locks_its_rows_in_pk_order():
     """change_holds takes its row locks inside its one UPDATE, still in pk order: held up on the higher row, it
     already holds the lower one (so two checkouts of the same variants queue instead of deadlocking)."""
     product = make_product()
-    low, high = make_variant(product=product, stock_on_hand=5), make_variant(product=product, stock_on_hand=5)
+    low, high = make_variant(product=product, stock=5), make_variant(product=product, stock=5)
     holder, probe = _raw_connection(), _raw_connection()
     failures: list[BaseException] = []
     try:
