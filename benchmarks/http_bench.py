@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "docs" / "benchmarks"
 PG_LOG = Path(os.environ.get("PG_LOG", "/var/log/postgresql/postgresql-15-main.log"))
 CONNECTIONS = 16
+SCENARIOS = ("read", "checkout", "webhook")
 RAZORPAY_WEBHOOK_SECRET = "sandbox_webhook_secret"
 RAISED_THROTTLES = {
     name: "1000000/minute"
@@ -473,7 +474,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5, help="each wrk / pgbench run")
     parser.add_argument("--checkouts", type=int, default=48, help="checkouts per cycle")
     parser.add_argument("--out", type=Path, default=OUT_DIR)
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help="which scenarios to run, comma-separated (default: %(default)s); with fewer than all, pass --out too, "
+        "or the committed results are overwritten by a partial table",
+    )
     args = parser.parse_args()
+    args.scenarios = {name.strip() for name in args.scenarios.split(",") if name.strip()}
+    if not args.scenarios or not args.scenarios <= set(SCENARIOS):
+        parser.error(f"--scenarios takes some of {', '.join(SCENARIOS)}")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     admin = args.database.rsplit("/", 1)[0] + "/postgres"
@@ -522,11 +532,17 @@ def bench(
         "GET /api/catalog/products/": (f"{app}/api/catalog/products/", None),
         "GET /api/payments/{id}/": (f"{app}/api/payments/{payment['id']}/", reader.token),
     }
+    if "read" not in args.scenarios:
+        reads = {}
+    checkouts = CONNECTIONS if "checkout" in args.scenarios else 0
+    deliveries = CONNECTIONS if "webhook" in args.scenarios else 0
 
     # The SQL of each scenario, one customer at a time, from PostgreSQL's log.
-    capture_customers = make_customers(2 * CONNECTIONS)
+    capture_customers = make_customers(checkouts + deliveries)
     in_parallel(capture_customers, lambda customer: fill_cart(app, customer, catalog))
-    webhook_bodies_for_capture = prepare_webhooks(app, sandbox, workdir, capture_customers[CONNECTIONS:], Timings())
+    webhook_bodies_for_capture = (
+        prepare_webhooks(app, sandbox, workdir, capture_customers[checkouts:], Timings()) if deliveries else []
+    )
     # pgbench replays on a copy of the database as it is before the capture: its INSERTs meet no row the capture
     # committed, its conditional UPDATEs find the payments still PENDING, as the app found them.
     replay_database = args.database + "_replay"
@@ -536,7 +552,7 @@ def bench(
         for label in (f"warm {name}", f"read {name}"):  # the first on a new session also sets the session up
             log.mark(label)
             httpx.get(url, headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=30).raise_for_status()
-    for index, customer in enumerate(capture_customers[:CONNECTIONS]):
+    for index, customer in enumerate(capture_customers[:checkouts]):
         log.mark(f"checkout {index}")
         timings = Timings()
         checkout(app, customer, timings)
@@ -555,21 +571,26 @@ def bench(
         (workdir / f"sql-{re.sub(r'[^a-z0-9]+', '-', label.lower())}.txt").write_text(text)
     queries: dict[str, float] = {name: web_queries(captured[f"read {name}"], workers) for name in reads}
     # Replayed: everything the scenario made PostgreSQL run, the worker's share included.
-    checkout_sql = [[statement for _, statement in captured[f"checkout {i}"]] for i in range(CONNECTIONS)]
-    webhook_sql = [[statement for _, statement in captured[f"webhook {i}"]] for i in range(CONNECTIONS)]
-    # Per request: the web's statements; a checkout is two requests to payfirst (create, confirm).
-    checkout_web = [web_queries(captured[f"checkout {i}"], workers) for i in range(CONNECTIONS)]
-    queries["checkout"] = round(statistics.mean(checkout_web) / 2, 1)
-    queries["webhook"] = round(statistics.mean(web_queries(captured[f"webhook {i}"], workers) for i in range(16)), 1)
-    replayed = {"checkout": statistics.mean(map(len, checkout_sql)), "webhook": statistics.mean(map(len, webhook_sql))}
-    checkout_script = replay_script(checkout_sql, workdir / "checkout.sql")
-    webhook_script = replay_script(webhook_sql, workdir / "webhook.sql")
+    checkout_sql = [[statement for _, statement in captured[f"checkout {i}"]] for i in range(checkouts)]
+    webhook_sql = [[statement for _, statement in captured[f"webhook {i}"]] for i in range(deliveries)]
+    replayed: dict[str, float] = {}
+    if checkouts:
+        # Per request: the web's statements; a checkout is two requests to payfirst (create, confirm).
+        checkout_web = [web_queries(captured[f"checkout {i}"], workers) for i in range(checkouts)]
+        queries["checkout"] = round(statistics.mean(checkout_web) / 2, 1)
+        replayed["checkout"] = statistics.mean(map(len, checkout_sql))
+        checkout_script = replay_script(checkout_sql, workdir / "checkout.sql")
+    if deliveries:
+        webhook_web = [web_queries(captured[f"webhook {i}"], workers) for i in range(deliveries)]
+        queries["webhook"] = round(statistics.mean(webhook_web), 1)
+        replayed["webhook"] = statistics.mean(map(len, webhook_sql))
+        webhook_script = replay_script(webhook_sql, workdir / "webhook.sql")
     print(f"web statements per request (from PostgreSQL's log): {queries}", flush=True)
     print(f"statements replayed by pgbench per checkout / delivery (web and worker): {replayed}", flush=True)
 
     # Customers for the checkout and webhook cycles, carts filled beforehand.
-    buyers = make_customers(cycles * args.checkouts)
-    payers = make_customers(cycles * args.checkouts)
+    buyers = make_customers(cycles * args.checkouts if checkouts else 0)
+    payers = make_customers(cycles * args.checkouts if deliveries else 0)
     in_parallel(buyers + payers, lambda customer: fill_cart(app, customer, catalog))
 
     for cycle in range(1, cycles + 1):
@@ -593,63 +614,65 @@ def bench(
                 )
                 print_row(results[-1])
 
-        batch = buyers[(cycle - 1) * args.checkouts : cycle * args.checkouts]
-        timings = Timings()
-        wall = in_parallel(batch, lambda customer, t=timings: checkout(app, customer, t))
-        steps = [s for step in ("create", "confirm") for s in timings.seconds.get(step, [])]
-        results.append(
-            Measure(
-                "checkout",
-                "A",
-                "payfirst (create, pay, confirm)",
-                cycle,
-                len(batch),
-                wall,
-                len(batch) / wall,
-                statistics.median(steps) * 1000,
-                percentile(steps, 0.99) * 1000,
-                timings.errors,
-                {
-                    "queries": queries["checkout"],
-                    "pay_p99_ms": percentile(timings.seconds.get("pay", [0.0]), 0.99) * 1000,
-                },
+        if checkouts:
+            batch = buyers[(cycle - 1) * args.checkouts : cycle * args.checkouts]
+            timings = Timings()
+            wall = in_parallel(batch, lambda customer, t=timings: checkout(app, customer, t))
+            steps = [s for step in ("create", "confirm") for s in timings.seconds.get(step, [])]
+            results.append(
+                Measure(
+                    "checkout",
+                    "A",
+                    "payfirst (create, pay, confirm)",
+                    cycle,
+                    len(batch),
+                    wall,
+                    len(batch) / wall,
+                    statistics.median(steps) * 1000,
+                    percentile(steps, 0.99) * 1000,
+                    timings.errors,
+                    {
+                        "queries": queries["checkout"],
+                        "pay_p99_ms": percentile(timings.seconds.get("pay", [0.0]), 0.99) * 1000,
+                    },
+                )
             )
-        )
-        print_row(results[-1])
-        for sample in timings.samples[:3]:
-            print("   ", sample)
-        tps, latency, failed = run_pgbench(replay_database, checkout_script, seconds)
-        results.append(Measure("checkout", "B", "pgbench, its SQL", cycle, 0, seconds, tps, latency, None, failed))
-        print_row(results[-1])
+            print_row(results[-1])
+            for sample in timings.samples[:3]:
+                print("   ", sample)
+            tps, latency, failed = run_pgbench(replay_database, checkout_script, seconds)
+            results.append(Measure("checkout", "B", "pgbench, its SQL", cycle, 0, seconds, tps, latency, None, failed))
+            print_row(results[-1])
 
-        group = payers[(cycle - 1) * args.checkouts : cycle * args.checkouts]
-        bodies = prepare_webhooks(app, sandbox, workdir, group, Timings())
-        timings = Timings()
-        started = time.monotonic()
-        send_webhooks(app, bodies, timings)
-        answered = time.monotonic() - started
-        wait_fulfilled(Payment, [payment_id for payment_id, _ in bodies])
-        wall = time.monotonic() - started
-        answers = timings.all()
-        results.append(
-            Measure(
-                "webhook",
-                "A",
-                "payfirst (to fulfilment)",
-                cycle,
-                len(bodies),
-                wall,
-                len(bodies) / wall,
-                statistics.median(answers) * 1000,
-                percentile(answers, 0.99) * 1000,
-                timings.errors,
-                {"queries": queries["webhook"], "answer_rate": len(bodies) / answered},
+        if deliveries:
+            group = payers[(cycle - 1) * args.checkouts : cycle * args.checkouts]
+            bodies = prepare_webhooks(app, sandbox, workdir, group, Timings())
+            timings = Timings()
+            started = time.monotonic()
+            send_webhooks(app, bodies, timings)
+            answered = time.monotonic() - started
+            wait_fulfilled(Payment, [payment_id for payment_id, _ in bodies])
+            wall = time.monotonic() - started
+            answers = timings.all()
+            results.append(
+                Measure(
+                    "webhook",
+                    "A",
+                    "payfirst (to fulfilment)",
+                    cycle,
+                    len(bodies),
+                    wall,
+                    len(bodies) / wall,
+                    statistics.median(answers) * 1000,
+                    percentile(answers, 0.99) * 1000,
+                    timings.errors,
+                    {"queries": queries["webhook"], "answer_rate": len(bodies) / answered},
+                )
             )
-        )
-        print_row(results[-1])
-        tps, latency, failed = run_pgbench(replay_database, webhook_script, seconds)
-        results.append(Measure("webhook", "B", "pgbench, its SQL", cycle, 0, seconds, tps, latency, None, failed))
-        print_row(results[-1])
+            print_row(results[-1])
+            tps, latency, failed = run_pgbench(replay_database, webhook_script, seconds)
+            results.append(Measure("webhook", "B", "pgbench, its SQL", cycle, 0, seconds, tps, latency, None, failed))
+            print_row(results[-1])
 
         if cycle == 1:
             first_rss = web_rss(make)
