@@ -435,7 +435,7 @@ def _back_to_front_end(payment: Payment, *, outcome: str, redirect: type[HttpRes
 class _WebhookApi(APIView):
     """Public and signed. Intake only: verify, store, deduplicate, queue, answer; the worker does the processing, so
     no gateway call and no processing error ever reaches the gateway's delivery. Not atomic per request on purpose:
-    intake commits the row and its task in its own short transaction."""
+    intake writes the row and its task in one statement of its own (no transaction round trips around it)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []  # also makes DRF skip CSRF: the signature is the authentication
