@@ -32,7 +32,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """On SQLite, tests marked `postgres` are deselected (not skipped): they can only prove anything on PostgreSQL."""
     from django.conf import settings
 
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         kept = [item for item in items if item.get_closest_marker("postgres") is None]
         deselected = [item for item in items if item.get_closest_marker("postgres") is not None]
         if deselected:

@@ -100,7 +100,9 @@ TEMPLATES = [
 
 # Database: SQLite in the data folder by default; PostgreSQL (psycopg 3) through DATABASE_URL.
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{DATA_DIR / 'payfirst.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+DATABASES: dict[str, dict[str, Any]] = {
+    "default": dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True))
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL, a busy timeout and IMMEDIATE transactions let the web server and the worker write at once:
     # writers queue instead of failing with "database is locked".
@@ -112,6 +114,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("PAYFIRST_SQLITE_TEST_NAME") or None}
 else:
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a health check that asks the socket, not the server, and prepared statements for the
+        # hot reads (payfirst/core/postgresql).
+        DATABASES["default"]["ENGINE"] = "payfirst.core.postgresql"
+        # The hot reads' statements are prepared on the server; 0 behind a pooler that cannot carry them.
+        DATABASES["default"]["PREPARED_STATEMENTS"] = os.environ.get("PG_PREPARED_STATEMENTS", "1") != "0"
     test_name = os.environ.get("PAYFIRST_TEST_DB_NAME")
     if test_name:
         DATABASES["default"]["TEST"] = {"NAME": test_name}
@@ -174,7 +182,7 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(60 * 60)))  # seconds a reset link works
 
 REST_FRAMEWORK: dict[str, Any] = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["payfirst.accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["payfirst.core.parsers.JSONParser"],

@@ -257,13 +257,36 @@ def _with_discounts(lines: Sequence[PricedLine], shares: Iterable[int]) -> tuple
 def price_cart(*, cart: Cart) -> PricedCart:
     """Price `cart` from the catalog now. Reads only, in a fixed number of queries: the lines with their catalog rows,
     what the cart's own pending payment holds, the promo code and (for a per-user limit) the user's uses of it.
+    (`GET /api/cart/` reads the same in one statement: `snapshot.cart_snapshot`, then `price_lines`.)
+    """
+    promo = PromoCode.objects.filter(pk=cart.promo_id).first() if cart.promo_id else None
+    uses_by_user = 0
+    if promo is not None and promo.max_uses_per_user is not None:
+        # Captured uses only: the customer's own pending payment holding a use must not drop the code from the very
+        # cart it is paying for (checkout counts holds too, when it takes its own).
+        uses_by_user = PromoRedemption.objects.filter(
+            promo=promo, user_id=cart.user_id, state=RedemptionState.FINAL
+        ).count()
+    return price_lines(
+        cart=cart,
+        items=list(cart_items_for_pricing(cart=cart)),
+        holds=own_holds(cart=cart),
+        promo=promo,
+        uses_by_user=uses_by_user,
+    )
+
+
+def price_lines(
+    *, cart: Cart, items: Sequence[CartItem], holds: OwnHolds, promo: PromoCode | None, uses_by_user: int
+) -> PricedCart:
+    """Price the cart's `items` (in id order, catalog rows read) with what its own pending payment `holds`, its
+    `promo` code and the user's captured uses of it. Never writes.
 
     Lines whose variant, package, service or plan is no longer active, or whose slot has passed, are left out
     (`dropped_item_ids`, with a notice each); a promo code that is no longer valid for what remains is left out
-    too (`promo_dropped`, `promo_notice`). The services persist both; this function never writes.
+    too (`promo_dropped`, `promo_notice`). The services persist both.
     """
     now = timezone.now()
-    items = list(cart_items_for_pricing(cart=cart))
     kept: list[CartItem] = []
     dropped: list[int] = []
     notices = list(cart.notices or [])
@@ -275,47 +298,37 @@ def price_cart(*, cart: Cart) -> PricedCart:
         else:
             kept.append(item)
     seats_in_cart = Counter(item.slot_id for item in kept if item.kind == LineKind.SERVICE)
-    holds = own_holds(cart=cart)
     lines = [_line(item, seats_in_cart=seats_in_cart, holds=holds) for item in kept]
     subtotal = sum(line.line_total for line in lines)
-
-    promo = PromoCode.objects.filter(pk=cart.promo_id).first() if cart.promo_id else None
-    problem = ""
-    if promo is not None:
-        uses_by_user = 0
-        if promo.max_uses_per_user is not None:
-            # Captured uses only: the customer's own pending payment holding a use must not drop the code from
-            # the very cart it is paying for (checkout counts holds too, when it takes its own).
-            uses_by_user = PromoRedemption.objects.filter(
-                promo=promo, user_id=cart.user_id, state=RedemptionState.FINAL
-            ).count()
-        problem = promo_problem(promo=promo, lines=lines, uses_by_user=uses_by_user, now=now)
-
+    problem = promo_problem(promo=promo, lines=lines, uses_by_user=uses_by_user, now=now) if promo else ""
     if promo is None or problem:
-        priced_lines = tuple(lines)
-        discount = 0
+        priced_lines, discount = tuple(lines), 0
         notice = f"{problem} It was removed from your cart." if problem else cart.promo_notice
-        valid_promo = None
     else:
-        eligible = [i for i, line in enumerate(lines) if not promo.applies_to or line.kind == promo.applies_to]
-        discount = promo_discount(promo=promo, eligible_subtotal=sum(lines[i].line_total for i in eligible))
-        eligible_shares = split_discount(discount=discount, amounts=[lines[i].line_total for i in eligible])
-        shares = [0] * len(lines)
-        for index, share in zip(eligible, eligible_shares, strict=True):
-            shares[index] = share
-        priced_lines = _with_discounts(lines, shares)
+        priced_lines = _discounted(lines, promo=promo)
+        discount = sum(line.discount for line in priced_lines)  # split_discount's shares add up to it exactly
         notice = ""
-        valid_promo = promo
     return PricedCart(
         cart=cart,
         lines=priced_lines,
         subtotal=subtotal,
         discount=discount,
         total=subtotal - discount,
-        promo=valid_promo,
+        promo=None if problem else promo,
         promo_notice=notice,
         dropped_item_ids=tuple(dropped),
         notices=tuple(notices),
         promo_dropped=bool(problem),
         promo_problem=problem,
     )
+
+
+def _discounted(lines: Sequence[PricedLine], *, promo: PromoCode) -> tuple[PricedLine, ...]:
+    """The lines with the code's discount split over those it applies to."""
+    eligible = [i for i, line in enumerate(lines) if not promo.applies_to or line.kind == promo.applies_to]
+    discount = promo_discount(promo=promo, eligible_subtotal=sum(lines[i].line_total for i in eligible))
+    eligible_shares = split_discount(discount=discount, amounts=[lines[i].line_total for i in eligible])
+    shares = [0] * len(lines)
+    for index, share in zip(eligible, eligible_shares, strict=True):
+        shares[index] = share
+    return _with_discounts(lines, shares)

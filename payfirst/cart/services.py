@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from payfirst.accounts.authentication import DeferredUser
 from payfirst.cart.errors import (
     CartItemNotFound,
     InsufficientStock,
@@ -23,8 +24,9 @@ from payfirst.cart.errors import (
     SlotNotAvailable,
 )
 from payfirst.cart.models import Cart, CartItem, CartStatus, PromoCode, PromoRedemption, RedemptionState
-from payfirst.cart.pricing import MAX_PRODUCT_QUANTITY, PricedCart, price_cart, slot_starts_at
+from payfirst.cart.pricing import MAX_PRODUCT_QUANTITY, PricedCart, price_cart, price_lines, slot_starts_at
 from payfirst.cart.selectors import get_active_cart, own_holds
+from payfirst.cart.snapshot import cart_snapshot
 from payfirst.catalog.models import LineKind, Plan, ServicePackage, Slot, Variant
 from payfirst.core.errors import InvalidInput, InvalidState, NotFound
 
@@ -87,6 +89,26 @@ def _check_stock(*, cart: Cart, variant: Variant, quantity: int) -> None:
             f"Only {available} of {variant.product.name} — {variant.name} can be bought now; "
             f"your cart would hold {quantity}."
         )
+
+
+def read_cart(*, user: Any) -> PricedCart:
+    """`GET /api/cart/`: the user's ACTIVE cart priced now. Signed in with the row not read yet (`DeferredUser`), the
+    user, the cart and everything pricing needs come in one statement (`snapshot.cart_snapshot`); a first visit (no
+    cart yet) or a cart with something to settle goes the way every change goes."""
+    if isinstance(user, DeferredUser):
+        snapshot = cart_snapshot(user_id=user.token_user_id())
+        user.supply(snapshot.user)
+        if snapshot.cart is not None:
+            priced = price_lines(
+                cart=snapshot.cart,
+                items=snapshot.items,
+                holds=snapshot.holds,
+                promo=snapshot.promo,
+                uses_by_user=snapshot.promo_uses,
+            )
+            if not priced.needs_settling:
+                return priced
+    return refresh_cart(user=user)
 
 
 def refresh_cart(*, user: Any) -> PricedCart:

@@ -3,7 +3,11 @@ the row-lock clause the connected database supports. Nothing here knows any app'
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
 
@@ -28,6 +32,17 @@ def for_no_key_update() -> str:
     return " FOR NO KEY UPDATE" if connection.features.has_select_for_no_key_update else ""
 
 
+def fetch_prepared(sql: str, params: Sequence[Any]) -> tuple[list[tuple[Any, ...]], BaseDatabaseWrapper]:
+    """The rows of a read that every request of an endpoint sends, and the connection that read them (for
+    `Columns.instance`). On PostgreSQL the statement is prepared on the server the first time a connection runs it
+    (payfirst.core.postgresql), so it is planned once per connection, not per request; elsewhere it is an ordinary
+    statement. Either way through Django's cursor wrapper: logged, and counted by the tests' query counts."""
+    prepared_cursor = getattr(connection, "prepared_cursor", None)
+    with prepared_cursor() if prepared_cursor is not None else connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall(), cursor.db
+
+
 def placeholders(count: int) -> str:
     """`%s, %s, …` for an IN list of `count` parameters."""
     return ", ".join(["%s"] * count)
@@ -38,3 +53,48 @@ def can_write_in_with() -> bool:
     together travel as one statement. SQLite has no such CTEs: there the same writes are separate statements in one
     transaction (in-process, so no round trip is saved by joining them)."""
     return connection.vendor == "postgresql"
+
+
+M = TypeVar("M", bound=Model)
+
+
+class Columns(Generic[M]):
+    """A model's columns under a table alias in a hand-written SELECT, and the instance a row's slice of them makes.
+
+    Values go through the converters the ORM applies (SQLite's text dates and integer booleans, JSON columns), so an
+    instance read here is the one a queryset would have built. Made for the connected database (its quoting and
+    converters): keep one per database vendor.
+    """
+
+    def __init__(self, model: type[M], alias: str) -> None:
+        self.model = model
+        self.alias = alias
+        self.fields = list(model._meta.concrete_fields)
+        self.attnames = [field.attname for field in self.fields]
+        self.pk_index = self.attnames.index(model._meta.pk.attname)
+        # (position, column expression, converters) of each field that has converters on this database.
+        self.converters: list[tuple[int, Any, list[Any]]] = []
+        for index, field in enumerate(self.fields):
+            column = field.get_col(alias)
+            converters = [*connection.ops.get_db_converters(column), *column.get_db_converters(connection)]
+            if converters:
+                self.converters.append((index, column, converters))
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def sql(self) -> str:
+        """`alias."column", …` in the model's field order."""
+        quote = connection.ops.quote_name
+        return ", ".join(f"{self.alias}.{quote(field.column)}" for field in self.fields)
+
+    def instance(self, row: Sequence[Any], start: int, db: BaseDatabaseWrapper) -> M | None:
+        """The instance made of `row[start : start + len(self)]` as read through `db` (the cursor's `.db`), or None
+        when its primary key is NULL (a LEFT JOIN that found nothing)."""
+        values = list(row[start : start + len(self.fields)])
+        if values[self.pk_index] is None:
+            return None
+        for index, column, converters in self.converters:
+            for converter in converters:
+                values[index] = converter(values[index], column, db)
+        return self.model.from_db(db.alias, self.attnames, values)

@@ -12,8 +12,8 @@ from rest_framework import generics, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
 
+from payfirst.accounts.authentication import BearerTokenAuthentication
 from payfirst.accounts.models import User
 from payfirst.core.models import MAX_ID
 from payfirst.core.schema import INVALID_INPUT, NOT_AUTHENTICATED, NOT_FOUND
@@ -202,7 +202,7 @@ class DocumentDetailApi(generics.RetrieveAPIView):
 class DocumentHtmlApi(APIView):
     """Also answers a signed-in admin session, so staff can print from the admin (GET only: no CSRF concern)."""
 
-    authentication_classes = [JWTAuthentication, SessionAuthentication]
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
 
     def get(self, request: Request, document_id: int) -> HttpResponse:
         document = get_document(user=_user(request), document_id=document_id)
@@ -219,7 +219,7 @@ class DocumentHtmlApi(APIView):
     },
 )
 class DocumentPdfApi(APIView):
-    authentication_classes = [JWTAuthentication, SessionAuthentication]
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
 
     def get(self, request: Request, document_id: int) -> HttpResponse:
         document = get_document(user=_user(request), document_id=document_id)

@@ -32,7 +32,7 @@ from payfirst.payments.idempotency import respond_idempotently
 from payfirst.payments.models import Payment
 from payfirst.payments.return_pages import phonepe_return_target, with_query
 from payfirst.payments.seed_serializers import PaymentCreateInputSerializer, with_address_ids
-from payfirst.payments.serializers import PaymentOutput, PaymentPageOutput
+from payfirst.payments.serializers import PaymentOutput, PaymentPageOutput, payment_body
 from payfirst.payments.webhooks import receive_webhook
 
 logger = logging.getLogger("payfirst.payments")
@@ -57,7 +57,7 @@ GATEWAY_ERROR = _error("PaymentGatewayError", ["gateway_error"], "The gateway di
 
 def render_payment(payment: Payment, *, status_code: int = status.HTTP_200_OK) -> Response:
     refs = selectors.fulfilments_of([payment])
-    return Response(PaymentOutput(payment, context={"fulfilments": refs}).data, status=status_code)
+    return Response(payment_body(payment, refs[payment.pk]), status=status_code)
 
 
 def _payment_id(raw: Any) -> int:
@@ -175,7 +175,7 @@ class PaymentConfirmRazorpayApi(APIView):
         return Response(
             {
                 "status": outcome,
-                "payment": PaymentOutput(payment, context={"fulfilments": refs}).data,
+                "payment": payment_body(payment, made),
                 "order_id": next((ref.id for ref in made if ref.type == "order"), None),
                 "booking_id": next((ref.reference for ref in made if ref.type == "booking"), None),
             }
@@ -194,10 +194,12 @@ class PaymentListApi(APIView):
         paginator = PagePagination()
         page = paginator.paginate_queryset(selectors.payments_visible_to(user=request.user), request, view=self)
         refs = selectors.fulfilments_of(page or [])
-        return paginator.get_paginated_response(PaymentOutput(page, many=True, context={"fulfilments": refs}).data)
+        return paginator.get_paginated_response([payment_body(payment, refs[payment.pk]) for payment in page or []])
 
 
 class PaymentDetailApi(APIView):
+    reads_signed_in_user = True  # its GET reads the user's row in its own statement (selectors)
+
     @extend_schema(
         tags=["payments"],
         operation_id="payments_retrieve",
@@ -205,7 +207,8 @@ class PaymentDetailApi(APIView):
         responses={200: PaymentOutput, 401: UNAUTHORIZED, 404: NOT_FOUND},
     )
     def get(self, request: Request, payment_id: str) -> Response:
-        return render_payment(selectors.get_payment(user=request.user, payment_id=_payment_id(payment_id)))
+        payment, refs = selectors.payment_with_fulfilments(user=request.user, payment_id=_payment_id(payment_id))
+        return Response(payment_body(payment, refs))
 
 
 class PaymentCancelApi(APIView):

@@ -8,12 +8,14 @@ from typing import Any
 
 from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Value, When
 
+from payfirst.accounts.authentication import DeferredUser
 from payfirst.cart.models import Cart
 from payfirst.core.errors import NotFound
 from payfirst.core.models import MAX_ID
 from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.fulfilment.selectors import FulfilmentRef, fulfilment_refs, payment_booking
 from payfirst.payments.models import Payment, Refund, RefundStatus
+from payfirst.payments.snapshot import payment_snapshot
 from payfirst.payments.states import CAPTURED_LIKE, PaymentStatus
 
 S = PaymentStatus
@@ -34,6 +36,21 @@ def get_payment(*, user: Any, payment_id: int) -> Payment:
     if payment is None:
         raise NotFound(f"Payment {payment_id} was not found.")
     return payment
+
+
+def payment_with_fulfilments(*, user: Any, payment_id: int) -> tuple[Payment, list[FulfilmentRef]]:
+    """`get_payment` and what it was turned into. Signed in with the row not read yet (`DeferredUser`), the user,
+    the payment and its fulfilments come in one statement (`snapshot.payment_snapshot`)."""
+    if not isinstance(user, DeferredUser):
+        payment = get_payment(user=user, payment_id=payment_id)
+        return payment, fulfilments_of([payment])[payment.pk]
+    if not 0 < payment_id <= MAX_ID:
+        raise NotFound(f"Payment {payment_id} was not found.")
+    snapshot = payment_snapshot(user_id=user.token_user_id(), payment_id=payment_id)
+    user.supply(snapshot.user)
+    if snapshot.payment is None:
+        raise NotFound(f"Payment {payment_id} was not found.")
+    return snapshot.payment, snapshot.fulfilments
 
 
 def own_payment(*, user: Any, payment_id: int) -> Payment:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from payfirst.fulfilment.selectors import FulfilmentRef
 from payfirst.payments.states import PaymentStatus
 
 
@@ -69,6 +71,33 @@ class PaymentOutput(serializers.Serializer):
     @extend_schema_field(CheckoutOutput())
     def get_checkout(self, payment: Any) -> dict[str, Any]:
         return dict(payment.checkout or {})
+
+
+_MOMENT = serializers.DateTimeField()
+
+
+def payment_body(payment: Any, fulfilments: Sequence[FulfilmentRef]) -> dict[str, Any]:
+    """What PaymentOutput renders for `payment` made into `fulfilments`, key for key
+    (test_payment_body_is_what_the_serializer_renders), built directly for the payment endpoints' answers; the
+    serializer stays the schema's description of it. Moments render through DRF's own DateTimeField."""
+    return {
+        "id": payment.pk,
+        "status": payment.status,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "gateway": payment.gateway,
+        "gateway_order_id": payment.gateway_order_id,
+        "cart_id": payment.cart.cart_id,
+        "items_count": payment.items_count,
+        "razorpay_order_id": (payment.gateway_order_id or None) if payment.gateway == "razorpay" else None,
+        "cart_items_count": payment.items_count,
+        "created_at": _MOMENT.to_representation(payment.created_at),
+        "expires_at": _MOMENT.to_representation(payment.expires_at),
+        "captured_at": None if payment.captured_at is None else _MOMENT.to_representation(payment.captured_at),
+        "refunded_amount": payment.refunded_amount,
+        "fulfilments": [{"type": ref.type, "id": ref.id, "reference": ref.reference} for ref in fulfilments],
+        "checkout": dict(payment.checkout or {}),
+    }
 
 
 @extend_schema_serializer(component_name="PaginatedPaymentList")
