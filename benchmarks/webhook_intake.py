@@ -60,9 +60,9 @@ def _server_env(*, database_url: str, port: int, workdir: str) -> dict[str, str]
         "RAZORPAY_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "LOG_LEVEL": "INFO",  # the access log's duration_ms is the server-side figure
         "THROTTLE_WEBHOOKS": "1000000/minute",  # one client address sends everything here
-        "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2"),
-        "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "8"),
         "DJANGO_SETTINGS_MODULE": "config.settings",
+        # WEB_CONCURRENCY and GUNICORN_THREADS pass through when set; otherwise config/gunicorn.py's defaults, as
+        # `make run` starts it.
     }
 
 
@@ -134,6 +134,13 @@ def main() -> None:
     parser.add_argument("--duplicates", type=float, default=0.1, help="share sent twice (default 0.1)")
     parser.add_argument("--port", type=int, default=8310)
     parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="bursts mode: do not interleave a burst of GET /healthz (the floor: gunicorn, Django and this client, "
+        "no database) before each burst of deliveries",
+    )
+    parser.add_argument(
         "--mode",
         choices=["bursts", "steady"],
         default="bursts",
@@ -195,6 +202,11 @@ def main() -> None:
             for headers, body in (_delivery(10_000_000 + n) for n in range(50)):
                 warm.post(url, content=body, headers=headers)
 
+        def ping(client: httpx.Client) -> float:
+            started = time.perf_counter()
+            client.get(f"{base_url}/healthz").raise_for_status()
+            return (time.perf_counter() - started) * 1000
+
         def send(item: tuple[dict[str, str], bytes], client: httpx.Client) -> tuple[float, int, str]:
             headers, body = item
             started = time.perf_counter()
@@ -204,21 +216,28 @@ def main() -> None:
             return elapsed_ms, response.status_code, status
 
         clients = [httpx.Client(timeout=10) for _ in range(args.concurrency)]
-        started = time.perf_counter()
         results = []
+        floor: list[float] = []
+        wall = 0.0
         with ThreadPoolExecutor(max_workers=args.concurrency) as pool:
             if args.mode == "steady":
                 # Closed loop: each sender posts its next delivery as soon as the previous one is answered.
+                started = time.perf_counter()
                 results = list(
                     pool.map(lambda pair: send(pair[1], clients[pair[0] % args.concurrency]), enumerate(work))
                 )
+                wall = time.perf_counter() - started
             else:
                 # Bursts: `concurrency` deliveries arrive at the same moment (as after a gateway's retry wave), the
-                # next burst when all are answered.
+                # next burst when all are answered. Before each, the same clients send a burst of GET /healthz: the
+                # floor, measured interleaved on the same moving machine.
                 for first in range(0, len(work), args.concurrency):
                     burst = work[first : first + args.concurrency]
+                    if args.floor:
+                        floor += list(pool.map(ping, clients[: len(burst)]))
+                    started = time.perf_counter()
                     results += list(pool.map(lambda pair: send(pair[1], clients[pair[0]]), enumerate(burst)))
-        wall = time.perf_counter() - started
+                    wall += time.perf_counter() - started
         for client in clients:
             client.close()
 
@@ -240,8 +259,9 @@ def main() -> None:
             answers[status] = answers.get(status, 0) + 1
     print(f"mode              {args.mode}")
     print(
-        f"webhook intake on PostgreSQL ({database_url.rsplit('/', 1)[-1]}), gunicorn {env['WEB_CONCURRENCY']}x"
-        f"{env['GUNICORN_THREADS']} threads, {args.concurrency} concurrent senders"
+        f"webhook intake on PostgreSQL ({database_url.rsplit('/', 1)[-1]}), gunicorn "
+        f"{env.get('WEB_CONCURRENCY', 'config/gunicorn.py default')} processes x "
+        f"{env.get('GUNICORN_THREADS', 'config/gunicorn.py default')} threads, {args.concurrency} concurrent senders"
     )
     print("gateway status API armed to time out (sandbox api_timeout):", json.dumps(faults))
     print(f"deliveries        {len(results)} ({args.deliveries} distinct, {len(repeats)} sent twice)")
@@ -260,6 +280,20 @@ def main() -> None:
             f"p99 {_percentile(server_ms, 0.99):.1f}  max {server_ms[-1]:.1f}  ({len(server_ms)} requests, from the "
             "access log: request in to response out, inside the web process)"
         )
+    if floor:
+        floor.sort()
+        print(
+            "floor ms          "
+            f"p50 {statistics.median(floor):.1f}  p90 {_percentile(floor, 0.90):.1f}  "
+            f"p99 {_percentile(floor, 0.99):.1f}  max {floor[-1]:.1f}  "
+            f"(GET /healthz in bursts of {args.concurrency}, interleaved: no database)"
+        )
+        print(
+            "intake / floor    "
+            f"p50 {statistics.median(latencies) / statistics.median(floor):.2f}x  "
+            f"p99 {_percentile(latencies, 0.99) / _percentile(floor, 0.99):.2f}x"
+        )
+    print(f"load average      {' '.join(f'{value:.2f}' for value in os.getloadavg())} (1, 5, 15 min, at the end)")
     print(f"server log        {log.name}")
 
 

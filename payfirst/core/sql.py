@@ -54,6 +54,13 @@ def placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+def can_write_in_with() -> bool:
+    """Whether a WITH clause may hold INSERT/UPDATE … RETURNING (PostgreSQL), so that several writes that belong
+    together travel as one statement. SQLite has no such CTEs: there the same writes are separate statements in one
+    transaction (in-process, so no round trip is saved by joining them)."""
+    return connection.vendor == "postgresql"
+
+
 M = TypeVar("M", bound=Model)
 
 

@@ -4,6 +4,10 @@ sign-in page. Rates come from REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] on every 
 
 A window of `period` seconds starts at a multiple of `period`; the (limit+1)th hit in a window is refused until it
 ends, which is what Retry-After says. Every hit counts, refused or not.
+
+A `Quota` (webhooks) counts only some requests and refuses a source that used it up: with the database cache, the
+"used up" mark is a cache row that a statement can test itself (`Quota.refused_sql`), so the requests that are never
+counted pay no cache read of their own.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, router
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -26,6 +32,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from payfirst.core.api import error_body
+from payfirst.core.cache import DatabaseCache
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -69,16 +76,75 @@ def over_limit(*, scope: str, ident: str, rate: Rate) -> int | None:
 def hit(*, scope: str, ident: str, rate: Rate) -> int | None:
     """Count one request by `ident` under `scope`. None when it is allowed, else the seconds until the window ends."""
     now = time.time()
-    key, window = _window_key(scope=scope, ident=ident, rate=rate, now=now)
-    cache.add(key, 0, timeout=rate.period + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr: this hit opens the next window
-        cache.add(key, 1, timeout=rate.period + 1)
-        count = 1
+    count, window = _count_hit(scope=scope, ident=ident, rate=rate, now=now)
     if count <= rate.limit:
         return None
     return max(1, math.ceil((window + 1) * rate.period - now))
+
+
+def _count_hit(*, scope: str, ident: str, rate: Rate, now: float) -> tuple[int, int]:
+    """Add one to the window's counter; returns the count after it and the window."""
+    key, window = _window_key(scope=scope, ident=ident, rate=rate, now=now)
+    cache.add(key, 0, timeout=rate.period + 1)
+    try:
+        return cache.incr(key), window
+    except ValueError:  # expired between add and incr: this hit opens the next window
+        cache.add(key, 1, timeout=rate.period + 1)
+        return 1, window
+
+
+@dataclass(frozen=True)
+class Quota:
+    """`ident`'s allowance under `scope` where only some requests count (`hit`) and a source that used it up is
+    refused everything until the window ends (webhooks: deliveries that fail verification count)."""
+
+    scope: str
+    ident: str
+    rate: Rate
+
+    def wait(self) -> int | None:
+        """None while allowed, else the seconds until the window ends (one cache read)."""
+        return over_limit(scope=self.scope, ident=self.ident, rate=self.rate)
+
+    def hit(self) -> None:
+        """Count one request; the one that uses the allowance up also leaves the mark `refused_sql` tests."""
+        now = time.time()
+        count, _ = _count_hit(scope=self.scope, ident=self.ident, rate=self.rate, now=now)
+        if count >= self.rate.limit:
+            cache.set(self._refused_key(now), True, timeout=self.seconds_left(now))
+
+    def seconds_left(self, now: float | None = None) -> int:
+        """Seconds until this window ends: Retry-After for a refused source."""
+        now = time.time() if now is None else now
+        return max(1, math.ceil((int(now // self.rate.period) + 1) * self.rate.period - now))
+
+    def refused_sql(self) -> tuple[str, dict[str, Any]] | None:
+        """An SQL condition, true while the source is refused, and its named parameters: a statement that must do
+        nothing for a refused source includes it instead of reading the cache first. Only with the database cache
+        on the default database (None otherwise: ask `wait`)."""
+        shared = caches[DEFAULT_CACHE_ALIAS]
+        if not isinstance(shared, DatabaseCache) or router.db_for_read(shared.cache_model_class) != connection.alias:
+            return None
+        quote = connection.ops.quote_name
+        now = timezone.now().replace(microsecond=0, tzinfo=None)  # as DatabaseCache.has_key compares
+        return (
+            f"EXISTS (SELECT 1 FROM {quote(shared._table)} WHERE {quote('cache_key')} = %(refused_key)s "
+            f"AND {quote('expires')} > %(refused_now)s)",
+            {
+                "refused_key": shared.make_and_validate_key(self._refused_key(time.time())),
+                "refused_now": connection.ops.adapt_datetimefield_value(now),
+            },
+        )
+
+    def _refused_key(self, now: float) -> str:
+        key, _ = _window_key(scope=self.scope, ident=self.ident, rate=self.rate, now=now)
+        return key.replace("throttle:", "throttle-refused:", 1)
+
+
+def quota_for(*, scope: str, ident: str) -> Quota | None:
+    """The source's `Quota` under `scope`, or None when the scope has no rate (or it is "off")."""
+    rate = rate_for(scope)
+    return None if rate is None else Quota(scope=scope, ident=ident, rate=rate)
 
 
 def client_ident(request: HttpRequest | Request) -> str:

@@ -1,24 +1,40 @@
 """Payments' hand-written hot-path SQL, in one place: the cart + payment row lock every capture takes, the one read
-of a payment's lines that capture needs (for the stock they sell and the fulfilments they become), and the
-first-writer-wins INSERTs of an attempt's row and of an idempotency key's record.
+of a payment's lines that capture needs (for the stock they sell and the fulfilments they become), the
+first-writer-wins INSERTs of an attempt's row and of an idempotency key's record, and the one write that stores,
+deduplicates and queues a verified webhook delivery.
 
-Plain parameterised SQL because these run on every checkout or capture and the ORM needs more round trips (a
-savepoint around an INSERT that may collide, a read before it) or more construction than the statements cost.
-Table names and lock clauses come from `payfirst.core.sql`. `INSERT ... ON CONFLICT ... DO NOTHING RETURNING` reads
-the same on PostgreSQL and SQLite (>= 3.35).
+Plain parameterised SQL because these run on every checkout, capture or delivery and the ORM needs more round trips
+(a savepoint around an INSERT that may collide, a read before it; for intake BEGIN, two INSERTs, COMMIT) or more
+construction than the statements cost. Table names, lock clauses and what the database can do in one statement come
+from `payfirst.core.sql`. `INSERT ... ON CONFLICT ... DO NOTHING RETURNING` reads the same on PostgreSQL and SQLite
+(>= 3.35).
 """
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
+from django_tasks.base import Task
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from payfirst.cart.models import Cart
 from payfirst.catalog.models import Plan, ServicePackage
-from payfirst.core.sql import for_update, table
+from payfirst.core.sql import can_write_in_with, for_update, table
 from payfirst.fulfilment.services import FulfilmentLine
-from payfirst.payments.models import IdempotencyRecord, Payment, PaymentAttempt, PaymentLine
+from payfirst.payments.models import (
+    IdempotencyRecord,
+    Payment,
+    PaymentAttempt,
+    PaymentLine,
+    WebhookEvent,
+    WebhookOutcome,
+)
 
 
 def lock_cart_then_payment(*, payment_id: int) -> Payment:
@@ -118,3 +134,161 @@ def insert_idempotency_record_once(
         )
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+# The columns a verified delivery fills from what it says (the rest are the outcome and the bookkeeping below).
+_DELIVERY_COLUMNS = (
+    "gateway",
+    "headers",
+    "body",
+    "body_size",
+    "event_id",
+    "event_name",
+    "gateway_order_id",
+    "kind",
+    "gateway_refund_id",
+    "refund_reference",
+    "gateway_payment_id",
+)
+# PostgreSQL types for the delivery's values in the WITH clause (the parameters arrive as untyped literals).
+_DELIVERY_TYPES = {"headers": "jsonb", "body_size": "integer"}
+
+
+@dataclass(frozen=True)
+class StoredWebhook:
+    id: int
+    outcome: str  # queued | ignored | duplicate
+
+
+def store_verified_webhook(
+    *,
+    delivery: Mapping[str, Any],
+    is_actionable: bool,
+    task: Task[..., Any],
+    now: datetime,
+    refused: tuple[str, dict[str, Any]] | None = None,
+) -> StoredWebhook | None:
+    """Store one verified delivery, claim its event and queue its processing task: one statement on PostgreSQL.
+
+    `delivery` holds the values of `_DELIVERY_COLUMNS` (headers as a dict). The first delivery of an event (gateway,
+    event_id) claims it — `webhook_event_once_per_gateway`, the partial unique index on claimed rows, decides, so two
+    copies arriving at once cannot both claim — and is stored `queued` with a READY task for `task(webhook_event_id=
+    its id)` (`ignored`, no task, when not `is_actionable`). A later copy is stored unclaimed as `duplicate`; if the
+    claimed one is waiting for a retry (`error`), that retry is made due now and queued. The task row is the one
+    `task.enqueue(webhook_event_id=...)` writes (test_locks compares them), so the worker claims it as any other.
+
+    `refused` is an SQL condition and its parameters (a throttle's `Quota.refused_sql`): while it holds nothing is
+    written and None is returned, so the check costs no statement of its own.
+
+    PostgreSQL: one `WITH … INSERT … ON CONFLICT DO NOTHING RETURNING` whose other parts insert the task, the
+    duplicate row and the hurried retry's task — atomic on its own, so no BEGIN/COMMIT round trips. SQLite (no
+    writes in WITH): the same writes as separate statements in one transaction.
+    """
+    values = {name: delivery[name] for name in _DELIVERY_COLUMNS}
+    values["headers"] = json.dumps(values["headers"])
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    params = {
+        **values,
+        "now": stamp,
+        "claimed_outcome": WebhookOutcome.QUEUED if is_actionable else WebhookOutcome.IGNORED,
+        "claimed_processed_at": None if is_actionable else stamp,
+        "queued": WebhookOutcome.QUEUED,
+        "duplicate": WebhookOutcome.DUPLICATE,
+        "error": WebhookOutcome.ERROR,
+        "task_path": task.module_path,
+        "priority": task.priority,
+        "queue_name": task.queue_name,
+        "backend_name": task.backend,
+        "run_after": connection.ops.adapt_datetimefield_value(get_date_max()),
+    }
+    condition, condition_params = refused or ("FALSE", {})
+    params.update(condition_params)
+    if can_write_in_with():
+        return _store_in_one_statement(params, refused=condition)
+    return _store_in_one_transaction(params, refused=condition)
+
+
+def _insert_event_sql(*, source: str, claimed: bool) -> str:
+    """INSERT of a verified delivery's row from `source` (a FROM clause naming the delivery's columns)."""
+    columns = ", ".join(_DELIVERY_COLUMNS)
+    outcome, processed_at = (
+        ("%(claimed_outcome)s", "%(claimed_processed_at)s") if claimed else ("%(duplicate)s", "%(now)s")
+    )
+    return (
+        f"INSERT INTO {table(WebhookEvent)} ({columns}, received_at, is_verified, is_claimed, outcome, error, "
+        f"attempts, processed_at) SELECT {columns}, %(now)s, TRUE, {'TRUE' if claimed else 'FALSE'}, {outcome}, '', 0, "
+        f"{processed_at} FROM {source}"
+    )
+
+
+_TASK_COLUMNS = (
+    "id, status, enqueued_at, args_kwargs, priority, task_path, worker_ids, queue_name, backend_name, run_after, "
+    "exception_class_path, traceback"
+)
+_TASK_VALUES = (
+    "'READY', %(now)s, {args_kwargs}, %(priority)s, %(task_path)s, '[]', %(queue_name)s, %(backend_name)s, "
+    "%(run_after)s, '', ''"
+)
+_CLAIM_TARGET = "ON CONFLICT (gateway, event_id) WHERE is_claimed DO NOTHING"
+
+
+def _store_in_one_statement(params: dict[str, Any], *, refused: str) -> StoredWebhook | None:
+    delivery = ", ".join(f"%({name})s::{_DELIVERY_TYPES.get(name, 'text')} AS {name}" for name in _DELIVERY_COLUMNS)
+    events, tasks = table(WebhookEvent), table(DBTaskResult)
+    args_kwargs = "jsonb_build_object('args', '[]'::jsonb, 'kwargs', jsonb_build_object('webhook_event_id', due.id))"
+    sql = (
+        f"WITH delivery AS (SELECT {delivery} WHERE NOT {refused}), "
+        f"claimed AS ({_insert_event_sql(source='delivery', claimed=True)} {_CLAIM_TARGET} RETURNING id, outcome), "
+        f"duplicate AS ({_insert_event_sql(source='delivery', claimed=False)} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM claimed) RETURNING id, outcome), "
+        f"hurried AS (UPDATE {events} SET next_attempt_at = %(now)s WHERE gateway = %(gateway)s "
+        f"AND event_id = %(event_id)s AND is_claimed AND outcome = %(error)s "
+        f"AND EXISTS (SELECT 1 FROM delivery) AND NOT EXISTS (SELECT 1 FROM claimed) RETURNING id), "
+        f"queued AS (INSERT INTO {tasks} ({_TASK_COLUMNS}) SELECT gen_random_uuid(), "
+        f"{_TASK_VALUES.format(args_kwargs=args_kwargs)} FROM (SELECT id FROM claimed WHERE outcome = %(queued)s "
+        f"UNION ALL SELECT id FROM hurried) AS due) "
+        f"SELECT id, outcome FROM claimed UNION ALL SELECT id, outcome FROM duplicate"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else StoredWebhook(id=row[0], outcome=row[1])
+
+
+def _store_in_one_transaction(params: dict[str, Any], *, refused: str) -> StoredWebhook | None:
+    delivery = ", ".join(f"%({name})s AS {name}" for name in _DELIVERY_COLUMNS)
+    events = table(WebhookEvent)
+    # SQLite needs `WHERE true` after INSERT … SELECT so that ON CONFLICT is not read as a join's ON.
+    source = f"(SELECT {delivery}) WHERE true"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 WHERE {refused}", params)
+        if cursor.fetchone() is not None:
+            return None
+        cursor.execute(
+            f"{_insert_event_sql(source=source, claimed=True)} {_CLAIM_TARGET} RETURNING id, outcome", params
+        )
+        claimed = cursor.fetchone()
+        if claimed is not None:
+            if claimed[1] == WebhookOutcome.QUEUED:
+                _insert_task(cursor, params, webhook_event_id=claimed[0])
+            return StoredWebhook(id=claimed[0], outcome=claimed[1])
+        cursor.execute(f"{_insert_event_sql(source=source, claimed=False)} RETURNING id, outcome", params)
+        duplicate = cursor.fetchone()
+        cursor.execute(
+            f"UPDATE {events} SET next_attempt_at = %(now)s WHERE gateway = %(gateway)s AND event_id = %(event_id)s "
+            "AND is_claimed AND outcome = %(error)s RETURNING id",
+            params,
+        )
+        for (hurried_id,) in cursor.fetchall():
+            _insert_task(cursor, params, webhook_event_id=hurried_id)
+    return StoredWebhook(id=duplicate[0], outcome=duplicate[1])
+
+
+def _insert_task(cursor: Any, params: dict[str, Any], *, webhook_event_id: int) -> None:
+    args_kwargs = json.dumps({"args": [], "kwargs": {"webhook_event_id": webhook_event_id}})
+    task_id = DBTaskResult._meta.pk.get_db_prep_value(uuid.uuid4(), connection)
+    cursor.execute(
+        f"INSERT INTO {table(DBTaskResult)} ({_TASK_COLUMNS}) VALUES (%(id)s, "
+        f"{_TASK_VALUES.format(args_kwargs='%(args_kwargs)s')})",
+        {**params, "id": task_id, "args_kwargs": args_kwargs},
+    )

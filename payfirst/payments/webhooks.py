@@ -12,17 +12,17 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tasks import task
 from prometheus_client import Counter as MetricCounter
 
+from payfirst.core.throttling import Quota
 from payfirst.gateways.base import EventKind, GatewayError, GatewayEvent, GatewayRejected, SignatureInvalid
 from payfirst.gateways.registry import get_gateway
 from payfirst.ops.tasks import periodic
+from payfirst.payments.locks import store_verified_webhook
 from payfirst.payments.models import Payment, Refund, RefundStatus, WebhookEvent, WebhookKind, WebhookOutcome
 from payfirst.payments.refunds import poll_refund, refund_for_event
 from payfirst.payments.selectors import payment_for_gateway_order
@@ -38,6 +38,7 @@ _REDACTED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"}
 UNTRUSTED_BODY_CHARS = 256
 _FINISHED = (WebhookOutcome.PROCESSED, WebhookOutcome.IGNORED)
 _RETRYABLE = (WebhookOutcome.QUEUED, WebhookOutcome.ERROR)
+_THROTTLED = "throttled"  # an answer, never a stored outcome: the source is refused until its window ends
 _KINDS = {EventKind.PAYMENT: WebhookKind.PAYMENT, EventKind.REFUND: WebhookKind.REFUND}
 
 WEBHOOKS_RECEIVED = MetricCounter(
@@ -61,8 +62,9 @@ for _gateway in ("razorpay", "phonepe"):
 
 @dataclass(frozen=True)
 class WebhookResult:
-    record: WebhookEvent
-    outcome: str  # queued | duplicate | ignored | invalid_signature
+    webhook_event_id: int | None  # None when refused (throttled): nothing was stored
+    outcome: str  # queued | duplicate | ignored | invalid_signature | throttled
+    retry_after: int | None = None  # seconds, when throttled
 
 
 def _storable_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -73,17 +75,24 @@ def _text(body: bytes, *, limit: int | None = None) -> str:
     return bytes(body[:limit] if limit is not None else body).decode("utf-8", errors="replace")
 
 
-def receive_webhook(*, gateway: str, headers: Mapping[str, str], body: bytes) -> WebhookResult:
+def receive_webhook(
+    *, gateway: str, headers: Mapping[str, str], body: bytes, quota: Quota | None = None
+) -> WebhookResult:
     """Verify, store, deduplicate and queue one delivery; never calls the gateway.
 
-    A verified, first-seen payment or refund event is stored QUEUED with its processing task (one transaction: the
-    task exists exactly when the row does). A forged or unsigned delivery is counted and kept as its first bytes only.
+    A verified, first-seen payment or refund event is stored QUEUED with its processing task (one statement: the
+    task exists exactly when the row does). A forged or unsigned delivery is counted against the source's `quota`
+    and kept as its first bytes only. A source that used its quota up is refused (`throttled`, nothing stored),
+    whatever it sends: for a verified delivery the intake statement itself tests that (no cache read of its own).
     """
     now = timezone.now()
     kept_headers = _storable_headers(headers)
     try:
+        # Verification first: it is CPU only (an HMAC over the raw bytes), and only a delivery that fails it counts.
         event = get_gateway(gateway).parse_webhook(headers=headers, body=body)
     except SignatureInvalid as error:
+        if quota is not None and (wait := quota.wait()):
+            return WebhookResult(None, _THROTTLED, wait)
         record = WebhookEvent.objects.create(
             gateway=gateway,
             headers=kept_headers,
@@ -93,14 +102,18 @@ def receive_webhook(*, gateway: str, headers: Mapping[str, str], body: bytes) ->
             error=str(error)[:4000],
             processed_at=now,
         )
+        if quota is not None:
+            quota.hit()
         WEBHOOKS_RECEIVED.labels(gateway, WebhookOutcome.INVALID_SIGNATURE).inc()
         logger.warning(
             "webhook signature invalid; counted, body not kept, nothing changed",
             extra={"webhook_event_id": record.pk, "gateway": gateway, "body_size": len(body)},
         )
-        return WebhookResult(record, WebhookOutcome.INVALID_SIGNATURE)
+        return WebhookResult(record.pk, WebhookOutcome.INVALID_SIGNATURE)
     except GatewayRejected as error:
         # Verified but not understood: redelivering the same bytes would not help.
+        if quota is not None and (wait := quota.wait()):
+            return WebhookResult(None, _THROTTLED, wait)
         record = WebhookEvent.objects.create(
             gateway=gateway,
             headers=kept_headers,
@@ -115,61 +128,42 @@ def receive_webhook(*, gateway: str, headers: Mapping[str, str], body: bytes) ->
         logger.warning(
             "verified webhook not understood; ignored", extra={"webhook_event_id": record.pk, "error": str(error)}
         )
-        return WebhookResult(record, WebhookOutcome.IGNORED)
+        return WebhookResult(record.pk, WebhookOutcome.IGNORED)
 
+    refused = quota.refused_sql() if quota is not None else None
+    if quota is not None and refused is None and (wait := quota.wait()):  # a cache the statement cannot read
+        return WebhookResult(None, _THROTTLED, wait)
     kind = _KINDS.get(event.kind, WebhookKind.OTHER)
-    actionable = kind != WebhookKind.OTHER
-    fields: dict[str, Any] = {
-        "gateway": gateway,
-        "headers": kept_headers,
-        "body": _text(body),
-        "body_size": len(body),
-        "is_verified": True,
-        "event_id": event.event_id[:128],
-        "event_name": event.name[:64],
-        "gateway_order_id": (event.gateway_order_id or "")[:64],
-        "kind": kind,
-        "gateway_refund_id": (event.gateway_refund_id or "")[:64],
-        "refund_reference": (event.refund_reference or "")[:64],
-        "gateway_payment_id": (event.gateway_payment_id or "")[:64],
-    }
-    try:
-        # One short transaction: the row claims its event (the partial unique constraint lets one row per event be
-        # the claimed one) and its task is queued with it, so the task exists exactly when the row does.
-        with transaction.atomic():
-            record = WebhookEvent.objects.create(
-                **fields,
-                is_claimed=True,
-                outcome=WebhookOutcome.QUEUED if actionable else WebhookOutcome.IGNORED,
-                processed_at=None if actionable else now,
-            )
-            if actionable:
-                process_webhook_task.enqueue(webhook_event_id=record.pk)
-        outcome: str = record.outcome
-    except IntegrityError:
-        with transaction.atomic():
-            record = WebhookEvent.objects.create(**fields, outcome=WebhookOutcome.DUPLICATE, processed_at=now)
-            _hurry_first_delivery(gateway=gateway, event_id=record.event_id, now=now)
-        outcome = WebhookOutcome.DUPLICATE
-    WEBHOOKS_RECEIVED.labels(gateway, outcome).inc()
+    # One statement (payments/locks.py): the row claims its event (the partial unique constraint lets one row per
+    # event be the claimed one) and its task is queued with it, so the task exists exactly when the row does; a
+    # second copy is stored as a duplicate and hurries the first one's retry.
+    stored = store_verified_webhook(
+        delivery={
+            "gateway": gateway,
+            "headers": kept_headers,
+            "body": _text(body),
+            "body_size": len(body),
+            "event_id": event.event_id[:128],
+            "event_name": event.name[:64],
+            "gateway_order_id": (event.gateway_order_id or "")[:64],
+            "kind": kind,
+            "gateway_refund_id": (event.gateway_refund_id or "")[:64],
+            "refund_reference": (event.refund_reference or "")[:64],
+            "gateway_payment_id": (event.gateway_payment_id or "")[:64],
+        },
+        is_actionable=kind != WebhookKind.OTHER,
+        task=process_webhook_task,
+        now=now,
+        refused=refused,
+    )
+    if stored is None:  # the source used its quota up: nothing was written
+        return WebhookResult(None, _THROTTLED, quota.seconds_left() if quota is not None else 1)
+    WEBHOOKS_RECEIVED.labels(gateway, stored.outcome).inc()
     logger.info(
         "webhook received",
-        extra={"webhook_event_id": record.pk, "gateway": gateway, "event": record.event_name, "outcome": outcome},
+        extra={"webhook_event_id": stored.id, "gateway": gateway, "event": event.name[:64], "outcome": stored.outcome},
     )
-    return WebhookResult(record, outcome)
-
-
-def _hurry_first_delivery(*, gateway: str, event_id: str, now: datetime) -> None:
-    """The gateway delivered an event again. If its first delivery is waiting for a retry, that retry is due now."""
-    first = (
-        WebhookEvent.objects.filter(gateway=gateway, event_id=event_id, is_claimed=True, outcome=WebhookOutcome.ERROR)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if first is not None and WebhookEvent.objects.filter(pk=first, outcome=WebhookOutcome.ERROR).update(
-        next_attempt_at=now
-    ):
-        process_webhook_task.enqueue(webhook_event_id=first)
+    return WebhookResult(stored.id, stored.outcome)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -22,7 +22,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from payfirst.core.cache import DatabaseCache
-from payfirst.core.throttling import Rate, hit
+from payfirst.core.throttling import Quota, Rate, hit
 from payfirst.ops.tasks import periodic_tasks, prune_cache_task, run_queued_tasks
 
 pytestmark = pytest.mark.django_db
@@ -113,6 +113,36 @@ def test_hit_counts_within_the_window_and_says_how_long_to_wait():
     assert wait is not None and 1 <= wait <= 60
     assert hit(scope="t", ident="b", rate=rate) is None  # someone else has their own allowance
     assert hit(scope="u", ident="a", rate=rate) is None  # and each scope its own count
+
+
+def test_a_quota_is_used_up_by_its_hits_and_a_statement_can_test_the_mark():
+    cache.clear()
+    quota = Quota(scope="test_quota", ident="ip:198.51.100.7", rate=Rate(limit=2, period=3600))
+
+    def refused_in_sql() -> bool:
+        sql, params = quota.refused_sql() or ("", {})
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 WHERE {sql}", params)
+            return cursor.fetchone() is not None
+
+    try:
+        assert (quota.wait(), refused_in_sql()) == (None, False)
+        quota.hit()
+        assert (quota.wait(), refused_in_sql()) == (None, False)
+        quota.hit()
+        wait = quota.wait()
+        assert wait is not None and 1 <= wait <= 3600 and refused_in_sql()
+        assert 1 <= quota.seconds_left() <= 3600
+    finally:
+        cache.clear()
+
+
+@override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
+def test_a_quota_leaves_the_test_to_a_cache_read_when_the_cache_is_not_the_database():
+    quota = Quota(scope="test_quota", ident="ip:198.51.100.8", rate=Rate(limit=1, period=3600))
+    assert quota.refused_sql() is None
+    quota.hit()
+    assert quota.wait() is not None
 
 
 def test_the_default_cache_is_the_database_table_shared_by_every_process():

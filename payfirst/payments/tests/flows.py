@@ -24,9 +24,9 @@ def receive_and_process(*, headers: dict[str, str], body: bytes, gateway: str = 
     """A delivery as the gateway makes it (intake, in the request) and, when intake queued it, the worker processing
     it; returns the last outcome (processed, ignored, error; or intake's duplicate, ignored, invalid_signature)."""
     result = webhooks.receive_webhook(gateway=gateway, headers=headers, body=body)
-    if result.outcome != WebhookOutcome.QUEUED:
+    if result.outcome != WebhookOutcome.QUEUED or result.webhook_event_id is None:
         return result.outcome
-    return webhooks.process_webhook(webhook_event_id=result.record.pk)
+    return webhooks.process_webhook(webhook_event_id=result.webhook_event_id)
 
 
 def pay(*, user, address, fake: FakeGateway) -> Payment:

@@ -41,8 +41,8 @@ def deliver_capture_webhook(fake: FakeGateway, payment: Payment) -> None:
         event_id="ev-capture", name="payment.captured", gateway_order_id=payment.gateway_order_id
     )
     result = webhooks.receive_webhook(gateway="razorpay", headers=headers, body=body)
-    if result.outcome == WebhookOutcome.QUEUED:
-        webhooks.process_webhook(webhook_event_id=result.record.pk)
+    if result.outcome == WebhookOutcome.QUEUED and result.webhook_event_id is not None:
+        webhooks.process_webhook(webhook_event_id=result.webhook_event_id)
 
 
 # The steps of record_capture's one transaction, in order, and the moment just after it commits.

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
+from payfirst.core.throttling import Quota, Rate
 from payfirst.fulfilment.services import FulfilmentLine
 from payfirst.payments.locks import (
+    StoredWebhook,
     insert_attempt_once,
     insert_idempotency_record_once,
     lock_cart_then_payment,
     payment_lines_for_fulfilment,
+    store_verified_webhook,
 )
-from payfirst.payments.models import IdempotencyRecord, Payment, PaymentAttempt, PaymentLine
+from payfirst.payments.models import (
+    IdempotencyRecord,
+    Payment,
+    PaymentAttempt,
+    PaymentLine,
+    WebhookEvent,
+    WebhookKind,
+    WebhookOutcome,
+)
 from payfirst.payments.tests.flows import pay
+from payfirst.payments.webhooks import process_webhook_task
+from payfirst.testing.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +138,143 @@ def test_insert_idempotency_record_once_claims_a_key_once_per_user(user, other_u
         now,
     )
     assert (record.status_code, record.body, record.completed_at) == (None, None, None)
+
+
+def _delivery(event_id: str = "evt_1", *, kind: str = WebhookKind.PAYMENT) -> dict[str, object]:
+    return {
+        "gateway": "razorpay",
+        "headers": {"Content-Type": "application/json", "X-Razorpay-Event-Id": event_id},
+        "body": '{"event": "payment.captured", "note": "50% off, it\'s fine"}',
+        "body_size": 57,
+        "event_id": event_id,
+        "event_name": "payment.captured",
+        "gateway_order_id": "order_1",
+        "kind": kind,
+        "gateway_refund_id": "",
+        "refund_reference": "",
+        "gateway_payment_id": "pay_1",
+    }
+
+
+def _store(event_id: str = "evt_1", **kwargs: object) -> StoredWebhook | None:
+    return store_verified_webhook(
+        delivery=_delivery(event_id, kind=kwargs.pop("kind", WebhookKind.PAYMENT)),  # type: ignore[arg-type]
+        is_actionable=kwargs.pop("is_actionable", True),  # type: ignore[arg-type]
+        task=process_webhook_task,
+        now=timezone.now(),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _task_columns(task: DBTaskResult) -> tuple[object, ...]:
+    return (
+        task.status,
+        task.args_kwargs,
+        task.priority,
+        task.task_path,
+        task.worker_ids,
+        task.queue_name,
+        task.backend_name,
+        task.run_after,
+        task.return_value,
+        task.exception_class_path,
+        task.traceback,
+        task.started_at,
+        task.finished_at,
+    )
+
+
+def test_store_verified_webhook_claims_and_queues_in_one_statement_on_postgresql():
+    with CaptureQueriesContext(connection) as queries:
+        stored = _store()
+    assert stored is not None and stored.outcome == WebhookOutcome.QUEUED
+    if connection.vendor == "postgresql":
+        [query] = queries.captured_queries
+        assert query["sql"].startswith("WITH delivery AS (")
+    row = WebhookEvent.objects.get()
+    assert (row.pk, row.is_verified, row.is_claimed, row.outcome, row.processed_at, row.attempts, row.error) == (
+        stored.id,
+        True,
+        True,
+        WebhookOutcome.QUEUED,
+        None,
+        0,
+        "",
+    )
+    assert (row.headers, row.body, row.body_size, row.event_id, row.gateway_order_id, row.gateway_payment_id) == (
+        {"Content-Type": "application/json", "X-Razorpay-Event-Id": "evt_1"},
+        '{"event": "payment.captured", "note": "50% off, it\'s fine"}',
+        57,
+        "evt_1",
+        "order_1",
+        "pay_1",
+    )
+
+
+def test_store_verified_webhook_writes_the_task_row_enqueue_writes():
+    stored = _store()
+    assert stored is not None
+    written = DBTaskResult.objects.get()
+    expected = process_webhook_task.enqueue(webhook_event_id=stored.id).db_result  # type: ignore[attr-defined]
+    expected.refresh_from_db()
+    assert _task_columns(written) == _task_columns(expected)
+    assert DBTaskResult.objects.ready().count() == 2  # the worker's own query finds it
+
+
+def test_store_verified_webhook_stores_a_second_copy_as_an_unclaimed_duplicate_without_a_task():
+    first = _store()
+    second = _store()
+    assert first is not None and second is not None
+    assert (second.outcome, second.id != first.id) == (WebhookOutcome.DUPLICATE, True)
+    duplicate = WebhookEvent.objects.get(pk=second.id)
+    assert (duplicate.is_claimed, duplicate.is_verified, duplicate.processed_at is not None) == (False, True, True)
+    assert DBTaskResult.objects.count() == 1
+    assert WebhookEvent.objects.get(pk=first.id).next_attempt_at is None  # nothing to hurry: it is queued
+
+
+def test_store_verified_webhook_hurries_a_first_copy_waiting_for_its_retry():
+    first = _store()
+    assert first is not None
+    later = timezone.now() + timedelta(hours=1)
+    WebhookEvent.objects.filter(pk=first.id).update(outcome=WebhookOutcome.ERROR, next_attempt_at=later)
+    DBTaskResult.objects.all().delete()
+    second = _store()
+    assert second is not None and second.outcome == WebhookOutcome.DUPLICATE
+    hurried = WebhookEvent.objects.get(pk=first.id)
+    assert hurried.next_attempt_at is not None and hurried.next_attempt_at < later
+    [task] = DBTaskResult.objects.ready()
+    assert task.args_kwargs == {"args": [], "kwargs": {"webhook_event_id": first.id}}
+
+
+def test_store_verified_webhook_of_an_event_that_needs_nothing_is_ignored_without_a_task():
+    stored = _store(kind=WebhookKind.OTHER, is_actionable=False)
+    assert stored is not None and stored.outcome == WebhookOutcome.IGNORED
+    row = WebhookEvent.objects.get()
+    assert (row.is_claimed, row.processed_at is not None) == (True, True)
+    assert not DBTaskResult.objects.exists()
+
+
+def test_store_verified_webhook_writes_nothing_while_the_source_is_refused():
+    quota = Quota(scope="webhooks", ident="ip:192.0.2.1", rate=Rate(limit=2, period=60))
+    assert _store("evt_a", refused=quota.refused_sql()) is not None
+    quota.hit()
+    assert _store("evt_b", refused=quota.refused_sql()) is not None  # one forged delivery: not used up yet
+    quota.hit()
+    with CaptureQueriesContext(connection) as queries:
+        assert _store("evt_c", refused=quota.refused_sql()) is None
+    assert len(queries.captured_queries) == (1 if connection.vendor == "postgresql" else 3)  # SQLite: in a savepoint
+    assert sorted(WebhookEvent.objects.values_list("event_id", flat=True)) == ["evt_a", "evt_b"]
+    assert DBTaskResult.objects.count() == 2
+    other_source = Quota(scope="webhooks", ident="ip:192.0.2.2", rate=Rate(limit=2, period=60))
+    assert _store("evt_c", refused=other_source.refused_sql()) is not None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_store_verified_webhook_lets_one_of_many_concurrent_copies_claim_the_event():
+    for round_number in range(5):
+        results = run_concurrently([lambda n=round_number: _store(f"evt_race{n}") for _ in range(6)])
+        outcomes = sorted(result.outcome for result in results)
+        assert outcomes == [WebhookOutcome.DUPLICATE] * 5 + [WebhookOutcome.QUEUED], results
+    assert DBTaskResult.objects.count() == 5
+    assert WebhookEvent.objects.filter(is_claimed=True).count() == 5
