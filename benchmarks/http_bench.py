@@ -185,10 +185,17 @@ class StatementLog:
             text = log.read().decode("utf-8", "replace")
         statements: list[tuple[int, str]] = []
         current: tuple[int, list[str]] | None = None
-        entry = re.compile(r"\[(\d+)\] \S*@" + re.escape(self.name) + r" LOG:  statement: (.*)")
+        # Client-bound statements are logged as `statement:`; the hot reads, prepared on the server, as `execute
+        # <name>:` with their parameters on the next line, put back in so the replay runs the same values.
+        entry = re.compile(r"\[(\d+)\] \S*@" + re.escape(self.name) + r" LOG:  (?:statement|execute [^:]+): (.*)")
+        parameters = re.compile(r"\[(\d+)\] \S*@" + re.escape(self.name) + r" DETAIL:  parameters: (.*)")
         for line in text.splitlines():
             if line.startswith("\t") and current is not None:
                 current[1].append(line[1:])
+                continue
+            found_parameters = parameters.search(line)
+            if found_parameters and current is not None:
+                current[1][:] = [with_parameters("\n".join(current[1]), found_parameters.group(2))]
                 continue
             if current is not None:
                 statements.append((current[0], "\n".join(current[1])))
@@ -203,6 +210,12 @@ class StatementLog:
     def mark(self, label: str) -> None:
         with psycopg.connect(self.database_url, autocommit=True) as connection:
             connection.execute(sql.SQL("SELECT {}").format(sql.Literal(f"bench-mark {label}")))
+
+
+def with_parameters(statement: str, logged: str) -> str:
+    """A prepared statement's text with its logged parameters (`$1 = 'x', $2 = NULL`) in place of $1, $2, …"""
+    values = dict(re.findall(r"\$(\d+) = ('(?:[^']|'')*'|NULL)", logged))
+    return re.sub(r"\$(\d+)\b", lambda number: values.get(number.group(1), number.group(0)), statement)
 
 
 def split_marked(statements: list[tuple[int, str]]) -> dict[str, list[tuple[int, str]]]:
