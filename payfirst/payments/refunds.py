@@ -139,46 +139,7 @@ def apply_refund_status(*, refund_id: int, gateway_refund_id: str, status: str, 
         if refund.status != RefundStatus.PENDING:
             return refund.status
         if status == GatewayRefundStatus.PROCESSED:
-            processed_at = timezone.now()
-            Refund.objects.filter(pk=refund.pk).update(
-                status=RefundStatus.PROCESSED,
-                gateway_refund_id=gateway_refund_id,
-                processed_at=processed_at,
-                error="",
-            )
-            if _is_extra(refund, payment):
-                # A second payment's money given back: the payment's own refunded amount and status do not move.
-                PaymentEvent.objects.create(
-                    payment=payment,
-                    from_status=payment.status,
-                    to_status=payment.status,
-                    source=source,
-                    detail=f"Refund {refund.reference} of {refund.amount} paise of {refund.gateway_payment_id} "
-                    f"processed: {refund.reason}",
-                )
-                return RefundStatus.PROCESSED
-            issue_refund_credit_notes(refund=refund, processed_at=processed_at)
-            # Capped at the amount (the database refuses more): a FLAGGED payment may have been paid more than it.
-            refunded = min(payment.refunded_amount + refund.amount, payment.amount)
-            target = (
-                PaymentStatus.REFUNDED
-                if refunded >= refundable_base(payment=payment)
-                else PaymentStatus.PARTIALLY_REFUNDED
-            )
-            detail = f"Refund {refund.reference} of {refund.amount} paise processed: {refund.reason}"
-            if payment.status == target:
-                # A second partial refund: no state change, but the amount moves and the trail says so.
-                Payment.objects.filter(pk=payment.pk).update(refunded_amount=refunded)
-                PaymentEvent.objects.create(
-                    payment=payment, from_status=payment.status, to_status=target, source=source, detail=detail
-                )
-            else:
-                transition(
-                    payment=payment, to=target, source=source, detail=detail, fields={"refunded_amount": refunded}
-                )
-            notify_refund_processed(payment=payment, refund=refund, refunded_total=refunded)  # sent once committed
-            logger.info("refund processed", extra={"refund_id": refund.pk, "payment_id": payment.pk})
-            return RefundStatus.PROCESSED
+            return _record_processed(payment=payment, refund=refund, gateway_refund_id=gateway_refund_id, source=source)
         if status == GatewayRefundStatus.FAILED:
             reason = "The gateway reports the refund failed."
             Refund.objects.filter(pk=refund.pk).update(
@@ -195,6 +156,44 @@ def apply_refund_status(*, refund_id: int, gateway_refund_id: str, status: str, 
             return RefundStatus.FAILED
         Refund.objects.filter(pk=refund.pk).update(gateway_refund_id=gateway_refund_id, error="")
         return RefundStatus.PENDING
+
+
+def _record_processed(*, payment: Payment, refund: Refund, gateway_refund_id: str, source: str) -> str:
+    """A PENDING refund the gateway processed, under apply_refund_status's locks: the refund PROCESSED and, unless it
+    gave back a second payment's money, the payment's refunded amount, status, credit notes and email."""
+    processed_at = timezone.now()
+    Refund.objects.filter(pk=refund.pk).update(
+        status=RefundStatus.PROCESSED, gateway_refund_id=gateway_refund_id, processed_at=processed_at, error=""
+    )
+    if _is_extra(refund, payment):
+        # A second payment's money given back: the payment's own refunded amount and status do not move.
+        PaymentEvent.objects.create(
+            payment=payment,
+            from_status=payment.status,
+            to_status=payment.status,
+            source=source,
+            detail=f"Refund {refund.reference} of {refund.amount} paise of {refund.gateway_payment_id} "
+            f"processed: {refund.reason}",
+        )
+        return RefundStatus.PROCESSED
+    issue_refund_credit_notes(refund=refund, processed_at=processed_at)
+    # Capped at the amount (the database refuses more): a FLAGGED payment may have been paid more than it.
+    refunded = min(payment.refunded_amount + refund.amount, payment.amount)
+    target = (
+        PaymentStatus.REFUNDED if refunded >= refundable_base(payment=payment) else PaymentStatus.PARTIALLY_REFUNDED
+    )
+    detail = f"Refund {refund.reference} of {refund.amount} paise processed: {refund.reason}"
+    if payment.status == target:
+        # A second partial refund: no state change, but the amount moves and the trail says so.
+        Payment.objects.filter(pk=payment.pk).update(refunded_amount=refunded)
+        PaymentEvent.objects.create(
+            payment=payment, from_status=payment.status, to_status=target, source=source, detail=detail
+        )
+    else:
+        transition(payment=payment, to=target, source=source, detail=detail, fields={"refunded_amount": refunded})
+    notify_refund_processed(payment=payment, refund=refund, refunded_total=refunded)  # sent once committed
+    logger.info("refund processed", extra={"refund_id": refund.pk, "payment_id": payment.pk})
+    return RefundStatus.PROCESSED
 
 
 @task(queue_name="default")

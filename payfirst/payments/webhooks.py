@@ -93,54 +93,74 @@ def receive_webhook(
     except SignatureInvalid as error:
         if quota is not None and (wait := quota.wait()):
             return WebhookResult(None, _THROTTLED, wait)
-        record = WebhookEvent.objects.create(
-            gateway=gateway,
-            headers=kept_headers,
-            body=_text(body, limit=UNTRUSTED_BODY_CHARS),
-            body_size=len(body),
-            outcome=WebhookOutcome.INVALID_SIGNATURE,
-            error=str(error)[:4000],
-            processed_at=now,
-        )
-        if quota is not None:
-            quota.hit()
-        WEBHOOKS_RECEIVED.labels(gateway, WebhookOutcome.INVALID_SIGNATURE).inc()
-        logger.warning(
-            "webhook signature invalid; counted, body not kept, nothing changed",
-            extra={"webhook_event_id": record.pk, "gateway": gateway, "body_size": len(body)},
-        )
-        return WebhookResult(record.pk, WebhookOutcome.INVALID_SIGNATURE)
+        return _keep_unverified(gateway=gateway, headers=kept_headers, body=body, error=error, quota=quota, now=now)
     except GatewayRejected as error:
         # Verified but not understood: redelivering the same bytes would not help.
         if quota is not None and (wait := quota.wait()):
             return WebhookResult(None, _THROTTLED, wait)
-        record = WebhookEvent.objects.create(
-            gateway=gateway,
-            headers=kept_headers,
-            body=_text(body),
-            body_size=len(body),
-            is_verified=True,
-            outcome=WebhookOutcome.IGNORED,
-            error=str(error)[:4000],
-            processed_at=now,
-        )
-        WEBHOOKS_RECEIVED.labels(gateway, WebhookOutcome.IGNORED).inc()
-        logger.warning(
-            "verified webhook not understood; ignored", extra={"webhook_event_id": record.pk, "error": str(error)}
-        )
-        return WebhookResult(record.pk, WebhookOutcome.IGNORED)
+        return _keep_not_understood(gateway=gateway, headers=kept_headers, body=body, error=error, now=now)
+    return _store_verified(gateway=gateway, headers=kept_headers, body=body, event=event, quota=quota, now=now)
 
+
+def _keep_unverified(
+    *, gateway: str, headers: dict[str, str], body: bytes, error: Exception, quota: Quota | None, now: datetime
+) -> WebhookResult:
+    """A delivery that failed verification: its first bytes kept, counted against the source's quota."""
+    record = WebhookEvent.objects.create(
+        gateway=gateway,
+        headers=headers,
+        body=_text(body, limit=UNTRUSTED_BODY_CHARS),
+        body_size=len(body),
+        outcome=WebhookOutcome.INVALID_SIGNATURE,
+        error=str(error)[:4000],
+        processed_at=now,
+    )
+    if quota is not None:
+        quota.hit()
+    WEBHOOKS_RECEIVED.labels(gateway, WebhookOutcome.INVALID_SIGNATURE).inc()
+    logger.warning(
+        "webhook signature invalid; counted, body not kept, nothing changed",
+        extra={"webhook_event_id": record.pk, "gateway": gateway, "body_size": len(body)},
+    )
+    return WebhookResult(record.pk, WebhookOutcome.INVALID_SIGNATURE)
+
+
+def _keep_not_understood(
+    *, gateway: str, headers: dict[str, str], body: bytes, error: Exception, now: datetime
+) -> WebhookResult:
+    """A verified delivery the adapter could not read: kept whole, IGNORED."""
+    record = WebhookEvent.objects.create(
+        gateway=gateway,
+        headers=headers,
+        body=_text(body),
+        body_size=len(body),
+        is_verified=True,
+        outcome=WebhookOutcome.IGNORED,
+        error=str(error)[:4000],
+        processed_at=now,
+    )
+    WEBHOOKS_RECEIVED.labels(gateway, WebhookOutcome.IGNORED).inc()
+    logger.warning(
+        "verified webhook not understood; ignored", extra={"webhook_event_id": record.pk, "error": str(error)}
+    )
+    return WebhookResult(record.pk, WebhookOutcome.IGNORED)
+
+
+def _store_verified(
+    *, gateway: str, headers: dict[str, str], body: bytes, event: GatewayEvent, quota: Quota | None, now: datetime
+) -> WebhookResult:
+    """A verified delivery stored, deduplicated and queued in one statement (payments/locks.py): the row claims its
+    event (the partial unique constraint lets one row per event be the claimed one) and its task is queued with it,
+    so the task exists exactly when the row does; a second copy is stored as a duplicate and hurries the first one's
+    retry. The source's quota is tested inside the statement."""
     refused = quota.refused_sql() if quota is not None else None
     if quota is not None and refused is None and (wait := quota.wait()):  # a cache the statement cannot read
         return WebhookResult(None, _THROTTLED, wait)
     kind = _KINDS.get(event.kind, WebhookKind.OTHER)
-    # One statement (payments/locks.py): the row claims its event (the partial unique constraint lets one row per
-    # event be the claimed one) and its task is queued with it, so the task exists exactly when the row does; a
-    # second copy is stored as a duplicate and hurries the first one's retry.
     stored = store_verified_webhook(
         delivery={
             "gateway": gateway,
-            "headers": kept_headers,
+            "headers": headers,
             "body": _text(body),
             "body_size": len(body),
             "event_id": event.event_id[:128],
