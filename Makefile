@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+WORKERS ?= 1
 SANDBOX_PORT ?= $(shell echo $$(($(PORT) + 1)))
 PG_URL ?= postgres://postgres@127.0.0.1:5432/payfirst
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
@@ -53,14 +54,14 @@ run: venv
 	@export PAYFIRST_DEMO=1 PROMETHEUS_MULTIPROC_DIR="$(CURDIR)/data/prometheus" PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT); \
 	interrupted=; \
 	trap 'interrupted=1; kill -TERM $$web 2>/dev/null' INT; \
-	trap 'interrupted=1; kill -TERM $$web $$worker $$sandbox 2>/dev/null' TERM HUP; \
+	trap 'interrupted=1; kill -TERM $$web $$workers $$sandbox 2>/dev/null' TERM HUP; \
 	env -u PROMETHEUS_MULTIPROC_DIR $(PY) -m sandbox serve --port $(SANDBOX_PORT) & sandbox=$$!; \
-	$(PY) manage.py run_worker --no-reload & worker=$$!; \
+	workers=; for _ in $$(seq $(WORKERS)); do $(PY) manage.py run_worker --no-reload & workers="$$workers $$!"; done; \
 	if [ -n "$$DEBUG" ]; then $(PY) manage.py runserver --noreload 127.0.0.1:$(PORT) & web=$$!; \
 	else $(VENV)/bin/gunicorn config.wsgi -c config/gunicorn.py --bind 127.0.0.1:$(PORT) & web=$$!; fi; \
 	while kill -0 $$web 2>/dev/null; do wait $$web; done; \
-	[ -n "$$interrupted" ] || kill -TERM $$worker $$sandbox 2>/dev/null; \
-	while kill -0 $$worker 2>/dev/null; do wait $$worker; done; \
+	[ -n "$$interrupted" ] || kill -TERM $$workers $$sandbox 2>/dev/null; \
+	for worker in $$workers; do while kill -0 $$worker 2>/dev/null; do wait $$worker; done; done; \
 	while kill -0 $$sandbox 2>/dev/null; do wait $$sandbox; done
 
 # The gateway sandbox alone (`make run` starts it too).

@@ -451,7 +451,8 @@ def start_make_run(port: int, database: str, workdir: Path) -> subprocess.Popen[
     env.pop("DEBUG", None)
     log = (workdir / "make-run.log").open("wb")
     return subprocess.Popen(
-        ["make", "--no-print-directory", "run", f"PORT={port}"],
+        # Two task workers, as docs/operations.md says to start a deployment with.
+        ["make", "--no-print-directory", "run", f"PORT={port}", "WORKERS=2"],
         cwd=ROOT,
         env=env,
         stdout=log,
