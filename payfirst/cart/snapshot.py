@@ -22,7 +22,7 @@ from django.db.models import Model
 from payfirst.cart.models import Cart, CartItem, CartStatus, PromoCode, PromoRedemption, RedemptionState
 from payfirst.cart.selectors import OwnHolds
 from payfirst.catalog.models import Plan, Product, Service, ServicePackage, Slot, Variant
-from payfirst.core.sql import Columns, fetch_prepared, table
+from payfirst.core.sql import Columns, fetch_prepared, instances, table
 
 
 @dataclass(frozen=True)
@@ -100,13 +100,9 @@ def _statement(vendor: str) -> _Statement:
 
 def _item(statement: _Statement, row: tuple[Any, ...], start: int, db: Any) -> tuple[CartItem | None, int]:
     """The line that starts at `row[start]` with its catalog rows attached, and where the next column starts."""
-    item = statement.item.instance(row, start, db)
-    start += len(statement.item)
-    related: dict[str, Any] = {}
-    for name in ("variant", "product", "package", "service", "slot", "plan"):
-        columns: Columns[Any] = getattr(statement, name)
-        related[name] = columns.instance(row, start, db)
-        start += len(columns)
+    names = ("item", "variant", "product", "package", "service", "slot", "plan")
+    made, start = instances(row, [getattr(statement, name) for name in names], db, start)
+    item, related = made[0], dict(zip(names, made, strict=True))
     if item is not None:
         if related["variant"] is not None:
             related["variant"].product = related["product"]
@@ -128,12 +124,7 @@ def cart_snapshot(*, user_id: int) -> CartSnapshot:
     if not rows:
         return CartSnapshot(user=None, cart=None, items=[], holds=OwnHolds(), promo=None, promo_uses=0)
     first = rows[0]
-    user = statement.user.instance(first, 0, db)
-    start = len(statement.user)
-    cart = statement.cart.instance(first, start, db)
-    start += len(statement.cart)
-    promo = statement.promo.instance(first, start, db)
-    start += len(statement.promo)
+    (user, cart, promo), start = instances(first, [statement.user, statement.cart, statement.promo], db)
     promo_uses = int(first[start])
     start += 1
     items: list[CartItem] = []
@@ -143,7 +134,7 @@ def cart_snapshot(*, user_id: int) -> CartSnapshot:
         item, end = _item(statement, row, start, db)
         if item is None:
             continue
-        item.cart = cart  # type: ignore[assignment]  # a line is always in a cart, so cart is not None here
+        item.cart = cart
         items.append(item)
         if item.variant_id is not None:
             units[item.variant_id] = int(row[end])

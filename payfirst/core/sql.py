@@ -104,3 +104,15 @@ class Columns(Generic[M]):
             for converter in converters:
                 values[index] = converter(values[index], column, db)
         return self.model.from_db(db.alias, self.attnames, values)
+
+
+def instances(
+    row: Sequence[Any], groups: Sequence[Columns[Any]], db: BaseDatabaseWrapper, start: int = 0
+) -> tuple[list[Any], int]:
+    """The instances (or Nones) of consecutive column groups in `row` from `start`, and where the next column
+    starts."""
+    made = []
+    for columns in groups:
+        made.append(columns.instance(row, start, db))
+        start += len(columns)
+    return made, start

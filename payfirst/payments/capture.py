@@ -235,15 +235,7 @@ def _attempt_row(
     is inserting it at this moment: the unique constraint refuses the second row, and where row locks are no-ops
     (SQLite) the first one may not be visible yet."""
     now = timezone.now()
-    inserted = insert_attempt_once(
-        payment_id=payment.pk,
-        gateway_payment_id=attempt.gateway_payment_id,
-        gateway_status=attempt.status,
-        amount=attempt.amount.value,
-        currency=attempt.currency,
-        decision=decision,
-        now=now,
-    )
+    inserted = _insert_attempt(payment=payment, attempt=attempt, decision=decision, now=now)
     if inserted is None:
         existing = PaymentAttempt.objects.filter(payment=payment, gateway_payment_id=attempt.gateway_payment_id).first()
         return None if existing is None else (existing, False)
@@ -379,15 +371,7 @@ def _write_decision(*, payment: Payment, row: PaymentAttempt | None, attempt: Ga
         )
     # A new row is written as decided, in one INSERT; when another sync is inserting it at this moment the unique
     # constraint keeps that row, and that sync accounts for the attempt.
-    inserted = insert_attempt_once(
-        payment_id=payment.pk,
-        gateway_payment_id=attempt.gateway_payment_id,
-        gateway_status=attempt.status,
-        amount=attempt.amount.value,
-        currency=attempt.currency,
-        decision=decision,
-        now=timezone.now(),
-    )
+    inserted = _insert_attempt(payment=payment, attempt=attempt, decision=decision, now=timezone.now())
     return inserted is not None
 
 
@@ -632,3 +616,16 @@ def record_failure(
         )
     logger.info("payment failed", extra={"payment_id": payment_id, "source": source})
     return SyncOutcome.FAILED
+
+
+def _insert_attempt(*, payment: Payment, attempt: GatewayAttempt, decision: str, now: datetime) -> int | None:
+    """The attempt's row as `decision` decided it, in one INSERT; None when the payment already has its row."""
+    return insert_attempt_once(
+        payment_id=payment.pk,
+        gateway_payment_id=attempt.gateway_payment_id,
+        gateway_status=attempt.status,
+        amount=attempt.amount.value,
+        currency=attempt.currency,
+        decision=decision,
+        now=now,
+    )

@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from payfirst.cart.models import Cart
-from payfirst.core.sql import Columns, fetch_prepared, table
+from payfirst.core.sql import Columns, fetch_prepared, instances, table
 from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.fulfilment.selectors import FulfilmentRef
 from payfirst.payments.models import Payment
@@ -67,13 +67,7 @@ def payment_snapshot(*, user_id: int, payment_id: int) -> PaymentSnapshot:
     rows, db = fetch_prepared(statement.sql, [payment_id, user_id])
     if not rows:
         return PaymentSnapshot(user=None, payment=None, fulfilments=[])
-    first = rows[0]
-    user = statement.user.instance(first, 0, db)
-    start = len(statement.user)
-    payment = statement.payment.instance(first, start, db)
-    start += len(statement.payment)
-    cart = statement.cart.instance(first, start, db)
-    start += len(statement.cart)
+    (user, payment, cart), start = instances(rows[0], [statement.user, statement.payment, statement.cart], db)
     if payment is None:
         return PaymentSnapshot(user=user, payment=None, fulfilments=[])
     if cart is not None:  # always: a payment's cart is NOT NULL

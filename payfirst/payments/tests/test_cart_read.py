@@ -9,7 +9,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from conftest import client_for
-from payfirst.accounts.models import Address
 from payfirst.cart.models import Cart, CartStatus, PromoRedemption, RedemptionState
 from payfirst.cart.pricing import price_cart, price_lines
 from payfirst.cart.snapshot import cart_snapshot
@@ -20,16 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _address(user) -> int:
-    return Address.objects.create(
-        user=user,
-        full_name="Asha Rao",
-        phone="+919876543210",
-        address_line_1="12 MG Road",
-        city="Bengaluru",
-        state="Karnataka",
-        postal_code="560001",
-        is_default=True,
-    ).pk
+    return factories.make_address(user=user, is_default=True).pk
 
 
 @pytest.fixture
