@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import SimpleLazyObject, empty
 from django.utils.translation import gettext as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.request import Request
@@ -65,6 +65,12 @@ class DeferredUser(SimpleLazyObject):
         if isinstance(user_id, bool) or not isinstance(user_id, (int, str)) or not str(user_id).isdigit():
             raise user_not_found()
         return int(user_id)
+
+    def verify(self) -> None:
+        """Read and check the row now, as authentication would have before the view (for a view that answers
+        without its statement, e.g. a malformed id): a no-op once a statement supplied it."""
+        if self.__dict__["_wrapped"] is empty:
+            SimpleLazyObject._setup(self)  # type: ignore[attr-defined]  # Django's, not in django-stubs
 
     def supply(self, user: Any | None) -> Any:
         """Take the user row a view's own statement read (None: the statement found no such user), checked as

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from payfirst.accounts.authentication import DeferredUser
 from payfirst.accounts.selectors import signed_in_user
 from payfirst.core.api import PagePagination, error_body
 from payfirst.core.errors import NotFound
@@ -208,7 +209,13 @@ class PaymentDetailApi(APIView):
         responses={200: PaymentOutput, 401: UNAUTHORIZED, 404: NOT_FOUND},
     )
     def get(self, request: Request, payment_id: str) -> Response:
-        payment, refs = selectors.payment_with_fulfilments(user=request.user, payment_id=_payment_id(payment_id))
+        try:
+            number = _payment_id(payment_id)
+        except NotFound:
+            if isinstance(request.user, DeferredUser):
+                request.user.verify()  # a token that is no longer good is a 401, before any 404
+            raise
+        payment, refs = selectors.payment_with_fulfilments(user=request.user, payment_id=number)
         return Response(payment_body(payment, refs))
 
 

@@ -183,3 +183,14 @@ def test_payment_body_is_what_the_serializer_renders(user, full_cart, fake_razor
     captured = payment_body(payment, refs[payment.pk])
     assert json.dumps(captured) == json.dumps(PaymentOutput(payment, context={"fulfilments": refs}).data)
     assert captured["captured_at"] is not None and len(captured["fulfilments"]) == 3
+
+
+@pytest.mark.parametrize("path", ["999999", "not-a-number", "0"])
+def test_a_deactivated_users_token_is_a_401_before_a_404(user, path):
+    client = client_for(user)
+    assert client.get(f"/api/payments/{path}/").status_code == 404
+    user.is_active = False
+    user.save()
+    response = client.get(f"/api/payments/{path}/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
