@@ -3,12 +3,12 @@
 simplejwt reads the `accounts_user` row on every request to check that the user still exists and is active: one
 round trip before the view has started. The cart and a payment's detail are each read in one statement that can
 carry that row too. So `BearerTokenAuthentication` (every signed-in endpoint's) verifies the token (signature,
-expiry, type) and, for the GET and HEAD of a view that says `reads_signed_in_user = True`, hands the view a
-`DeferredUser`: the id from the token, the row not read yet. The view's statement joins the row and gives it over
-with `supply()`, which applies the checks simplejwt applies (exists, active, and the password-change check when
-`CHECK_REVOKE_TOKEN` is on) with the same 401 answers. Whatever else touches the user first (`request.user.email`,
-a queryset filtered by it) loads it through simplejwt as before. Other methods and views authenticate exactly as
-simplejwt does.
+expiry, type) and, for the GET and HEAD of a view that says `reads_signed_in_user = True` (a
+`signed_in_views.ReadsSignedInUserApi`), hands it a `DeferredUser`: the id from the token, the row not read yet.
+The view's statement joins the row and gives it over with `supply()`, which applies the checks simplejwt applies
+(exists, active, and the password-change check when `CHECK_REVOKE_TOKEN` is on) with the same 401 answers.
+Whatever else touches the user first (`request.user.email`, a queryset filtered by it) loads it through simplejwt
+as before. Other methods and views authenticate exactly as simplejwt does.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from payfirst.accounts.signed_in_views import ReadsSignedInUserApi
 from payfirst.cart import services
 from payfirst.cart.errors import CartItemNotFound, InvalidQuantity
 from payfirst.cart.models import CartStatus
@@ -268,9 +269,7 @@ ITEM_NOT_FOUND = _error("CartNotFound", ["not_found"], "No such line in your ACT
 # --- views -------------------------------------------------------------------------------------------------------
 
 
-class CartApi(APIView):
-    reads_signed_in_user = True  # its GET reads the user's row in its own statement (services.read_cart)
-
+class CartApi(ReadsSignedInUserApi):  # its GET reads the user's row in its own statement (services.read_cart)
     @extend_schema(
         tags=["cart"],
         operation_id="cart_retrieve",

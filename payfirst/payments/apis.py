@@ -22,8 +22,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from payfirst.accounts.authentication import DeferredUser
 from payfirst.accounts.selectors import signed_in_user
+from payfirst.accounts.signed_in_views import ReadsSignedInUserApi
 from payfirst.core.api import PagePagination, error_body
 from payfirst.core.errors import NotFound
 from payfirst.core.models import MAX_ID
@@ -199,9 +199,7 @@ class PaymentListApi(APIView):
         return paginator.get_paginated_response([payment_body(payment, refs[payment.pk]) for payment in page or []])
 
 
-class PaymentDetailApi(APIView):
-    reads_signed_in_user = True  # its GET reads the user's row in its own statement (selectors)
-
+class PaymentDetailApi(ReadsSignedInUserApi):  # its GET reads the user's row in its own statement (selectors)
     @extend_schema(
         tags=["payments"],
         operation_id="payments_retrieve",
@@ -209,13 +207,7 @@ class PaymentDetailApi(APIView):
         responses={200: PaymentOutput, 401: UNAUTHORIZED, 404: NOT_FOUND},
     )
     def get(self, request: Request, payment_id: str) -> Response:
-        try:
-            number = _payment_id(payment_id)
-        except NotFound:
-            if isinstance(request.user, DeferredUser):
-                request.user.verify()  # a token that is no longer good is a 401, before any 404
-            raise
-        payment, refs = selectors.payment_with_fulfilments(user=request.user, payment_id=number)
+        payment, refs = selectors.payment_with_fulfilments(user=request.user, payment_id=_payment_id(payment_id))
         return Response(payment_body(payment, refs))
 
 
