@@ -13,11 +13,11 @@ from rest_framework.views import APIView
 from payfirst.accounts.authentication import DeferredUser
 
 
+# A view whose GET reads the signed-in user's row in its own statement (`BearerTokenAuthentication` hands it a
+# DeferredUser). An error answered before that statement ran (a malformed id, say) comes after the row's checks, as
+# when authentication read the row first: a token that is no longer good is a 401, never the view's 404.
+# (A comment, not a docstring: the OpenAPI schema takes a view's docstring as its operations' description.)
 class ReadsSignedInUserApi(APIView):
-    """A view whose GET reads the signed-in user's row in its own statement (`BearerTokenAuthentication` hands it a
-    DeferredUser). An error answered before that statement ran (a malformed id, say) comes after the row's checks, as
-    when authentication read the row first: a token that is no longer good is a 401, never the view's 404."""
-
     reads_signed_in_user = True
 
     def handle_exception(self, exc: Exception) -> Response:
