@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from sandbox.models import Job
+from sandbox.wakeups import wake_on_commit
 
 
 def scaled(seconds: float) -> timedelta:
@@ -19,7 +20,9 @@ def scaled(seconds: float) -> timedelta:
 def schedule(*, kind: str, subject: str, after: timedelta | None = None, at: datetime | None = None) -> Job:
     """Record work due `after` from now (or `at` a moment). Call inside the transaction that made it necessary."""
     run_at = at if at is not None else timezone.now() + (after or timedelta(0))
-    return Job.objects.create(kind=kind, subject=subject, run_at=run_at)
+    job = Job.objects.create(kind=kind, subject=subject, run_at=run_at)
+    wake_on_commit()
+    return job
 
 
 def later(seconds: float) -> datetime:

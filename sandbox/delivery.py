@@ -2,7 +2,10 @@
 
 Work is claimed by a conditional UPDATE that sets a lease; a thread (or a whole process) that dies mid-way leaves a
 lease that runs out, and the row is claimed and done again: a delivery is never lost, at the price of an occasional
-duplicate, which real gateways also send."""
+duplicate, which real gateways also send.
+
+An idle thread sleeps until the earliest pending delivery or job falls due, and at most IDLE_SECONDS; work this
+process commits wakes it at once (sandbox/wakeups.py). Threads do not poll the database while nothing is due."""
 
 from __future__ import annotations
 
@@ -13,17 +16,21 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.db.models import F, Q
+from django.db.models import F, Min, Q
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from sandbox.models import Job, WebhookDelivery
 from sandbox.phonepe import services as phonepe
 from sandbox.razorpay import services as razorpay
+from sandbox.wakeups import generation, sleep, wake
 from sandbox.webhooks import send
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.05
+# The longest an idle thread sleeps without looking: it covers work written by another process (a second sandbox
+# process on the same database) and claims whose lease ran out.
+IDLE_SECONDS = 1.0
 JOB_HANDLERS: dict[str, Callable[[str], str]] = {
     Job.Kind.RAZORPAY_REFUND_SETTLE: razorpay.settle_refund,
     Job.Kind.RAZORPAY_AUTO_REFUND: razorpay.auto_refund,
@@ -68,6 +75,22 @@ def claim_job() -> Job | None:
     return None
 
 
+def seconds_until_due() -> float:
+    """Until the earliest pending delivery or unfinished job falls due (a claimed one: when its lease runs out), at
+    most IDLE_SECONDS."""
+    now = timezone.now()
+    moments = [
+        WebhookDelivery.objects.filter(state=WebhookDelivery.State.PENDING, next_attempt_at__isnull=False).aggregate(
+            at=Min(Greatest("next_attempt_at", Coalesce("lease_until", "next_attempt_at")))
+        )["at"],
+        Job.objects.filter(done_at__isnull=True).aggregate(
+            at=Min(Greatest("run_at", Coalesce("lease_until", "run_at")))
+        )["at"],
+    ]
+    due = [(moment - now).total_seconds() for moment in moments if moment is not None]
+    return min([IDLE_SECONDS, *due])
+
+
 def run_job(job: Job) -> str:
     """Each handler moves its subject by conditional UPDATEs, so a job run twice (a lost lease) changes it once."""
     outcome = JOB_HANDLERS[job.kind](job.subject)
@@ -91,13 +114,14 @@ def work_once() -> bool:
 def _loop() -> None:
     while not _stop.is_set():
         close_old_connections()
+        seen = generation()
         try:
-            busy = work_once()
+            idle = 0.0 if work_once() else seconds_until_due()
         except Exception:  # noqa: BLE001 - one bad row must not stop every delivery; its lease lets it be retried
             logger.exception("sandbox delivery loop: one piece of work failed and will be retried")
-            busy = False
-        if not busy:
-            _stop.wait(POLL_SECONDS)
+            idle = IDLE_SECONDS
+        if idle > 0 and not _stop.is_set():
+            sleep(seen, idle)
     connection.close()
 
 
@@ -111,6 +135,7 @@ def start_delivery_threads(count: int | None = None) -> None:
 
 def stop_delivery_threads() -> None:
     _stop.set()
+    wake(len(_threads))
     for thread in _threads:
         thread.join(timeout=float(settings.SANDBOX_WEBHOOK_TIMEOUT_SECONDS) + 1)
     _threads.clear()

@@ -73,8 +73,8 @@ TEMPLATES = [
 SANDBOX_DATABASE_URL = os.environ.get("SANDBOX_DATABASE_URL", f"sqlite:///{DATA_DIR / 'sandbox.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(SANDBOX_DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Many request threads and the delivery threads write at once: writers queue instead of failing.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Many request threads and the delivery threads write at once: writers queue instead of failing. Each thread
+    # keeps its connection (CONN_MAX_AGE above): opening one runs the PRAGMAs and registers Django's SQL functions.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,

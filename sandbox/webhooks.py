@@ -23,6 +23,7 @@ from sandbox.clock import scaled
 from sandbox.faults import take_fault
 from sandbox.models import Fault, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from sandbox.signing import phonepe_callback_authorization, razorpay_webhook_signature
+from sandbox.wakeups import wake_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ def emit(*, gateway: str, events: Sequence[OutgoingEvent]) -> list[WebhookDelive
                 deliveries.append(
                     WebhookDelivery.objects.create(**common, is_duplicate=copy > 0, next_attempt_at=run_after)
                 )
+        wake_on_commit(len(deliveries))
     return deliveries
 
 
