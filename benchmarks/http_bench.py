@@ -76,6 +76,47 @@ class Measure:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+ROLES = ("web", "worker", "sandbox", "postgres", "client")
+
+
+def cpu_seconds_by_role() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each role's live processes: payfirst's gunicorn workers (web), its
+    task workers, the sandbox server, PostgreSQL's processes, and this client. A process that exited meanwhile
+    drops out of its role's figure, so only differences over a window in which none exited mean anything."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = dict.fromkeys(ROLES, 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended while being read
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        if int(entry.name) == os.getpid():
+            role = "client"
+        elif name == "postgres" or args.startswith("postgres"):
+            role = "postgres"
+        elif "gunicorn config.wsgi" in args:
+            role = "web"
+        elif "run_worker" in args:
+            role = "worker"
+        elif "-m sandbox" in args or "sandbox.wsgi" in args:
+            role = "sandbox"
+        else:
+            continue
+        used[role] += seconds
+    return used
+
+
+def cpu_per_item(before: dict[str, float], after: dict[str, float], items: int) -> dict[str, float]:
+    """CPU milliseconds per item (a checkout, a delivery) spent by each role between two readings."""
+    return {f"cpu_{role}_ms": (after[role] - before[role]) * 1000 / items for role in ROLES}
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
@@ -657,7 +698,9 @@ def checkouts_cycle(
 ) -> list[Measure]:
     """One cycle of the checkout pair: the batch's checkouts, 16 at a time, then pgbench replaying their SQL."""
     timings = Timings()
+    cpu_before = cpu_seconds_by_role()
     wall = in_parallel(batch, lambda customer, t=timings: checkout(app, customer, t))
+    cpu = cpu_per_item(cpu_before, cpu_seconds_by_role(), len(batch))
     steps = [s for step in ("create", "confirm") for s in timings.seconds.get(step, [])]
     mine = Measure(
         "checkout",
@@ -677,10 +720,17 @@ def checkouts_cycle(
             "create_p99_ms": percentile(timings.seconds.get("create", [0.0]), 0.99) * 1000,
             "confirm_p50_ms": statistics.median(timings.seconds.get("confirm", [0.0])) * 1000,
             "confirm_p99_ms": percentile(timings.seconds.get("confirm", [0.0]), 0.99) * 1000,
+            **cpu,
         },
     )
     print_row(mine)
-    print("    " + "  ".join(f"{key} {mine.extra[key]:.1f}" for key in sorted(mine.extra) if key.endswith("_ms")))
+    print(
+        "    "
+        + "  ".join(
+            f"{key} {mine.extra[key]:.1f}" for key in sorted(mine.extra) if key.endswith("_ms") and key[:4] != "cpu_"
+        )
+    )
+    print("    CPU ms per checkout: " + "  ".join(f"{role} {cpu[f'cpu_{role}_ms']:.1f}" for role in ROLES))
     for sample in timings.samples[:3]:
         print("   ", sample)
     tps, latency, failed = run_pgbench(replay_database, script, seconds)
@@ -705,11 +755,13 @@ def webhooks_cycle(
 
     bodies = prepare_webhooks(app, sandbox, workdir, group, Timings())
     timings = Timings()
+    cpu_before = cpu_seconds_by_role()
     started = time.monotonic()
     send_webhooks(app, bodies, timings)
     answered = time.monotonic() - started
     wait_fulfilled(Payment, [payment_id for payment_id, _ in bodies])
     wall = time.monotonic() - started
+    cpu = cpu_per_item(cpu_before, cpu_seconds_by_role(), len(bodies))
     answers = timings.all()
     mine = Measure(
         "webhook",
@@ -722,9 +774,10 @@ def webhooks_cycle(
         statistics.median(answers) * 1000,
         percentile(answers, 0.99) * 1000,
         timings.errors,
-        {"queries": queries, "answer_rate": len(bodies) / answered},
+        {"queries": queries, "answer_rate": len(bodies) / answered, **cpu},
     )
     print_row(mine)
+    print("    CPU ms per delivery: " + "  ".join(f"{role} {cpu[f'cpu_{role}_ms']:.1f}" for role in ROLES))
     tps, latency, failed = run_pgbench(replay_database, script, seconds)
     floor = Measure("webhook", "B", "pgbench, its SQL", cycle, 0, seconds, tps, latency, None, failed)
     print_row(floor)
