@@ -4,6 +4,7 @@ translated into the GatewayError tree (the rest of payfirst never sees a `reques
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -35,6 +36,23 @@ class _TimeoutSession(requests.Session):
             raise GatewayUnavailable("Razorpay did not answer within the timeout.") from None
         except requests.exceptions.ConnectionError:
             raise GatewayUnavailable("Could not connect to Razorpay.") from None
+
+
+_sessions = threading.local()
+
+
+def pooled_session(timeout_seconds: float) -> _TimeoutSession:
+    """This thread's session for `timeout_seconds`, kept for the life of the thread so that its connections to the
+    gateway are reused: a session per call meant a new TCP connection, and against the real API a TLS handshake, on
+    every call. One per thread, because requests does not promise that a Session is safe to share between threads.
+    The key pair travels with each request (the SDK passes `auth` per call), never in the session."""
+    by_timeout: dict[float, _TimeoutSession] | None = getattr(_sessions, "by_timeout", None)
+    if by_timeout is None:
+        by_timeout = _sessions.by_timeout = {}
+    session = by_timeout.get(timeout_seconds)
+    if session is None:
+        session = by_timeout[timeout_seconds] = _TimeoutSession(timeout_seconds)
+    return session
 
 
 def _error_text(response: requests.Response) -> tuple[str, str]:
@@ -82,7 +100,7 @@ class RazorpayApi:
 
     def __init__(self, *, key_id: str, key_secret: str, base_url: str, timeout_seconds: float) -> None:
         self._client = razorpay.Client(
-            session=_TimeoutSession(timeout_seconds), auth=(key_id, key_secret), base_url=base_url.rstrip("/")
+            session=pooled_session(timeout_seconds), auth=(key_id, key_secret), base_url=base_url.rstrip("/")
         )
 
     def create_order(self, data: Mapping[str, Any]) -> dict[str, Any]:

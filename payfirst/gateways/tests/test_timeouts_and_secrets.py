@@ -119,3 +119,34 @@ def test_errors_and_logs_never_show_secrets(secret_settings, stub_server, caplog
     visible = " ".join([*(repr(e) + str(e) for e in caught), caplog.text, *(str(r.__dict__) for r in caplog.records)])
     for value in SECRETS.values():
         assert value not in visible
+
+
+def test_adapters_in_one_thread_share_its_session_and_each_call_carries_its_own_key(settings, stub_server):
+    """The session (and its kept connections) is per thread, not per adapter; the key pair is per request."""
+    import base64
+    import threading
+
+    from payfirst.gateways.razorpay.sdk import RazorpayApi
+
+    stub_server.add("GET", "/rzp/v1/payments/pay_1", json_body={"id": "pay_1"})
+    base = f"{stub_server.url}/rzp"
+    first = RazorpayApi(key_id="rzp_test_first", key_secret="s1", base_url=base, timeout_seconds=5)
+    second = RazorpayApi(key_id="rzp_test_second", key_secret="s2", base_url=base, timeout_seconds=5)
+    assert first._client.session is second._client.session
+    first.fetch_payment("pay_1")
+    second.fetch_payment("pay_1")
+    keys = [
+        base64.b64decode(request.headers["Authorization"].split()[1]).decode().split(":")[0]
+        for request in stub_server.requests
+    ]
+    assert keys == ["rzp_test_first", "rzp_test_second"]
+
+    elsewhere: list[object] = []
+    thread = threading.Thread(
+        target=lambda: elsewhere.append(
+            RazorpayApi(key_id="k", key_secret="s", base_url=base, timeout_seconds=5)._client.session
+        )
+    )
+    thread.start()
+    thread.join()
+    assert elsewhere and elsewhere[0] is not first._client.session
