@@ -309,3 +309,35 @@ def test_retention_deletes_only_old_deliveries_that_are_done_with(pending, fake_
     assert WebhookEvent.objects.filter(outcome="processed").get() == fresh
     name = "payfirst.payments.webhooks.purge_webhook_events_task"
     assert periodic_tasks()[name].every == timedelta(hours=6)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_webhook_is_processed_before_an_email_queued_earlier(user):
+    """Under a burst the worker captures and fulfils first; the e-mails it owes wait their turn."""
+    from django.db import transaction
+    from django_tasks_db.models import DBTaskResult
+
+    from payfirst.notifications.models import NotificationKind
+    from payfirst.notifications.services import notify, send_notification_task
+    from payfirst.ops.worker import TaskWorker
+    from payfirst.payments.webhooks import process_webhook_task
+
+    with transaction.atomic():
+        notify(key="booking-cancelled:1", kind=NotificationKind.BOOKING_CANCELLED, user_id=user.pk, context={})
+    process_webhook_task.enqueue(webhook_event_id=1)
+    assert DBTaskResult.objects.count() == 2
+    worker = TaskWorker(
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+    claimed = [worker.claim_next(), worker.claim_next()]
+    assert [task.task_path for task in claimed if task is not None] == [
+        process_webhook_task.module_path,
+        send_notification_task.module_path,
+    ]
