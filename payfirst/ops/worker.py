@@ -1,17 +1,19 @@
-"""django-tasks-db's worker, reused as is: its claim (SELECT ... FOR UPDATE SKIP LOCKED, then mark RUNNING) and its
-run_task."""
+"""django-tasks-db's worker loop and run_task, with a claim of our own: one statement on PostgreSQL
+(payfirst/ops/locks.py), django-tasks-db's claim (SELECT ... FOR UPDATE SKIP LOCKED, then mark RUNNING) elsewhere."""
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 
-from django.db import InterfaceError, OperationalError, connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, connections
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
-from django_tasks_db.utils import exclusive_transaction
+from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from payfirst.core.logging import task_id_var
+from payfirst.ops.locks import claim_next_task
 
 logger = logging.getLogger("payfirst.ops")
 
@@ -33,7 +35,7 @@ class TaskWorker(Worker):
         """
         while self.running:
             try:
-                super().run()
+                self._loop()
                 return
             except (OperationalError, InterfaceError) as error:
                 logger.warning("worker lost the database (%s); trying again in %ss", error, RECONNECT_PAUSE)
@@ -46,6 +48,34 @@ class TaskWorker(Worker):
                 while self.running and time.monotonic() < deadline:
                     time.sleep(0.05)
 
+    def _loop(self) -> None:
+        """db_worker's loop (`Worker.run`): claim and run tasks while any is ready, then wait `interval` before
+        looking again; with `batch`, stop at the first look that finds none; stop after `max_tasks`."""
+        logger.info("Starting worker worker_id=%s queues=%s", self.worker_id, ",".join(self.queue_names))
+        if self.startup_delay and self.interval:
+            time.sleep(random.random())  # noqa: S311 - spreads workers started together; not a secret
+        while self.running:
+            close_old_connections()
+            try:
+                task_result = self.claim_next()
+            except OperationalError as error:
+                if not is_locked_database_exception(error):  # SQLite's "database is locked" passes; look again
+                    raise
+                task_result, looked = None, False
+            else:
+                looked = True
+            if task_result is not None:
+                self.run_task(task_result)
+            elif self.batch and looked:
+                logger.info("No more tasks to run for worker_id=%s - exiting gracefully.", self.worker_id)
+                return
+            if self.max_tasks is not None and self._run_tasks >= self.max_tasks:
+                logger.info("Ran the maximum of %d tasks on worker=%s - exiting.", self._run_tasks, self.worker_id)
+                return
+            if self.running and task_result is None:
+                close_old_connections()
+                time.sleep(self.interval)
+
     def run_task(self, db_task_result: DBTaskResult) -> None:
         token = task_id_var.set(str(db_task_result.id))
         try:
@@ -54,7 +84,16 @@ class TaskWorker(Worker):
             task_id_var.reset(token)
 
     def claim_next(self) -> DBTaskResult | None:
-        """Claim the next ready task exactly as `Worker.run` does; None when nothing is ready."""
+        """Claim the next ready task (highest priority, then the earliest due, then the earliest queued), marking it
+        RUNNING for this worker; None when nothing is ready. One statement on PostgreSQL; django-tasks-db's own
+        claim elsewhere."""
+        if connection.vendor == "postgresql":
+            return claim_next_task(
+                worker_id=self.worker_id,
+                backend_name=self.backend_name,
+                queue_names=None if self.process_all_queues else self.queue_names,
+                excluded_queue_names=self.excluded_queue_names,
+            )
         tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
         if not self.process_all_queues:
             tasks = tasks.filter(queue_name__in=self.queue_names)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.db import OperationalError, connection, connections
 from django.utils import timezone
 from django_tasks import TaskResultStatus
-from django_tasks_db.models import DBTaskResult, DBTaskResultQuerySet
+from django_tasks_db.models import DBTaskResult
 
 from payfirst.ops import worker as worker_module
 from payfirst.ops.management.commands.run_worker import run
@@ -155,16 +156,16 @@ def test_worker_run_enqueues_due_periodic_tasks_at_start_and_runs_them():
 def test_worker_survives_losing_the_database_and_runs_the_task_once_it_is_back(monkeypatch):
     """A PostgreSQL restart made db_worker's loop raise OperationalError and the worker process exit for good."""
     monkeypatch.setattr(worker_module, "RECONNECT_PAUSE", 0)
-    real_get_locked = DBTaskResultQuerySet.get_locked
+    real_claim_next = TaskWorker.claim_next
     failures: list[int] = []
 
-    def get_locked_after_a_restart(self):
+    def claim_next_after_a_restart(self):
         if not failures:
             failures.append(1)
             raise OperationalError("consuming input failed: server closed the connection unexpectedly")
-        return real_get_locked(self)
+        return real_claim_next(self)
 
-    monkeypatch.setattr(DBTaskResultQuerySet, "get_locked", get_locked_after_a_restart)
+    monkeypatch.setattr(TaskWorker, "claim_next", claim_next_after_a_restart)
     result = sample_tasks.say.enqueue("still here")
     worker = TaskWorker(
         queue_names=["*"],
@@ -181,3 +182,52 @@ def test_worker_survives_losing_the_database_and_runs_the_task_once_it_is_back(m
 
     assert failures == [1]
     assert DBTaskResult.objects.get(pk=result.id).status == TaskResultStatus.SUCCESSFUL
+
+
+def _worker(queue_names: list[str], excluded: list[str] | None = None) -> TaskWorker:
+    return TaskWorker(
+        queue_names=queue_names,
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="claimer",
+        excluded_queue_names=excluded or [],
+    )
+
+
+@pytest.mark.django_db
+def test_the_claim_takes_the_highest_priority_then_the_earliest_due_then_the_earliest_queued():
+    later = sample_tasks.record.using(run_after=timezone.now() - timedelta(seconds=5)).enqueue("due-earlier")
+    first = sample_tasks.record.enqueue("queued-first")
+    urgent = sample_tasks.record.using(priority=10).enqueue("urgent")
+    sample_tasks.record.using(run_after=timezone.now() + timedelta(hours=1)).enqueue("not-yet")
+    worker = _worker(["*"])
+    claimed = [worker.claim_next() for _ in range(4)]
+    assert [str(task.id) if task else None for task in claimed] == [urgent.id, later.id, first.id, None]
+    row = DBTaskResult.objects.get(id=urgent.id)
+    assert (row.status, row.worker_ids, row.started_at is not None) == (TaskResultStatus.RUNNING, ["claimer"], True)
+
+
+@pytest.mark.django_db
+def test_the_claim_keeps_to_the_workers_queues():
+    default = sample_tasks.record.enqueue("default-queue")
+    webhooks = sample_tasks.record.using(queue_name="webhooks").enqueue("webhooks-queue")
+    claimed = [
+        _worker(["*"], excluded=["default"]).claim_next(),
+        _worker(["webhooks"]).claim_next(),
+        _worker(["default", "webhooks"]).claim_next(),
+    ]
+    assert [str(task.id) if task else None for task in claimed] == [webhooks.id, None, default.id]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_on_postgresql_a_claim_is_one_statement(django_assert_num_queries):
+    sample_tasks.record.enqueue("one")
+    worker = _worker(["*"])
+    with django_assert_num_queries(1):
+        assert worker.claim_next() is not None
+    with django_assert_num_queries(1):
+        assert worker.claim_next() is None
