@@ -79,12 +79,11 @@ class Measure:
 ROLES = ("web", "worker", "sandbox", "postgres", "client")
 
 
-def cpu_seconds_by_role() -> dict[str, float]:
-    """CPU seconds (user + system) used so far by each role's live processes: payfirst's gunicorn workers (web), its
-    task workers, the sandbox server, PostgreSQL's processes, and this client. A process that exited meanwhile
-    drops out of its role's figure, so only differences over a window in which none exited mean anything."""
+def cpu_seconds_by_role() -> dict[int, tuple[str, float]]:
+    """{pid: (role, CPU seconds used so far, user + system)} of each live process with a role: payfirst's gunicorn
+    workers (web), its task workers, the sandbox server, PostgreSQL's processes, and this client."""
     tick = os.sysconf("SC_CLK_TCK")
-    used = dict.fromkeys(ROLES, 0.0)
+    used: dict[int, tuple[str, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -108,13 +107,20 @@ def cpu_seconds_by_role() -> dict[str, float]:
             role = "sandbox"
         else:
             continue
-        used[role] += seconds
+        used[int(entry.name)] = (role, seconds)
     return used
 
 
-def cpu_per_item(before: dict[str, float], after: dict[str, float], items: int) -> dict[str, float]:
-    """CPU milliseconds per item (a checkout, a delivery) spent by each role between two readings."""
-    return {f"cpu_{role}_ms": (after[role] - before[role]) * 1000 / items for role in ROLES}
+def cpu_per_item(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], items: int
+) -> dict[str, float]:
+    """CPU milliseconds per item (a checkout, a delivery) each role spent between two readings. A process that
+    ended in between is left out (what it spent in the window is lost), one that started counts in full."""
+    spent = dict.fromkeys(ROLES, 0.0)
+    for pid, (role, seconds) in after.items():
+        earlier = before.get(pid)
+        spent[role] += seconds - (earlier[1] if earlier is not None and earlier[0] == role else 0.0)
+    return {f"cpu_{role}_ms": spent[role] * 1000 / items for role in ROLES}
 
 
 def percentile(values: list[float], fraction: float) -> float:
