@@ -143,10 +143,19 @@ class Gateway(Protocol):
     name: str
 
     def create_order(
-        self, *, reference: str, amount: Paise, redirect_url: str | None, customer: Mapping[str, str], description: str
+        self,
+        *,
+        reference: str,
+        amount: Paise,
+        redirect_url: str | None,
+        customer: Mapping[str, str],
+        description: str,
+        first_opening: bool = False,
     ) -> GatewayOrder:
         """Open a gateway order for `amount` under our `reference` (unique per payment; the same reference twice
-        must not open two orders where the gateway can prevent it)."""
+        must not open two orders where the gateway can prevent it). `first_opening` says no earlier attempt can have
+        opened one under this reference (its payment was created by this request), so an adapter that looks for an
+        earlier order before opening one may skip the look."""
         ...
 
     def fetch_payment(self, *, gateway_order_id: str) -> GatewayPayment:

@@ -238,7 +238,14 @@ class FakeGateway:
                 raise error
 
     def create_order(
-        self, *, reference: str, amount: Paise, redirect_url: str | None, customer: Mapping[str, str], description: str
+        self,
+        *,
+        reference: str,
+        amount: Paise,
+        redirect_url: str | None,
+        customer: Mapping[str, str],
+        description: str,
+        first_opening: bool = False,
     ) -> GatewayOrder:
         self._enter("create_order")
         with self._lock:

@@ -343,6 +343,8 @@ def _open_gateway_order(*, payment: Payment, user: User) -> Payment:
             else razorpay_callback_url(),
             customer={"name": user.full_name, "email": user.email, "contact": user.phone},
             description=f"{settings.PAYFIRST_MERCHANT_NAME} — {payment.items_count} item(s), {payment.reference}",
+            # A re-opening (after a crash or a lost answer) counts up order_attempts before its call.
+            first_opening=payment.order_attempts == 1,
         )
     except GatewayError as error:
         logger.warning(

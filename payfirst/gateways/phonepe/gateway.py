@@ -94,7 +94,14 @@ class PhonePeGateway:
         return cls(PhonePeConfig.from_settings())
 
     def create_order(
-        self, *, reference: str, amount: Paise, redirect_url: str | None, customer: Mapping[str, str], description: str
+        self,
+        *,
+        reference: str,
+        amount: Paise,
+        redirect_url: str | None,
+        customer: Mapping[str, str],
+        description: str,
+        first_opening: bool = False,
     ) -> GatewayOrder:
         """Open a Standard Checkout order whose merchantOrderId is our reference; PhonePe refuses a second order
         with the same merchantOrderId, so one reference can never become two orders."""

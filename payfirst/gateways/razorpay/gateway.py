@@ -81,14 +81,23 @@ class RazorpayGateway:
         return cls(RazorpayConfig.from_settings())
 
     def create_order(
-        self, *, reference: str, amount: Paise, redirect_url: str | None, customer: Mapping[str, str], description: str
+        self,
+        *,
+        reference: str,
+        amount: Paise,
+        redirect_url: str | None,
+        customer: Mapping[str, str],
+        description: str,
+        first_opening: bool = False,
     ) -> GatewayOrder:
         """Open (or find again) the Razorpay order for `reference`. Razorpay does not enforce unique receipts, so an
         order already carrying our reference as its receipt, for this amount, is reused: a retry after a lost answer
-        never opens a second order."""
+        never opens a second order. On a first opening there is nothing to find, and the look (a second call to the
+        gateway) is skipped."""
         # redirect_url is where Checkout's redirect mode form-POSTs its result (Checkout.js `callback_url`); the
         # default (handler) mode ignores it and hands the result to the page.
-        entity = self._order_by_receipt(reference, amount=amount) or self.api.create_order(
+        earlier = None if first_opening else self._order_by_receipt(reference, amount=amount)
+        entity = earlier or self.api.create_order(
             {
                 "amount": amount.value,
                 "currency": CURRENCY,

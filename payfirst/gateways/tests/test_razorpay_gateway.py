@@ -74,6 +74,20 @@ def test_create_order_looks_for_an_order_with_our_receipt_first(gateway, stub_se
     assert lookup.query["receipt"] == ["PAY-7Q3K9X2M"]
 
 
+def test_a_first_opening_creates_the_order_without_looking_for_an_earlier_one(gateway, stub_server):
+    stub_server.add("POST", "/rzp/v1/orders", json_body=fixture_json("razorpay/order_created.json"))
+    order = gateway.create_order(
+        reference="PAY-7Q3K9X2M",
+        amount=Paise(50000),
+        redirect_url=None,
+        customer=CUSTOMER,
+        description="2 items",
+        first_opening=True,
+    )
+    assert stub_server.calls("GET", "/rzp/v1/orders") == []
+    assert len(stub_server.calls("POST", "/rzp/v1/orders")) == 1 and order.gateway_order_id == ORDER_ID
+
+
 def test_create_order_retry_reuses_the_order_with_our_receipt(gateway, stub_server):
     other_amount = {**fixture_json("razorpay/order_created.json"), "id": "order_OtherAmount001", "amount": 100}
     ours = {**fixture_json("razorpay/order_created.json"), "status": "attempted"}
