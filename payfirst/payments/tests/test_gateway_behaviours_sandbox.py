@@ -262,6 +262,9 @@ def test_a_dashboard_refund_reaches_payfirst_by_its_webhook(server, sandbox, use
         timeout=60,
         what="refund.processed to be delivered",
     )
+    # Nothing else in flight: on SQLite a delivery arriving while this thread drains the queue would share its
+    # connection (the live server's thread uses the test's in-memory database).
+    sandbox.wait_idle()
 
     def recorded() -> bool:
         # What the worker does: the queued deliveries, and any delivery whose processing is due again (brought
