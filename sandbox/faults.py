@@ -45,10 +45,19 @@ def clear_faults(*, gateway: str | None = None) -> int:
     return deleted
 
 
-def take_fault(*, gateway: str, kind: str) -> Fault | None:
+def armed_kinds(*, gateway: str) -> frozenset[str]:
+    """The kinds of fault with a use left on `gateway`, in one read: code that may take several kinds (a gateway
+    call, a batch of webhooks) asks once and passes the answer to `take_fault` as `armed`."""
+    return frozenset(Fault.objects.filter(gateway=gateway, remaining__gt=0).values_list("kind", flat=True))
+
+
+def take_fault(*, gateway: str, kind: str, armed: frozenset[str] | None = None) -> Fault | None:
     """Take one use of an armed `kind` fault, or None when none is armed. Race-safe without a lock: the UPDATE only
     succeeds while the row still has a use left; on losing a race the next armed row is tried. Nothing armed costs
-    one read and takes no write lock (every gateway call asks)."""
+    one read and takes no write lock (every gateway call asks), and no read at all when `armed` (from
+    `armed_kinds`) says that kind has no use left."""
+    if armed is not None and kind not in armed:
+        return None
     for fault in Fault.objects.filter(gateway=gateway, kind=kind, remaining__gt=0).order_by("armed_at", "pk"):
         if Fault.objects.filter(pk=fault.pk, remaining__gt=0).update(remaining=F("remaining") - 1):
             return fault

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sandbox.errors import PhonePeApiError, RazorpayApiError
-from sandbox.faults import hold_seconds, take_fault
+from sandbox.faults import armed_kinds, hold_seconds, take_fault
 from sandbox.models import Fault
 
 logger = logging.getLogger(__name__)
@@ -58,13 +58,14 @@ class GatewayApiView(APIView):
         self._hold = 0.0
         if not self.uses_faults:
             return
-        if take_fault(gateway=self.gateway, kind=Fault.Kind.RATE_LIMIT):
+        armed = armed_kinds(gateway=self.gateway)
+        if take_fault(gateway=self.gateway, kind=Fault.Kind.RATE_LIMIT, armed=armed):
             logger.info("sandbox rate_limit fault on %s %s", self.gateway, request.path)
             raise type(self).rate_limited()
-        if take_fault(gateway=self.gateway, kind=Fault.Kind.API_ERROR):
+        if take_fault(gateway=self.gateway, kind=Fault.Kind.API_ERROR, armed=armed):
             logger.info("sandbox api_error fault", extra={"gateway": self.gateway, "path": request.path})
             raise type(self).server_error()
-        if take_fault(gateway=self.gateway, kind=Fault.Kind.API_TIMEOUT):
+        if take_fault(gateway=self.gateway, kind=Fault.Kind.API_TIMEOUT, armed=armed):
             # The request is served normally (its effect happens); only the answer comes too late for the client.
             self._hold = hold_seconds()
             logger.info("sandbox api_timeout fault", extra={"gateway": self.gateway, "hold_seconds": self._hold})

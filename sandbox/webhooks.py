@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from sandbox import ids
 from sandbox.clock import scaled
-from sandbox.faults import take_fault
+from sandbox.faults import armed_kinds, take_fault
 from sandbox.models import Fault, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from sandbox.signing import phonepe_callback_authorization, razorpay_webhook_signature
 from sandbox.wakeups import wake_on_commit
@@ -65,7 +65,8 @@ def emit(*, gateway: str, events: Sequence[OutgoingEvent]) -> list[WebhookDelive
     webhook_drop, webhook_delay and webhook_duplicate take one use per event.
     """
     batch = list(events)
-    if len(batch) > 1 and take_fault(gateway=gateway, kind=Fault.Kind.WEBHOOK_REORDER):
+    armed = armed_kinds(gateway=gateway)
+    if len(batch) > 1 and take_fault(gateway=gateway, kind=Fault.Kind.WEBHOOK_REORDER, armed=armed):
         batch.reverse()
     url = webhook_url(gateway)
     disabled = endpoint_disabled(gateway)
@@ -86,13 +87,13 @@ def emit(*, gateway: str, events: Sequence[OutgoingEvent]) -> list[WebhookDelive
             if disabled:
                 deliveries.append(WebhookDelivery.objects.create(**common, state=WebhookDelivery.State.SKIPPED))
                 continue
-            if take_fault(gateway=gateway, kind=Fault.Kind.WEBHOOK_DROP):
+            if take_fault(gateway=gateway, kind=Fault.Kind.WEBHOOK_DROP, armed=armed):
                 deliveries.append(WebhookDelivery.objects.create(**common, state=WebhookDelivery.State.DROPPED))
                 logger.info("sandbox webhook dropped by fault: %s %s", gateway, event.name)
                 continue
-            delay = take_fault(gateway=gateway, kind=Fault.Kind.WEBHOOK_DELAY)
+            delay = take_fault(gateway=gateway, kind=Fault.Kind.WEBHOOK_DELAY, armed=armed)
             run_after = now + scaled(delay.delay_seconds or 0) if delay else now
-            copies = 2 if take_fault(gateway=gateway, kind=Fault.Kind.WEBHOOK_DUPLICATE) else 1
+            copies = 2 if take_fault(gateway=gateway, kind=Fault.Kind.WEBHOOK_DUPLICATE, armed=armed) else 1
             for copy in range(copies):
                 deliveries.append(
                     WebhookDelivery.objects.create(**common, is_duplicate=copy > 0, next_attempt_at=run_after)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from sandbox import ids
 from sandbox.clock import scaled, schedule
 from sandbox.errors import RAZORPAY_NOT_FOUND, RazorpayApiError, razorpay_invalid
-from sandbox.faults import take_fault
+from sandbox.faults import armed_kinds, take_fault
 from sandbox.models import Fault, Job, RazorpayOrder, RazorpayPayment, RazorpayRefund
 from sandbox.razorpay.selectors import envelope, order_entity, payment_entity, refund_entity
 from sandbox.signing import razorpay_checkout_signature
@@ -150,7 +150,12 @@ def pay_order(*, order_id: str, outcome: str, customer: Mapping[str, str] | None
             attempts=F("attempts") + 1, status=RazorpayOrder.Status.ATTEMPTED
         )
         order.refresh_from_db()
-        late = take_fault(gateway=GATEWAY, kind=Fault.Kind.LATE_AUTHORIZATION) if outcome == "success" else None
+        armed = armed_kinds(gateway=GATEWAY)
+        late = (
+            take_fault(gateway=GATEWAY, kind=Fault.Kind.LATE_AUTHORIZATION, armed=armed)
+            if outcome == "success"
+            else None
+        )
         if outcome == "failure" or late:
             payment = _failed_payment(order, customer or {})
             emit(gateway=GATEWAY, events=[_payment_event("payment.failed", payment)])
@@ -166,7 +171,7 @@ def pay_order(*, order_id: str, outcome: str, customer: Mapping[str, str] | None
         events = [_payment_event("payment.authorized", payment)]
         if order.auto_capture:
             events += _capture(payment=payment, order=order)
-            if take_fault(gateway=GATEWAY, kind=Fault.Kind.DUPLICATE_PAYMENT):
+            if take_fault(gateway=GATEWAY, kind=Fault.Kind.DUPLICATE_PAYMENT, armed=armed):
                 events += _duplicate_payment(order)
         else:
             _schedule_auto_refund(payment, order)
