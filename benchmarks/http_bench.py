@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "docs" / "benchmarks"
 PG_LOG = Path(os.environ.get("PG_LOG", "/var/log/postgresql/postgresql-15-main.log"))
 CONNECTIONS = 16
+SETTLE_IDLE = 0.9  # before each measurement, the machine's CPUs at least this idle (see settle)
 RAZORPAY_WEBHOOK_SECRET = "sandbox_webhook_secret"
 SCENARIOS = ("read", "checkout", "webhook")
 RAISED_THROTTLES = {
@@ -133,6 +134,27 @@ def _ms(text: str) -> float:
     if found is None:
         raise SystemExit(f"wrk printed a latency this cannot read: {text!r}")
     return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[found.group(2)]
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(idle, total) jiffies of all CPUs since boot, from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields)  # idle + iowait
+
+
+def settle(*, idle: float = SETTLE_IDLE, window: float = 0.5, timeout: float = 20.0) -> float:
+    """Wait until the machine's CPUs were at least `idle` idle over `window` seconds, or `timeout` passed; returns
+    the idle fraction last seen. What an earlier scenario left running (the workers' queued e-mails, the sandbox's
+    deliveries, PostgreSQL's checkpoint and autovacuum after pgbench) would otherwise take cores from whichever side
+    of the next pair happens to run first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        idle_before, total_before = _cpu_times()
+        time.sleep(window)
+        idle_after, total_after = _cpu_times()
+        seen = (idle_after - idle_before) / max(total_after - total_before, 1)
+        if seen >= idle or time.monotonic() > deadline:
+            return seen
 
 
 def run_wrk(url: str, seconds: int, token: str | None = None) -> tuple[float, float, float, int, int]:
@@ -662,6 +684,7 @@ def bench(
     for cycle in range(1, cycles + 1):
         for name, (url, token) in reads.items() if "read" in args.scenarios else ():
             for side, target, tok in (("A", url, token), ("B", f"{app}/healthz", None)):
+                settle()
                 rate, p50, p99, errors, count = run_wrk(target, seconds, tok)
                 results.append(
                     Measure(
@@ -715,6 +738,7 @@ def checkouts_cycle(
 ) -> list[Measure]:
     """One cycle of the checkout pair: the batch's checkouts, 16 at a time, then pgbench replaying their SQL."""
     timings = Timings()
+    settle()
     cpu_before = cpu_seconds_by_role()
     wall = in_parallel(batch, lambda customer, t=timings: checkout(app, customer, t))
     cpu = cpu_per_item(cpu_before, cpu_seconds_by_role(), len(batch))
@@ -750,6 +774,7 @@ def checkouts_cycle(
     print("    CPU ms per checkout: " + "  ".join(f"{role} {cpu[f'cpu_{role}_ms']:.1f}" for role in ROLES))
     for sample in timings.samples[:3]:
         print("   ", sample)
+    settle()
     tps, latency, failed = run_pgbench(replay_database, script, seconds)
     floor = Measure("checkout", "B", "pgbench, its SQL", cycle, 0, seconds, tps, latency, None, failed)
     print_row(floor)
@@ -772,6 +797,7 @@ def webhooks_cycle(
 
     bodies = prepare_webhooks(app, sandbox, workdir, group, Timings())
     timings = Timings()
+    settle()
     cpu_before = cpu_seconds_by_role()
     started = time.monotonic()
     send_webhooks(app, bodies, timings)
@@ -795,6 +821,7 @@ def webhooks_cycle(
     )
     print_row(mine)
     print("    CPU ms per delivery: " + "  ".join(f"{role} {cpu[f'cpu_{role}_ms']:.1f}" for role in ROLES))
+    settle()
     tps, latency, failed = run_pgbench(replay_database, script, seconds)
     floor = Measure("webhook", "B", "pgbench, its SQL", cycle, 0, seconds, tps, latency, None, failed)
     print_row(floor)
