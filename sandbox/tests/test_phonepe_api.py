@@ -244,7 +244,9 @@ def test_refund_moves_pending_confirmed_completed_over_time(client, bearer, rece
         if state != seen[-1]:
             seen.append(state)
         time.sleep(0.05)
-    assert seen == ["PENDING", "CONFIRMED", "COMPLETED"]
+    # The status API is polled, so on a loaded machine the short CONFIRMED step can fall between two looks: what
+    # was seen must be the steps in order; the webhooks below show every step was taken.
+    assert seen in (["PENDING", "CONFIRMED", "COMPLETED"], ["PENDING", "COMPLETED"])
     receiver.wait_for(3)
     assert [(item.json()["event"], item.json()["payload"]["state"]) for item in receiver.received] == [
         ("checkout.order.completed", "COMPLETED"),
