@@ -337,6 +337,16 @@ def copy_database(database: str, copy: str, workdir: Path) -> None:
     subprocess.run(["pg_dump", "-Fc", "-f", str(dump), "-d", database], check=True)
     recreate_database(copy)
     subprocess.run(["pg_restore", "--no-owner", "-d", copy, str(dump)], check=True)
+    analyze(copy)
+
+
+def analyze(database: str) -> None:
+    """Fresh planner statistics for `database`, as autovacuum keeps them on a database in service. The bench writes
+    its catalog, customers and carts moments before it measures, too few rows at a time for autovacuum's threshold,
+    and pg_restore leaves a copy with none: plans made on those (and kept for a connection's life by the prepared
+    reads) would be another database's."""
+    with psycopg.connect(database, autocommit=True) as connection:
+        connection.execute("ANALYZE")
 
 
 # ------------------------------------------------------------------------------------------------- the app's data
@@ -680,6 +690,7 @@ def bench(
     buyers = make_customers(cycles * args.checkouts if "checkout" in args.scenarios else 0)
     payers = make_customers(cycles * args.checkouts if "webhook" in args.scenarios else 0)
     in_parallel(buyers + payers, lambda customer: fill_cart(app, customer, catalog))
+    analyze(args.database)
 
     for cycle in range(1, cycles + 1):
         for name, (url, token) in reads.items() if "read" in args.scenarios else ():
