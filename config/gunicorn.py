@@ -2,7 +2,9 @@
 app's format, no separate access log (the app writes one JSON line per request), Prometheus multi-process cleanup."""
 
 import os
+from typing import Any
 
+from gunicorn.glogging import Logger
 from prometheus_client import multiprocess
 
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -10,6 +12,18 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 accesslog = None  # payfirst.access logs each request as JSON, with its request id, route, status and duration
+
+
+class AppLogsAccess(Logger):
+    """gunicorn's logger without its access line. With `logconfig_dict` set, gunicorn builds every request's access
+    fields even when no access log is configured, then drops the line: about 5 % of a web process's CPU on a small
+    read. payfirst.access writes the access line."""
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        return
+
+
+logger_class = AppLogsAccess
 
 logconfig_dict = {
     "version": 1,
