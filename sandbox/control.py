@@ -146,6 +146,10 @@ class ResetApi(APIView):
     @extend_schema(operation_id="sandbox_reset", request=None, responses=OpenApiTypes.OBJECT, **_CONTROL)
     def post(self, request: Request) -> Response:
         with transaction.atomic():
+            # A delivery thread that finishes a send as the reset runs records its attempt against the delivery row:
+            # with every delivery row locked first it waits for the reset, then finds its delivery gone (and logs
+            # that), instead of adding an attempt the reset has already passed and failing the reset's DELETE.
+            list(WebhookDelivery.objects.select_for_update().values_list("pk", flat=True))
             for model in (
                 WebhookAttempt,
                 WebhookDelivery,
