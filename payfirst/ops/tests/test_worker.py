@@ -28,6 +28,7 @@ from payfirst.ops.tasks import enqueue_due_periodic_tasks
 from payfirst.ops.tests import sample_tasks
 from payfirst.ops.tests.sample_tasks import probe_keys
 from payfirst.ops.worker import TaskWorker
+from payfirst.testing.workers import task_worker
 
 BASE_DIR = Path(settings.BASE_DIR)
 HEARTBEAT = sample_tasks.heartbeat.module_path
@@ -133,16 +134,7 @@ def test_racing_schedulers_enqueue_a_due_periodic_task_once():
 
 @pytest.mark.django_db(transaction=True)
 def test_worker_run_enqueues_due_periodic_tasks_at_start_and_runs_them():
-    worker = TaskWorker(
-        queue_names=["periodic"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test-worker",
-        excluded_queue_names=[],
-    )
+    worker = task_worker(queue_names=["periodic"])
     run(worker=worker, scheduler_interval=3600)
 
     heartbeat = DBTaskResult.objects.get(task_path=HEARTBEAT)
@@ -167,16 +159,7 @@ def test_worker_survives_losing_the_database_and_runs_the_task_once_it_is_back(m
 
     monkeypatch.setattr(TaskWorker, "claim_next", claim_next_after_a_restart)
     result = sample_tasks.say.enqueue("still here")
-    worker = TaskWorker(
-        queue_names=["*"],
-        interval=0,
-        batch=False,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=1,
-        worker_id="test-worker",
-        excluded_queue_names=[],
-    )
+    worker = task_worker(batch=False, max_tasks=1)
 
     worker.run()
 
@@ -185,16 +168,7 @@ def test_worker_survives_losing_the_database_and_runs_the_task_once_it_is_back(m
 
 
 def _worker(queue_names: list[str], excluded: list[str] | None = None) -> TaskWorker:
-    return TaskWorker(
-        queue_names=queue_names,
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="claimer",
-        excluded_queue_names=excluded or [],
-    )
+    return task_worker(queue_names=queue_names, excluded_queue_names=excluded or [], worker_id="claimer")
 
 
 @pytest.mark.django_db

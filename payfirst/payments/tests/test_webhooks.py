@@ -319,23 +319,14 @@ def test_a_queued_webhook_is_processed_before_an_email_queued_earlier(user):
 
     from payfirst.notifications.models import NotificationKind
     from payfirst.notifications.services import notify, send_notification_task
-    from payfirst.ops.worker import TaskWorker
     from payfirst.payments.webhooks import process_webhook_task
+    from payfirst.testing.workers import task_worker
 
     with transaction.atomic():
         notify(key="booking-cancelled:1", kind=NotificationKind.BOOKING_CANCELLED, user_id=user.pk, context={})
     process_webhook_task.enqueue(webhook_event_id=1)
     assert DBTaskResult.objects.count() == 2
-    worker = TaskWorker(
-        queue_names=["default"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test-worker",
-        excluded_queue_names=[],
-    )
+    worker = task_worker(queue_names=["default"])
     claimed = [worker.claim_next(), worker.claim_next()]
     assert [task.task_path for task in claimed if task is not None] == [
         process_webhook_task.module_path,
