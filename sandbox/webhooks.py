@@ -98,7 +98,7 @@ def emit(*, gateway: str, events: Sequence[OutgoingEvent]) -> list[WebhookDelive
                 deliveries.append(
                     WebhookDelivery.objects.create(**common, is_duplicate=copy > 0, next_attempt_at=run_after)
                 )
-        wake_on_commit(len(deliveries))
+        wake_on_commit(sum(delivery.state == WebhookDelivery.State.PENDING for delivery in deliveries))
     return deliveries
 
 
