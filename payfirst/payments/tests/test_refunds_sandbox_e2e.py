@@ -1,7 +1,7 @@
 """End to end over real HTTP with payfirst on a live server and the sandbox server: webhooks dropped and no
 confirm → reconciliation alone fulfils; a staff refund through the real Razorpay adapter, pending at first
 and processed by the sandbox's refund webhooks; and a refund the gateway failed to answer, sent again once by
-the retry task."""
+the retry task and settled by its poll."""
 
 from __future__ import annotations
 
@@ -96,6 +96,10 @@ def test_refund_gateway_error_then_retry_sends_exactly_one(
     assert created.status_code == 201 and created.json()["status"] == "PENDING"
     refund = Refund.objects.get()
     assert refund.error and not refund.gateway_refund_id and sandbox_refunds(sandbox, payment["id"], settings) == 0
+    # From here the test drives the retry door itself, in this thread; the refund's webhooks are dropped so that none
+    # lands on the live server while that door holds the database (one shared connection on SQLite), and so that
+    # what settles the refund is the retry task's own poll.
+    sandbox.arm("razorpay", "webhook_drop", count=10)
     assert retry_pending_refunds(now=timezone.now() + timedelta(minutes=5))["errors"] == 0
     settle(sandbox)
     retry_pending_refunds(now=timezone.now() + timedelta(minutes=10))
