@@ -22,7 +22,7 @@ from django.db.models import Model
 from payfirst.cart.models import Cart, CartItem, CartStatus, PromoCode, PromoRedemption, RedemptionState
 from payfirst.cart.selectors import OwnHolds
 from payfirst.catalog.models import Plan, Product, Service, ServicePackage, Slot, Variant
-from payfirst.core.sql import Columns, fetch_prepared, instances, table
+from payfirst.core.sql import Columns, attach, fetch_prepared, instances, table
 
 
 @dataclass(frozen=True)
@@ -55,17 +55,37 @@ def _statement(vendor: str) -> _Statement:
     """The statement and the column groups it selects, in order, for the connected database (`vendor` keys it)."""
     payment = cast("type[Model]", Cart._meta.get_field("payments").related_model)
     payment_line = cast("type[Model]", payment._meta.get_field("lines").related_model)
+    # The user (it becomes request.user) and the promo code come whole; the cart, its lines and their catalog rows
+    # only with what pricing and the cart's body read (no timestamps, descriptions or tax fields): they repeat on
+    # every row, and each timestamp is parsed in Python.
     groups: dict[str, Columns[Any]] = {
         "user": Columns(get_user_model(), "u"),
-        "cart": Columns(Cart, "c"),
+        "cart": Columns(Cart, "c", only=("id", "user_id", "cart_id", "status", "promo_id", "promo_notice", "notices")),
         "promo": Columns(PromoCode, "pc"),
-        "item": Columns(CartItem, "i"),
-        "variant": Columns(Variant, "v"),
-        "product": Columns(Product, "p"),
-        "package": Columns(ServicePackage, "k"),
-        "service": Columns(Service, "s"),
-        "slot": Columns(Slot, "sl"),
-        "plan": Columns(Plan, "pl"),
+        "item": Columns(
+            CartItem,
+            "i",
+            only=(
+                "id",
+                "cart_id",
+                "kind",
+                "variant_id",
+                "package_id",
+                "slot_id",
+                "plan_id",
+                "quantity",
+                "devotee_name",
+                "note",
+            ),
+        ),
+        "variant": Columns(
+            Variant, "v", only=("id", "product_id", "sku", "name", "price", "stock_on_hand", "reserved", "is_active")
+        ),
+        "product": Columns(Product, "p", only=("id", "name", "is_active")),
+        "package": Columns(ServicePackage, "k", only=("id", "service_id", "name", "price", "is_active")),
+        "service": Columns(Service, "s", only=("id", "name", "is_active")),
+        "slot": Columns(Slot, "sl", only=("id", "service_id", "date", "time", "capacity", "taken", "is_active")),
+        "plan": Columns(Plan, "pl", only=("id", "code", "name", "price", "duration_days", "is_active")),
     }
 
     def held(column: str) -> str:
@@ -105,15 +125,15 @@ def _item(statement: _Statement, row: tuple[Any, ...], start: int, db: Any) -> t
     item, related = made[0], dict(zip(names, made, strict=True))
     if item is not None:
         if related["variant"] is not None:
-            related["variant"].product = related["product"]
-            item.variant = related["variant"]
+            attach(related["variant"], "product", related["product"])
+            attach(item, "variant", related["variant"])
         if related["package"] is not None:
-            related["package"].service = related["service"]
-            item.package = related["package"]
+            attach(related["package"], "service", related["service"])
+            attach(item, "package", related["package"])
         if related["slot"] is not None:
-            item.slot = related["slot"]
+            attach(item, "slot", related["slot"])
         if related["plan"] is not None:
-            item.plan = related["plan"]
+            attach(item, "plan", related["plan"])
     return item, start
 
 
@@ -134,14 +154,14 @@ def cart_snapshot(*, user_id: int) -> CartSnapshot:
         item, end = _item(statement, row, start, db)
         if item is None:
             continue
-        item.cart = cart
+        attach(item, "cart", cart)
         items.append(item)
         if item.variant_id is not None:
             units[item.variant_id] = int(row[end])
         if item.slot_id is not None:
             places[item.slot_id] = int(row[end + 1])
     if cart is not None and promo is not None:
-        cart.promo = promo
+        attach(cart, "promo", promo)
     return CartSnapshot(
         user=user,
         cart=cart,

@@ -4,11 +4,13 @@ the row-lock clause the connected database supports. Nothing here knows any app'
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model
+from django.db.models import ForeignKey, Model
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 
 def table(model: type[Model]) -> str:
@@ -70,14 +72,33 @@ class Columns(Generic[M]):
     Values go through the converters the ORM applies (SQLite's text dates and integer booleans, JSON columns), so an
     instance read here is the one a queryset would have built. Made for the connected database (its quoting and
     converters): keep one per database vendor.
+
+    `only` (attribute names, the primary key among them) narrows the columns as `QuerySet.only()` does: the instance
+    has the others deferred, and reading one of those later costs a query of its own — name every field the reader
+    uses.
+
+    A model that keeps Django's `__init__` and `from_db` and that no `pre_init`/`post_init` receiver listens to (none
+    of payfirst's; an ImageField with dimension fields would be one) is built the way `Model.__init__` ends up
+    building it — the values in the instance's `__dict__`, a fresh `ModelState` saying which database it came from —
+    without the per-field descriptor calls and the two signals `from_db` pays for; any other model goes through
+    `from_db`.
     """
 
-    def __init__(self, model: type[M], alias: str) -> None:
+    def __init__(self, model: type[M], alias: str, *, only: Sequence[str] | None = None) -> None:
         self.model = model
         self.alias = alias
-        self.fields = list(model._meta.concrete_fields)
+        self.fields = [field for field in model._meta.concrete_fields if only is None or field.attname in only]
+        if only is not None and len(self.fields) != len(set(only)):
+            unknown = set(only) - {field.attname for field in self.fields}
+            raise ValueError(f"{model.__name__} has no concrete fields {sorted(unknown)}")
         self.attnames = [field.attname for field in self.fields]
         self.pk_index = self.attnames.index(model._meta.pk.attname)
+        self.plain = not (
+            model.__init__ is not Model.__init__
+            or pre_init.has_listeners(model)
+            or post_init.has_listeners(model)
+            or model.from_db.__func__ is not Model.from_db.__func__  # type: ignore[attr-defined]
+        )
         # (position, column expression, converters) of each field that has converters on this database.
         self.converters: list[tuple[int, Any, list[Any]]] = []
         for index, field in enumerate(self.fields):
@@ -103,7 +124,19 @@ class Columns(Generic[M]):
         for index, column, converters in self.converters:
             for converter in converters:
                 values[index] = converter(values[index], column, db)
-        return self.model.from_db(db.alias, self.attnames, values)
+        if not self.plain:
+            return self.model.from_db(db.alias, self.attnames, values)
+        made = self.model.__new__(self.model)
+        made.__dict__.update(zip(self.attnames, values, strict=True))
+        state = made._state = ModelState()
+        state.adding, state.db = False, db.alias
+        return made
+
+
+def attach(instance: Model, name: str, related: Model) -> None:
+    """Set `instance.<name>` (a foreign key whose row was read in the same statement) as `select_related` does: the
+    related instance cached on it, so reading it sends no query."""
+    cast("ForeignKey[Any, Any]", instance._meta.get_field(name)).set_cached_value(instance, related)
 
 
 def instances(

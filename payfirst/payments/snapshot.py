@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from payfirst.cart.models import Cart
-from payfirst.core.sql import Columns, fetch_prepared, instances, table
+from payfirst.core.sql import Columns, attach, fetch_prepared, instances, table
 from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.fulfilment.selectors import FulfilmentRef
 from payfirst.payments.models import Payment
@@ -71,7 +71,7 @@ def payment_snapshot(*, user_id: int, payment_id: int) -> PaymentSnapshot:
     if payment is None:
         return PaymentSnapshot(user=user, payment=None, fulfilments=[])
     if cart is not None:  # always: a payment's cart is NOT NULL
-        payment.cart = cart
+        attach(payment, "cart", cart)
     refs = [
         FulfilmentRef(type=_KINDS[int(row[start])], id=int(row[start + 1]), reference=row[start + 2])
         for row in rows
