@@ -184,7 +184,8 @@ PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(60 * 6
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["payfirst.accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["payfirst.core.rendering.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "payfirst.core.rendering.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["payfirst.core.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "payfirst.core.api.PagePagination",
     "PAGE_SIZE": 20,
