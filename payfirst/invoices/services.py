@@ -273,90 +273,75 @@ def issue_documents_for_capture(
         existing = list(Document.objects.filter(payment_id=payment_id).exclude(kind=DocumentKind.CREDIT_NOTE))
         if existing or not lines:
             return existing
-        day = local_day(captured_at)
         seller = seller_snapshot()
         buyer_data = buyer_snapshot(buyer)
-        classified = _classify(lines, day=day)
-        # Goods first, then services, each in the payment's order.
-        order = sorted(range(len(lines)), key=lambda i: lines[i].is_service)
-        shares = line_discounts(lines=lines, discount=discount)
-        built: dict[bool, list[tuple[DocumentLine, TaxSplit]]] = defaultdict(list)
-        for index in order:
-            item = classified[index]
-            line = item.line
-            place = place_of_supply(line=line, buyer=buyer, seller_code=seller["state_code"])
-            value = line.amount - shares[index]
-            split = split_inclusive(
-                value=value, rate=item.rate, intra_state=place == seller["state_code"], exempt=item.exempt
+        built = _capture_lines(
+            lines, day=local_day(captured_at), discount=discount, buyer=buyer, seller_code=seller["state_code"]
+        )
+        documents = [
+            _save_document(
+                kind=kind,
+                title=title,
+                place_code=_document_place(document_lines),
+                lines=document_lines,
+                payment_id=payment_id,
+                user_id=buyer.user_id,
+                issued_at=captured_at,
+                seller=seller,
+                buyer=buyer_data,
             )
-            built[item.exempt].append(
-                (
-                    DocumentLine(
-                        source_line_id=line.source_id,
-                        description=line.description[:255],
-                        hsn_sac=item.hsn_sac,
-                        is_service=line.is_service,
-                        quantity=line.quantity,
-                        unit="NA" if line.is_service else "NOS",  # a Unique Quantity Code for goods only
-                        rate=0 if item.exempt else item.rate,
-                        exempt=item.exempt,
-                        place_state_code=place,
-                        gross=line.amount,
-                        discount=shares[index],
-                    ),
-                    split,
-                )
-            )
-        documents = []
-        if built[False] and built[True] and not buyer_data["gstin"]:
-            every = built[False] + built[True]
-            documents.append(
-                _save_document(
-                    kind=DocumentKind.TAX_INVOICE,
-                    title="Invoice-cum-Bill of Supply",
-                    place_code=_document_place(every),
-                    lines=every,
-                    payment_id=payment_id,
-                    user_id=buyer.user_id,
-                    issued_at=captured_at,
-                    seller=seller,
-                    buyer=buyer_data,
-                )
-            )
-        else:
-            if built[False]:
-                documents.append(
-                    _save_document(
-                        kind=DocumentKind.TAX_INVOICE,
-                        title="Tax Invoice",
-                        place_code=_document_place(built[False]),
-                        lines=built[False],
-                        payment_id=payment_id,
-                        user_id=buyer.user_id,
-                        issued_at=captured_at,
-                        seller=seller,
-                        buyer=buyer_data,
-                    )
-                )
-            if built[True]:
-                documents.append(
-                    _save_document(
-                        kind=DocumentKind.BILL_OF_SUPPLY,
-                        title="Bill of Supply",
-                        place_code=_document_place(built[True]),
-                        lines=built[True],
-                        payment_id=payment_id,
-                        user_id=buyer.user_id,
-                        issued_at=captured_at,
-                        seller=seller,
-                        buyer=buyer_data,
-                    )
-                )
+            for kind, title, document_lines in _capture_documents(built, registered=bool(buyer_data["gstin"]))
+        ]
     logger.info(
         "GST documents issued",
         extra={"payment_id": payment_id, "numbers": [document.number for document in documents]},
     )
     return documents
+
+
+def _capture_lines(
+    lines: Sequence[InvoiceLineInput], *, day: date, discount: int, buyer: BuyerInput, seller_code: str
+) -> dict[bool, list[tuple[DocumentLine, TaxSplit]]]:
+    """The capture's document lines (not saved) with their tax, keyed by whether they are exempt: goods first, then
+    services, each in the payment's order."""
+    classified = _classify(lines, day=day)
+    shares = line_discounts(lines=lines, discount=discount)
+    built: dict[bool, list[tuple[DocumentLine, TaxSplit]]] = defaultdict(list)
+    for index in sorted(range(len(lines)), key=lambda i: lines[i].is_service):
+        item = classified[index]
+        line = item.line
+        place = place_of_supply(line=line, buyer=buyer, seller_code=seller_code)
+        split = split_inclusive(
+            value=line.amount - shares[index], rate=item.rate, intra_state=place == seller_code, exempt=item.exempt
+        )
+        document_line = DocumentLine(
+            source_line_id=line.source_id,
+            description=line.description[:255],
+            hsn_sac=item.hsn_sac,
+            is_service=line.is_service,
+            quantity=line.quantity,
+            unit="NA" if line.is_service else "NOS",  # a Unique Quantity Code for goods only
+            rate=0 if item.exempt else item.rate,
+            exempt=item.exempt,
+            place_state_code=place,
+            gross=line.amount,
+            discount=shares[index],
+        )
+        built[item.exempt].append((document_line, split))
+    return built
+
+
+def _capture_documents(
+    built: dict[bool, list[tuple[DocumentLine, TaxSplit]]], *, registered: bool
+) -> list[tuple[str, str, list[tuple[DocumentLine, TaxSplit]]]]:
+    """(kind, title, lines) of each document the capture's lines make (see issue_documents_for_capture)."""
+    taxable, exempt = built[False], built[True]
+    if taxable and exempt and not registered:
+        return [(DocumentKind.TAX_INVOICE, "Invoice-cum-Bill of Supply", taxable + exempt)]
+    return [
+        *([(DocumentKind.TAX_INVOICE, "Tax Invoice", taxable)] if taxable else []),
+        *([(DocumentKind.BILL_OF_SUPPLY, "Bill of Supply", exempt)] if exempt else []),
+    ]
 
 
 def issue_credit_notes_for_refund(
