@@ -34,8 +34,14 @@ CUSTOMER = {"name": "Asha Rao", "email": "asha@example.com", "contact": "+919876
 
 @pytest.fixture
 def sandbox(sandbox, settings):
-    """The session's sandbox server (see payfirst/testing), with the adapters' timeout short enough for the tests."""
+    """The session's sandbox server (see payfirst/testing), with the adapters' timeout short enough for the tests.
+
+    These tests drive the adapters against the sandbox's API and read the webhooks it records; none is for payfirst's
+    live server, so every webhook is dropped (still recorded, body and all): a delivery landing there mid-test would
+    share SQLite's one connection with the test thread."""
     settings.GATEWAY_TIMEOUT_SECONDS = 5
+    for gateway in ("razorpay", "phonepe"):
+        sandbox.arm(gateway, "webhook_drop", count=1000)
     return sandbox
 
 
