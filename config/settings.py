@@ -118,8 +118,15 @@ else:
         # Django's backend with a health check that asks the socket, not the server, and prepared statements for the
         # hot reads (payfirst/core/postgresql).
         DATABASES["default"]["ENGINE"] = "payfirst.core.postgresql"
-        # The hot reads' statements are prepared on the server; 0 behind a pooler that cannot carry them.
-        DATABASES["default"]["PREPARED_STATEMENTS"] = os.environ.get("PG_PREPARED_STATEMENTS", "1") != "0"
+        # Statements are bound on the server and prepared there once a connection has run them PG_PREPARE_THRESHOLD
+        # times (the hot reads at once), so PostgreSQL plans them once per connection. PG_PREPARED_STATEMENTS=0 behind
+        # a pooler that cannot carry prepared statements: client-side binding, nothing prepared.
+        prepared = os.environ.get("PG_PREPARED_STATEMENTS", "1") != "0"
+        DATABASES["default"]["PREPARED_STATEMENTS"] = prepared
+        if prepared:
+            DATABASES["default"].setdefault("OPTIONS", {}).update(
+                {"server_side_binding": True, "prepare_threshold": int(os.environ.get("PG_PREPARE_THRESHOLD", "5"))}
+            )
     test_name = os.environ.get("PAYFIRST_TEST_DB_NAME")
     if test_name:
         DATABASES["default"]["TEST"] = {"NAME": test_name}

@@ -4,6 +4,7 @@ the row-lock clause the connected database supports. Nothing here knows any app'
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any, Generic, TypeVar, cast
 
 from django.db import connection
@@ -16,6 +17,19 @@ from django.db.models.signals import post_init, pre_init
 def table(model: type[Model]) -> str:
     """The model's table name, quoted for the connected database."""
     return connection.ops.quote_name(model._meta.db_table)
+
+
+def all_columns(model: type[Model], alias: str) -> str:
+    """`alias."column", …` for every concrete field of `model`: the select list of a hand-written read that wants the
+    whole row. Named, not `alias.*`, so a statement prepared on the server keeps its result type when a migration
+    adds a column (PostgreSQL refuses to run a cached plan whose `*` would now return more columns)."""
+    return _all_columns(connection.vendor, model, alias)
+
+
+@cache
+def _all_columns(vendor: str, model: type[Model], alias: str) -> str:
+    quote = connection.ops.quote_name
+    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
 
 
 def for_update(*, of: tuple[str, ...] = ()) -> str:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult, get_date_max
 
-from payfirst.core.sql import placeholders, table
+from payfirst.core.sql import all_columns, placeholders, table
 
 
 def claim_next_task(
@@ -40,7 +40,7 @@ def claim_next_task(
             f"UPDATE {tasks} t SET status = %s, started_at = %s, worker_ids = t.worker_ids || %s::jsonb "
             f"WHERE t.id = (SELECT r.id FROM {tasks} r WHERE {' AND '.join(where)} "
             f"ORDER BY r.priority DESC, r.run_after ASC, r.enqueued_at ASC LIMIT 1 FOR UPDATE SKIP LOCKED) "
-            f"RETURNING t.*",
+            f"RETURNING {all_columns(DBTaskResult, 't')}",
             [TaskResultStatus.RUNNING, now, json.dumps([worker_id]), *params],
         )
     )

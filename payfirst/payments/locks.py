@@ -1,4 +1,5 @@
-"""Payments' hand-written hot-path SQL, in one place: the cart + payment row lock every capture takes, the one read
+"""Payments' hand-written hot-path SQL, in one place: the read of a payment by its gateway order that every webhook
+starts with, the cart + payment row lock every capture takes, the one read
 of a payment's lines that capture needs (for the stock they sell and the fulfilments they become), the
 first-writer-wins INSERTs of an attempt's row and of an idempotency key's record, and the one write that stores,
 deduplicates and queues a verified webhook delivery.
@@ -17,7 +18,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django_tasks.base import Task
@@ -25,7 +27,16 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 
 from payfirst.cart.models import Cart
 from payfirst.catalog.models import Plan, ServicePackage
-from payfirst.core.sql import can_write_in_with, for_update, table
+from payfirst.core.sql import (
+    Columns,
+    all_columns,
+    attach,
+    can_write_in_with,
+    fetch_prepared,
+    for_update,
+    instances,
+    table,
+)
 from payfirst.fulfilment.services import FulfilmentLine
 from payfirst.payments.models import (
     IdempotencyRecord,
@@ -37,6 +48,36 @@ from payfirst.payments.models import (
 )
 
 
+@dataclass(frozen=True)
+class _ByGatewayOrder:
+    sql: str
+    payment: Columns[Payment]
+    cart: Columns[Cart]
+
+
+@cache
+def _by_gateway_order(vendor: str) -> _ByGatewayOrder:
+    """The statement for the connected database (`vendor` keys it)."""
+    payment, cart = Columns(Payment, "p"), Columns(Cart, "c")
+    sql = (
+        f"SELECT {payment.sql()}, {cart.sql()} FROM {table(Payment)} p JOIN {table(Cart)} c ON c.id = p.cart_id "
+        f"WHERE p.gateway = %s AND p.gateway_order_id = %s ORDER BY p.id LIMIT 1"
+    )
+    return _ByGatewayOrder(sql=sql, payment=payment, cart=cart)
+
+
+def payment_by_gateway_order(*, gateway: str, gateway_order_id: str) -> Payment | None:
+    """The payment a gateway order belongs to, with its cart, or None: what every webhook and every customer's return
+    from the gateway reads first, in one statement prepared once per connection."""
+    statement = _by_gateway_order(connection.vendor)
+    rows, db = fetch_prepared(statement.sql, [gateway, gateway_order_id])
+    if not rows:
+        return None
+    (payment, cart), _ = instances(rows[0], [statement.payment, statement.cart], db)
+    attach(payment, "cart", cart)
+    return cast(Payment, payment)
+
+
 def lock_cart_then_payment(*, payment_id: int) -> Payment:
     """Lock the payment's cart row, then the payment row, in one statement, and return the payment as it is now.
 
@@ -46,7 +87,7 @@ def lock_cart_then_payment(*, payment_id: int) -> Payment:
     """
     found = list(
         Payment.objects.raw(
-            f"SELECT p.* FROM {table(Payment)} p JOIN {table(Cart)} c ON c.id = p.cart_id "
+            f"SELECT {all_columns(Payment, 'p')} FROM {table(Payment)} p JOIN {table(Cart)} c ON c.id = p.cart_id "
             f"WHERE p.id = %s{for_update(of=('c', 'p'))}",
             [payment_id],
         )
@@ -60,7 +101,7 @@ def payment_lines_for_fulfilment(*, payment_id: int) -> list[FulfilmentLine]:
     """A payment's lines as fulfilment needs them, in pk order, in one query: each also carries its package's
     service and its plan's code and duration (None where it has none), through two LEFT JOINs."""
     rows = PaymentLine.objects.raw(
-        f"SELECT l.*, k.service_id AS joined_service_id, pl.code AS joined_plan_code, "
+        f"SELECT {all_columns(PaymentLine, 'l')}, k.service_id AS joined_service_id, pl.code AS joined_plan_code, "
         f"pl.duration_days AS joined_plan_days FROM {table(PaymentLine)} l "
         f"LEFT JOIN {table(ServicePackage)} k ON k.id = l.package_id "
         f"LEFT JOIN {table(Plan)} pl ON pl.id = l.plan_id WHERE l.payment_id = %s ORDER BY l.id",

@@ -9,13 +9,15 @@ exactly as a failed `SELECT 1` would. A connection that cannot answer without sa
 silently) is caught by neither check until TCP gives up. After an error inside a request Django still runs its own
 `SELECT 1` (`is_usable`) before reusing the connection.
 
-**Prepared statements for the hot reads.** `prepared_cursor()` gives a cursor whose statements psycopg prepares on
-the server the first time a connection runs them (server-side binding), so PostgreSQL plans them once per
-connection instead of on every request: for the cart's ten-table read planning costs more than running it. Every
-other statement goes through Django's usual client-side binding, never prepared. Behind a pooler that cannot carry
-prepared statements across server connections (PgBouncer in transaction mode before 1.21), set
-`DATABASES["default"]["PREPARED_STATEMENTS"] = False` (`PG_PREPARED_STATEMENTS=0`): `prepared_cursor()` is then an
-ordinary cursor.
+**Prepared statements.** With `PREPARED_STATEMENTS` on (the default; config/settings.py), statements are bound on
+the server (`server_side_binding`) and psycopg prepares each one a connection has run `prepare_threshold` times
+(`PG_PREPARE_THRESHOLD`, 5), so PostgreSQL plans the statements every capture and every request repeats once per
+connection, and the parameters travel apart from the text instead of being quoted into it in Python.
+`prepared_cursor()` gives a cursor whose statements are prepared the first time: the hot reads, whose planning costs
+more than running them. Hand-written statements name their columns (`core.sql.all_columns`), never `*`: a prepared
+`SELECT *` stops working when a migration adds a column. Behind a pooler that cannot carry prepared statements across
+server connections (PgBouncer in transaction mode before 1.21), set `PG_PREPARED_STATEMENTS=0`: client-side binding
+as in Django's default, nothing prepared, and `prepared_cursor()` an ordinary cursor.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         params = super().get_connection_params()
         if params.get("prepare_threshold") is None:
             # psycopg prepares nothing when the threshold is None, even when asked. A threshold no statement count
-            # reaches leaves the choice to prepare=True, which only `prepared_cursor()` passes.
+            # reaches leaves the choice to prepare=True, which only `prepared_cursor()` passes (with
+            # PREPARED_STATEMENTS off it is an ordinary cursor, so nothing is prepared at all).
             params["prepare_threshold"] = sys.maxsize
         return params
 

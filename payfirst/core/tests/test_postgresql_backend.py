@@ -3,12 +3,17 @@ sent, and one the server has ended is replaced before the request's first statem
 
 from __future__ import annotations
 
+import os
 import select
+import subprocess
+import sys
 from typing import Any
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.db import connection as default_connection
+from django.db import transaction
 
 connection: Any = default_connection  # payfirst.core.postgresql's DatabaseWrapper
 
@@ -86,7 +91,7 @@ def test_the_hot_reads_are_prepared_on_the_server_once_per_connection(health_che
         prepared = cursor.fetchall()
         cursor.execute("SELECT 1 AS not_prepared")
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%not_prepared%"])
-        assert cursor.fetchone()[0] == 0  # Django's own statements stay unprepared
+        assert cursor.fetchone()[0] == 0  # any other statement run once stays unprepared
     assert len(prepared) == 1 and "$1" in prepared[0][0]
 
 
@@ -98,3 +103,69 @@ def test_prepared_statements_can_be_turned_off(health_checked, monkeypatch):
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%turned_off%"])
         assert cursor.fetchone()[0] == 0
+
+
+def _prepared(marker: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [f"%{marker}%"])
+        return int(cursor.fetchone()[0])
+
+
+def test_a_statement_a_connection_repeats_is_bound_on_the_server_and_prepared_at_the_threshold(health_checked):
+    threshold = connection.connection.prepare_threshold
+    assert threshold == settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] == 5
+    with connection.cursor() as cursor:
+        for run in range(threshold):
+            cursor.execute("SELECT %s::int AS repeated_often", [run])
+            assert cursor.fetchone() == (run,)
+        assert _prepared("repeated_often") == 0
+        cursor.execute("SELECT %s::int AS repeated_often", [threshold])
+    assert _prepared("repeated_often") == 1
+
+
+def _other_session():
+    """A session of its own, as `manage.py migrate` would have."""
+    params = connection.get_connection_params()
+    return psycopg.connect(
+        **{k: v for k, v in params.items() if k in ("dbname", "host", "port", "user")}, autocommit=True
+    )
+
+
+def test_a_prepared_whole_row_read_still_runs_after_a_migration_adds_a_column(health_checked, user):
+    from payfirst.payments.locks import lock_cart_then_payment
+    from payfirst.testing import factories
+
+    payment = factories.make_bare_payment(user=user)
+    for _ in range(connection.connection.prepare_threshold + 1):
+        with transaction.atomic():
+            assert lock_cart_then_payment(payment_id=payment.pk).pk == payment.pk
+    assert _prepared("FOR UPDATE OF c, p") == 1
+    with _other_session() as migration:
+        migration.execute("ALTER TABLE payments_payment ADD COLUMN added_later integer")
+        try:
+            with transaction.atomic():  # `SELECT p.*` here: "cached plan must not change result type"
+                assert lock_cart_then_payment(payment_id=payment.pk).amount == payment.amount
+        finally:
+            migration.execute("ALTER TABLE payments_payment DROP COLUMN added_later")
+
+
+def test_without_prepared_statements_binding_is_django_s_default(tmp_path):
+    """PG_PREPARED_STATEMENTS=0 (a pooler that cannot carry them): client-side binding, nothing prepared."""
+    read = (
+        "from django.conf import settings; o = settings.DATABASES['default'].get('OPTIONS', {}); "
+        "print(settings.DATABASES['default']['PREPARED_STATEMENTS'], o.get('server_side_binding'), "
+        "o.get('prepare_threshold'))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": "postgres://x@127.0.0.1/y"}
+    answers = [
+        subprocess.run(
+            [sys.executable, "-c", f"import django; django.setup(); {read}"],
+            env={**env, "PG_PREPARED_STATEMENTS": value},
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=settings.BASE_DIR,
+        ).stdout.split()
+        for value in ("0", "1")
+    ]
+    assert answers == [["False", "None", "None"], ["True", "True", "5"]]
