@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -55,6 +56,10 @@ class RazorpayConfig:
         )
 
 
+_adapters = threading.local()
+_ADAPTERS_PER_THREAD = 8  # one per set of settings; only tests change them while running
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     """Case-insensitive header lookup: Django's request.headers is, a plain dict from a test or a task is not."""
     wanted = name.lower()
@@ -78,7 +83,16 @@ class RazorpayGateway:
 
     @classmethod
     def from_settings(cls) -> RazorpayGateway:
-        return cls(RazorpayConfig.from_settings())
+        """The adapter for the settings as they are now: this thread's, kept while the settings stay the same (its SDK
+        client holds this thread's pooled session, so it is not shared between threads)."""
+        config = RazorpayConfig.from_settings()
+        built: dict[RazorpayConfig, RazorpayGateway] | None = getattr(_adapters, "by_config", None)
+        if built is None or len(built) >= _ADAPTERS_PER_THREAD:
+            built = _adapters.by_config = {}
+        adapter = built.get(config)
+        if adapter is None:
+            adapter = built[config] = cls(config)
+        return adapter
 
     def create_order(
         self,

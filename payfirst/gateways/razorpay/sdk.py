@@ -95,11 +95,23 @@ def _path(url: str | bytes | None) -> str:
     return urlparse(text).path
 
 
+class _Client(razorpay.Client):
+    """The SDK's client, with its own version read once per process: the SDK asks `importlib.metadata` for it (a scan
+    of the installed distributions) on every request, to build its User-Agent header."""
+
+    _version: str | None = None
+
+    def _get_version(self) -> str:
+        if _Client._version is None:
+            _Client._version = str(super()._get_version())
+        return _Client._version
+
+
 class RazorpayApi:
     """The SDK calls payfirst makes, each behind one error translation. Amounts are integer paise."""
 
     def __init__(self, *, key_id: str, key_secret: str, base_url: str, timeout_seconds: float) -> None:
-        self._client = razorpay.Client(
+        self._client = _Client(
             session=pooled_session(timeout_seconds), auth=(key_id, key_secret), base_url=base_url.rstrip("/")
         )
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import importlib.metadata
+import threading
 
 import pytest
 
@@ -509,3 +511,39 @@ def test_connection_refused_is_unavailable(settings, stub_server):
     settings.RAZORPAY_API_BASE = f"http://127.0.0.1:{port}"
     with pytest.raises(GatewayUnavailable):
         RazorpayGateway.from_settings().fetch_payment(gateway_order_id=ORDER_ID)
+
+
+def test_the_adapter_is_kept_per_thread_while_the_settings_stay_the_same(gateway, settings):
+    assert RazorpayGateway.from_settings() is gateway
+    elsewhere: list[RazorpayGateway] = []
+    thread = threading.Thread(target=lambda: elsewhere.append(RazorpayGateway.from_settings()))
+    thread.start()
+    thread.join()
+    assert elsewhere[0] is not gateway and elsewhere[0].config == gateway.config
+    settings.RAZORPAY_KEY_SECRET = "rotated_key_secret"
+    rotated = RazorpayGateway.from_settings()
+    assert rotated is not gateway and rotated.config.key_secret == "rotated_key_secret"
+
+
+def test_the_sdk_s_user_agent_is_kept_and_its_version_read_once(gateway, stub_server, monkeypatch):
+    stub_server.add(
+        "GET", f"/rzp/v1/orders/{ORDER_ID}/payments", json_body={"entity": "collection", "count": 0, "items": []}
+    )
+    stub_server.add("GET", f"/rzp/v1/orders/{ORDER_ID}", json_body=fixture_json("razorpay/order_created.json"))
+    gateway.fetch_payment(gateway_order_id=ORDER_ID)
+    asked: list[str] = []
+    real_version = importlib.metadata.version
+
+    def version(name: str) -> str:
+        asked.append(name)
+        return real_version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    gateway.fetch_payment(gateway_order_id=ORDER_ID)
+    gateway.fetch_payment(gateway_order_id=ORDER_ID)
+    assert asked == []
+    sdk_version = real_version("razorpay")
+    user_agents = {
+        call.headers["User-Agent"] for call in stub_server.calls("GET", f"/rzp/v1/orders/{ORDER_ID}/payments")
+    }
+    assert len(user_agents) == 1 and user_agents.pop().startswith(f"Razorpay-Python/{sdk_version}")
