@@ -14,6 +14,7 @@ from payfirst.core.errors import NotFound
 from payfirst.core.models import MAX_ID
 from payfirst.fulfilment.models import Booking, Order, Subscription
 from payfirst.fulfilment.selectors import FulfilmentRef, fulfilment_refs, payment_booking
+from payfirst.payments.locks import payment_by_gateway_order
 from payfirst.payments.models import Payment, Refund, RefundStatus
 from payfirst.payments.snapshot import payment_snapshot
 from payfirst.payments.states import CAPTURED_LIKE, PaymentStatus
@@ -68,7 +69,7 @@ def own_payment(*, user: Any, payment_id: int) -> Payment:
 def payment_for_gateway_order(*, gateway: str, gateway_order_id: str) -> Payment | None:
     if not gateway_order_id:
         return None
-    return Payment.objects.select_related("cart").filter(gateway=gateway, gateway_order_id=gateway_order_id).first()
+    return payment_by_gateway_order(gateway=gateway, gateway_order_id=gateway_order_id)
 
 
 def fulfilments_of(payments: Iterable[Payment]) -> dict[int, list[FulfilmentRef]]:

@@ -17,6 +17,7 @@ from payfirst.payments.locks import (
     insert_attempt_once,
     insert_idempotency_record_once,
     lock_cart_then_payment,
+    payment_by_gateway_order,
     payment_lines_for_fulfilment,
     store_verified_webhook,
 )
@@ -50,6 +51,21 @@ def test_lock_cart_then_payment_returns_the_payment_as_stored_in_one_statement(
     )
     [query] = queries.captured_queries
     assert query["sql"].endswith(" FOR UPDATE OF c, p") == (connection.vendor == "postgresql")
+
+
+def test_payment_by_gateway_order_reads_the_payment_and_its_cart_in_one_statement(
+    user, address, mixed_cart, fake_razorpay, django_assert_num_queries
+):
+    payment = pay(user=user, address=address, fake=fake_razorpay)
+    stored = Payment.objects.select_related("cart").get(pk=payment.pk)
+    with django_assert_num_queries(1):
+        found = payment_by_gateway_order(gateway="razorpay", gateway_order_id=payment.gateway_order_id)
+        assert found is not None and found.cart.cart_id == stored.cart.cart_id
+    assert {f.attname: getattr(found, f.attname) for f in Payment._meta.concrete_fields} == {
+        f.attname: getattr(stored, f.attname) for f in Payment._meta.concrete_fields
+    }
+    assert payment_by_gateway_order(gateway="phonepe", gateway_order_id=payment.gateway_order_id) is None
+    assert payment_by_gateway_order(gateway="razorpay", gateway_order_id="order_nobodys") is None
 
 
 def test_lock_cart_then_payment_of_a_missing_payment_raises_does_not_exist():
