@@ -256,27 +256,34 @@ class StatementLog:
             log.seek(offset)
             text = log.read().decode("utf-8", "replace")
         statements: list[tuple[int, str]] = []
-        current: tuple[int, list[str]] | None = None
-        # Client-bound statements are logged as `statement:`; the hot reads, prepared on the server, as `execute
-        # <name>:` with their parameters on the next line, put back in so the replay runs the same values.
+        # (backend pid, the statement's lines, its parameters' lines once their DETAIL line came)
+        current: tuple[int, list[str], list[str] | None] | None = None
+        # Client-bound statements are logged as `statement:`; server-bound ones as `execute <name>:` with their
+        # parameters on the next line, put back in so the replay runs the same values. Either may go on over
+        # tab-indented lines (a value with a newline in it).
         entry = re.compile(r"\[(\d+)\] \S*@" + re.escape(self.name) + r" LOG:  (?:statement|execute [^:]+): (.*)")
         parameters = re.compile(r"\[(\d+)\] \S*@" + re.escape(self.name) + r" DETAIL:  parameters: (.*)")
+
+        def finish(pid: int, lines: list[str], logged: list[str] | None) -> None:
+            text = "\n".join(lines)
+            statements.append((pid, text if logged is None else with_parameters(text, "\n".join(logged))))
+
         for line in text.splitlines():
             if line.startswith("\t") and current is not None:
-                current[1].append(line[1:])
+                (current[1] if current[2] is None else current[2]).append(line[1:])
                 continue
             found_parameters = parameters.search(line)
-            if found_parameters and current is not None:
-                current[1][:] = [with_parameters("\n".join(current[1]), found_parameters.group(2))]
+            if found_parameters and current is not None and current[2] is None:
+                current = (current[0], current[1], [found_parameters.group(2)])
                 continue
             if current is not None:
-                statements.append((current[0], "\n".join(current[1])))
+                finish(*current)
                 current = None
             found = entry.search(line)
             if found:
-                current = (int(found.group(1)), [found.group(2)])
+                current = (int(found.group(1)), [found.group(2)], None)
         if current is not None:
-            statements.append((current[0], "\n".join(current[1])))
+            finish(*current)
         return statements
 
     def mark(self, label: str) -> None:
@@ -285,9 +292,42 @@ class StatementLog:
 
 
 def with_parameters(statement: str, logged: str) -> str:
-    """A prepared statement's text with its logged parameters (`$1 = 'x', $2 = NULL`) in place of $1, $2, …"""
+    """A server-bound statement's text with its logged parameters (`$1 = 'x', $2 = NULL`) in place of $1, $2, …
+
+    PostgreSQL logs every parameter as a quoted literal, which the replay's simple protocol types from its context.
+    A `(VALUES …)` list in FROM gives it none (its columns would be text), so there an integer is written bare, as the
+    app sent it."""
     values = dict(re.findall(r"\$(\d+) = ('(?:[^']|'')*'|NULL)", logged))
-    return re.sub(r"\$(\d+)\b", lambda number: values.get(number.group(1), number.group(0)), statement)
+    in_values = _values_list_positions(statement)
+
+    def literal(number: re.Match[str]) -> str:
+        value = values.get(number.group(1), number.group(0))
+        if number.start() in in_values and re.fullmatch(r"'-?\d+'", value):
+            return value[1:-1]
+        return value
+
+    return re.sub(r"\$(\d+)\b", literal, statement)
+
+
+def _values_list_positions(statement: str) -> set[int]:
+    """Offsets of the `$n` placeholders that sit inside a parenthesised `(VALUES …)` list."""
+    inside: set[int] = set()
+    stack: list[bool] = []
+    quoted = False
+    for index, char in enumerate(statement):
+        if char == "'":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char == "(":
+            stack.append(
+                (bool(stack) and stack[-1]) or statement[index + 1 : index + 16].lstrip().upper().startswith("VALUES")
+            )
+        elif char == ")" and stack:
+            stack.pop()
+        elif char == "$" and stack and stack[-1]:
+            inside.add(index)
+    return inside
 
 
 def split_marked(statements: list[tuple[int, str]]) -> dict[str, list[tuple[int, str]]]:
