@@ -16,10 +16,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import CharField, Sum, Value
+from django.db.models import Sum
 
-from payfirst.catalog.models import Plan, ServicePackage, TaxRate, Variant
 from payfirst.core.gstin import STATES, gstin_problem, state_code_for
+from payfirst.invoices.locks import LINE_KINDS, line_taxes
 from payfirst.invoices.models import SERIES, Document, DocumentKind, DocumentLine
 from payfirst.invoices.numbering import financial_year, format_number, local_day, take_number
 from payfirst.invoices.tax import TaxSplit, credited_split, split_inclusive, spread
@@ -140,46 +140,22 @@ def place_of_supply(*, line: InvoiceLineInput, buyer: BuyerInput, seller_code: s
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def rates_on(*, tax_class_ids: set[int], day: date) -> dict[int | None, tuple[int, bool]]:
-    """(rate in basis points, exempt) of each tax class on `day`: its latest period starting on or before that day,
-    in one query. A class with no period yet, and no class (None), get the standard rate (GST_STANDARD_RATE)."""
-    standard = (settings.GST_STANDARD_RATE, False)
-    rates: dict[int | None, tuple[int, bool]] = dict.fromkeys([None, *tax_class_ids], standard)
-    if tax_class_ids:
-        periods = (
-            TaxRate.objects.filter(tax_class_id__in=tax_class_ids, effective_from__lte=day)
-            .order_by("tax_class_id", "effective_from")
-            .values_list("tax_class_id", "rate", "exempt")
-        )
-        for tax_class_id, rate, exempt in periods:  # ascending dates: the last one seen is in force
-            rates[tax_class_id] = (rate, exempt)
-    return rates
-
-
 def _classify(lines: Sequence[InvoiceLineInput], *, day: date) -> list[_Classified]:
-    """Each line's HSN/SAC and its rate on the day of supply, read from the catalog: the variants', packages' and
-    plans' codes in one query (a UNION ALL of the kinds the lines hold), their rates in one more."""
-    codes: dict[tuple[str, int], tuple[str, int | None]] = {}
-    parts = []
-    for model, key in ((Variant, "variant_id"), (ServicePackage, "package_id"), (Plan, "plan_id")):
-        ids = {getattr(line, key) for line in lines if getattr(line, key) is not None}
-        if ids:
-            parts.append(
-                model.objects.filter(pk__in=ids)
-                .order_by()
-                .annotate(line_key=Value(key, output_field=CharField()))
-                .values_list("line_key", "pk", "hsn_sac", "tax_class_id")
-            )
-    if parts:
-        for key, pk, code, class_id in parts[0].union(*parts[1:], all=True):
-            codes[key, pk] = (code, class_id)
-    rates = rates_on(tax_class_ids={pk for _, pk in codes.values() if pk is not None}, day=day)
+    """Each line's HSN/SAC and its rate on the day of supply, read from the catalog in one statement
+    (`locks.line_taxes`). A row with no tax class, or a class with no period in force yet, gets the standard rate
+    (GST_STANDARD_RATE)."""
+    keys = [key for key, _ in LINE_KINDS]
+    ids = {key: {getattr(line, key) for line in lines if getattr(line, key) is not None} for key in keys}
+    taxes = line_taxes(ids=ids, day=day)
     classified = []
     for line in lines:
-        key = next(k for k in ("variant_id", "package_id", "plan_id") if getattr(line, k) is not None)
-        hsn_sac, tax_class_id = codes.get((key, getattr(line, key)), ("", None))
-        rate, exempt = rates[tax_class_id]
-        classified.append(_Classified(line=line, hsn_sac=hsn_sac, rate=rate, exempt=exempt))
+        key = next(k for k in keys if getattr(line, k) is not None)
+        tax = taxes.get((key, getattr(line, key)))
+        if tax is None or tax.rate is None:
+            rate, exempt = settings.GST_STANDARD_RATE, False
+        else:
+            rate, exempt = tax.rate, tax.exempt
+        classified.append(_Classified(line=line, hsn_sac=tax.hsn_sac if tax else "", rate=rate, exempt=exempt))
     return classified
 
 
