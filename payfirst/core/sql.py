@@ -20,16 +20,16 @@ def table(model: type[Model]) -> str:
 
 
 def all_columns(model: type[Model], alias: str) -> str:
-    """`alias."column", …` for every concrete field of `model`: the select list of a hand-written read that wants the
-    whole row. Named, not `alias.*`, so a statement prepared on the server keeps its result type when a migration
-    adds a column (PostgreSQL refuses to run a cached plan whose `*` would now return more columns)."""
-    return _all_columns(connection.vendor, model, alias)
+    """`alias."column", …` for every concrete field of `model` (`Columns.sql()` of the whole row): the select list of
+    a hand-written read that wants the whole row. Named, not `alias.*`, so a statement prepared on the server keeps its
+    result type when a migration adds a column (PostgreSQL refuses to run a cached plan whose `*` would now return
+    more columns)."""
+    return _whole_row(connection.vendor, model, alias)
 
 
 @cache
-def _all_columns(vendor: str, model: type[Model], alias: str) -> str:
-    quote = connection.ops.quote_name
-    return ", ".join(f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields)
+def _whole_row(vendor: str, model: type[Model], alias: str) -> str:
+    return Columns(model, alias).sql()
 
 
 def for_update(*, of: tuple[str, ...] = ()) -> str:
@@ -95,7 +95,8 @@ class Columns(Generic[M]):
     of payfirst's; an ImageField with dimension fields would be one) is built the way `Model.__init__` ends up
     building it — the values in the instance's `__dict__`, a fresh `ModelState` saying which database it came from —
     without the per-field descriptor calls and the two signals `from_db` pays for; any other model goes through
-    `from_db`.
+    `from_db`. That is decided when the `Columns` is made (the hot reads make theirs on first use, after every app's
+    receivers are connected): a receiver connected later is not seen by it.
     """
 
     def __init__(self, model: type[M], alias: str, *, only: Sequence[str] | None = None) -> None:
