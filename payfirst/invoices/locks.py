@@ -51,19 +51,14 @@ def line_taxes(*, ids: Mapping[str, Collection[int]], day: date) -> dict[tuple[s
     if not parts:
         return {}
     rates = table(TaxRate)
-
-    def in_force(column: str) -> str:
-        return (
-            f"(SELECT t.{column} FROM {rates} t WHERE t.tax_class_id = k.tax_class_id AND t.effective_from <= %s "
-            f"ORDER BY t.effective_from DESC LIMIT 1)"
-        )
-
+    # The period in force is found once per row and joined, not looked up again for each of its columns.
     sql = (
-        f"SELECT k.line_key, k.id, k.hsn_sac, {in_force('rate')}, {in_force('exempt')} "
-        f"FROM ({' UNION ALL '.join(parts)}) k"
+        f"SELECT k.line_key, k.id, k.hsn_sac, t.rate, t.exempt FROM ({' UNION ALL '.join(parts)}) k "
+        f"LEFT JOIN {rates} t ON t.id = (SELECT p.id FROM {rates} p WHERE p.tax_class_id = k.tax_class_id "
+        f"AND p.effective_from <= %s ORDER BY p.effective_from DESC LIMIT 1)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [day, day, *params])
+        cursor.execute(sql, [*params, day])
         rows = cursor.fetchall()
     return {
         (str(key), int(pk)): LineTax(hsn_sac=str(code), rate=None if rate is None else int(rate), exempt=bool(exempt))
