@@ -18,18 +18,17 @@ import smtplib
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django_tasks import task
 
 from payfirst.notifications.models import Notification, NotificationKind, NotificationStatus
+from payfirst.ops.locks import queue_task
 
 logger = logging.getLogger("payfirst.notifications")
 
@@ -43,20 +42,17 @@ EMAIL_TASK_PRIORITY = -10
 
 
 def notify(*, key: str, kind: str, user_id: int, context: Mapping[str, Any]) -> None:
-    """Record one email to `user_id` about the event named `key`, in the caller's transaction, and queue its sending
-    for when that transaction commits. Recording the same key again changes nothing. One INSERT."""
+    """Record one email to `user_id` about the event named `key` and queue the task that sends it, both in the
+    caller's transaction: the worker sees them when the event commits, and a rolled-back event leaves neither.
+    Recording the same key again records nothing, and the task it queues finds that email sent, or being sent, and
+    does nothing. Two INSERTs."""
     if kind not in NotificationKind.values:
         raise ValueError(f"Unknown notification kind {kind!r}.")
     Notification.objects.bulk_create(
         [Notification(key=key, kind=kind, user_id=user_id, context=dict(context), next_attempt_at=timezone.now())],
         ignore_conflicts=True,
     )
-    # robust: the event has committed by then; a queue that cannot take the task is logged, and the sweep sends it.
-    transaction.on_commit(partial(_enqueue, key), robust=True)
-
-
-def _enqueue(key: str) -> None:
-    send_notification_task.enqueue(key=key)
+    queue_task(send_notification_task, key=key)
 
 
 def retry_delay(*, attempts: int) -> timedelta:
@@ -153,5 +149,5 @@ def send_due_notifications(*, limit: int = 100, now: datetime | None = None) -> 
 
 @task(queue_name="default", priority=EMAIL_TASK_PRIORITY)
 def send_notification_task(key: str) -> str:
-    """Send one notification, if no other sender has (queued by `notify` when its event commits)."""
+    """Send one notification, if no other sender has (queued by `notify` in its event's transaction)."""
     return send_notification(key=key)

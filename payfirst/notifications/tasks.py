@@ -1,4 +1,4 @@
-"""The outbox on the task queue: each notification is sent by a task queued when its event commits, and a sweep
+"""The outbox on the task queue: each notification is sent by a task queued in its event's transaction, and a sweep
 every minute sends what is due again (a failed send after its backoff, or a task that never ran)."""
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from `payfirst.core.sql`. `INSERT ... ON CONFLICT ... DO NOTHING RETURNING` read
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +22,7 @@ from typing import Any, cast
 
 from django.db import connection, transaction
 from django_tasks.base import Task
-from django_tasks_db.models import DBTaskResult, get_date_max
+from django_tasks_db.models import DBTaskResult
 
 from payfirst.cart.models import Cart
 from payfirst.catalog.models import Plan, ServicePackage
@@ -38,6 +37,7 @@ from payfirst.core.sql import (
     table,
 )
 from payfirst.fulfilment.services import FulfilmentLine
+from payfirst.ops.locks import TASK_COLUMNS, TASK_VALUES, insert_task_row, task_params
 from payfirst.payments.models import (
     IdempotencyRecord,
     Payment,
@@ -230,17 +230,12 @@ def store_verified_webhook(
     stamp = connection.ops.adapt_datetimefield_value(now)
     params = {
         **values,
-        "now": stamp,
+        **task_params(task, now=now),
         "claimed_outcome": WebhookOutcome.QUEUED if is_actionable else WebhookOutcome.IGNORED,
         "claimed_processed_at": None if is_actionable else stamp,
         "queued": WebhookOutcome.QUEUED,
         "duplicate": WebhookOutcome.DUPLICATE,
         "error": WebhookOutcome.ERROR,
-        "task_path": task.module_path,
-        "priority": task.priority,
-        "queue_name": task.queue_name,
-        "backend_name": task.backend,
-        "run_after": connection.ops.adapt_datetimefield_value(get_date_max()),
     }
     condition, condition_params = refused or ("FALSE", {})
     params.update(condition_params)
@@ -262,14 +257,6 @@ def _insert_event_sql(*, source: str, claimed: bool) -> str:
     )
 
 
-_TASK_COLUMNS = (
-    "id, status, enqueued_at, args_kwargs, priority, task_path, worker_ids, queue_name, backend_name, run_after, "
-    "exception_class_path, traceback"
-)
-_TASK_VALUES = (
-    "'READY', %(now)s, {args_kwargs}, %(priority)s, %(task_path)s, '[]', %(queue_name)s, %(backend_name)s, "
-    "%(run_after)s, '', ''"
-)
 _CLAIM_TARGET = "ON CONFLICT (gateway, event_id) WHERE is_claimed DO NOTHING"
 
 
@@ -285,8 +272,8 @@ def _store_in_one_statement(params: dict[str, Any], *, refused: str) -> StoredWe
         f"hurried AS (UPDATE {events} SET next_attempt_at = %(now)s WHERE gateway = %(gateway)s "
         f"AND event_id = %(event_id)s AND is_claimed AND outcome = %(error)s "
         f"AND EXISTS (SELECT 1 FROM delivery) AND NOT EXISTS (SELECT 1 FROM claimed) RETURNING id), "
-        f"queued AS (INSERT INTO {tasks} ({_TASK_COLUMNS}) SELECT gen_random_uuid(), "
-        f"{_TASK_VALUES.format(args_kwargs=args_kwargs)} FROM (SELECT id FROM claimed WHERE outcome = %(queued)s "
+        f"queued AS (INSERT INTO {tasks} ({TASK_COLUMNS}) SELECT gen_random_uuid(), "
+        f"{TASK_VALUES.format(args_kwargs=args_kwargs)} FROM (SELECT id FROM claimed WHERE outcome = %(queued)s "
         f"UNION ALL SELECT id FROM hurried) AS due) "
         f"SELECT id, outcome FROM claimed UNION ALL SELECT id, outcome FROM duplicate"
     )
@@ -311,7 +298,7 @@ def _store_in_one_transaction(params: dict[str, Any], *, refused: str) -> Stored
         claimed = cursor.fetchone()
         if claimed is not None:
             if claimed[1] == WebhookOutcome.QUEUED:
-                _insert_task(cursor, params, webhook_event_id=claimed[0])
+                insert_task_row(cursor, params, webhook_event_id=claimed[0])
             return StoredWebhook(id=claimed[0], outcome=claimed[1])
         cursor.execute(f"{_insert_event_sql(source=source, claimed=False)} RETURNING id, outcome", params)
         duplicate = cursor.fetchone()
@@ -321,15 +308,5 @@ def _store_in_one_transaction(params: dict[str, Any], *, refused: str) -> Stored
             params,
         )
         for (hurried_id,) in cursor.fetchall():
-            _insert_task(cursor, params, webhook_event_id=hurried_id)
+            insert_task_row(cursor, params, webhook_event_id=hurried_id)
     return StoredWebhook(id=duplicate[0], outcome=duplicate[1])
-
-
-def _insert_task(cursor: Any, params: dict[str, Any], *, webhook_event_id: int) -> None:
-    args_kwargs = json.dumps({"args": [], "kwargs": {"webhook_event_id": webhook_event_id}})
-    task_id = DBTaskResult._meta.pk.get_db_prep_value(uuid.uuid4(), connection)
-    cursor.execute(
-        f"INSERT INTO {table(DBTaskResult)} ({_TASK_COLUMNS}) VALUES (%(id)s, "
-        f"{_TASK_VALUES.format(args_kwargs='%(args_kwargs)s')})",
-        {**params, "id": task_id, "args_kwargs": args_kwargs},
-    )

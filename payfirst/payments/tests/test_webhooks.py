@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from payfirst.fulfilment.models import Booking
 from payfirst.gateways.base import EventKind, GatewayStatus, GatewayUnavailable
+from payfirst.notifications.models import Notification, NotificationStatus
 from payfirst.ops.tasks import run_queued_tasks
 from payfirst.payments.models import Payment, PaymentEvent, WebhookEvent, WebhookOutcome
 from payfirst.payments.states import PaymentStatus
@@ -39,9 +40,10 @@ def test_webhook_for_a_captured_payment_is_processed_and_fulfils(pending, fake_r
     )
     assert (response.status_code, response.json()) == (200, {"status": "queued"})
     assert fake_razorpay.calls["fetch_payment"] == 0 and Payment.objects.get().status == S.PENDING  # not in the request
-    assert run_queued_tasks() == 1
+    assert run_queued_tasks() == 2  # the delivery's processing, then the e-mail its capture queued
     pending.refresh_from_db()
     assert pending.status == S.CAPTURED and Booking.objects.filter(payment=pending).count() == 1
+    assert Notification.objects.get().status == NotificationStatus.SENT
     record = WebhookEvent.objects.get()
     assert (record.is_verified, record.is_claimed, record.event_id, record.outcome, record.payment_id) == (
         True,
