@@ -10,24 +10,7 @@ from payfirst.ops.locks import queue_task
 from payfirst.ops.tasks import run_queued_tasks
 from payfirst.ops.tests import sample_tasks
 from payfirst.ops.tests.sample_tasks import probe_keys
-
-
-def _row(task: DBTaskResult) -> tuple[object, ...]:
-    return (
-        task.status,
-        task.args_kwargs,
-        task.priority,
-        task.task_path,
-        task.worker_ids,
-        task.queue_name,
-        task.backend_name,
-        task.run_after,
-        task.return_value,
-        task.exception_class_path,
-        task.traceback,
-        task.started_at,
-        task.finished_at,
-    )
+from payfirst.testing.workers import task_row_fields
 
 
 @pytest.mark.django_db
@@ -38,7 +21,7 @@ def test_queue_task_writes_the_row_enqueue_writes(django_assert_num_queries):
     written = DBTaskResult.objects.get()
     expected = low.enqueue(key="by hand").db_result  # type: ignore[attr-defined]
     expected.refresh_from_db()
-    assert _row(written) == _row(expected)
+    assert task_row_fields(written) == task_row_fields(expected)
     assert written.args_kwargs == {"args": [], "kwargs": {"key": "by hand"}}
     assert written.pk != expected.pk and written.enqueued_at <= expected.enqueued_at
     assert DBTaskResult.objects.ready().count() == 2  # the worker's own query finds both

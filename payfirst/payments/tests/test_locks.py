@@ -33,6 +33,7 @@ from payfirst.payments.models import (
 from payfirst.payments.tests.flows import pay
 from payfirst.payments.webhooks import process_webhook_task
 from payfirst.testing.concurrency import run_concurrently
+from payfirst.testing.workers import task_row_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -182,24 +183,6 @@ def _store(event_id: str = "evt_1", **kwargs: object) -> StoredWebhook | None:
     )
 
 
-def _task_columns(task: DBTaskResult) -> tuple[object, ...]:
-    return (
-        task.status,
-        task.args_kwargs,
-        task.priority,
-        task.task_path,
-        task.worker_ids,
-        task.queue_name,
-        task.backend_name,
-        task.run_after,
-        task.return_value,
-        task.exception_class_path,
-        task.traceback,
-        task.started_at,
-        task.finished_at,
-    )
-
-
 def test_store_verified_webhook_claims_and_queues_in_one_statement_on_postgresql():
     with CaptureQueriesContext(connection) as queries:
         stored = _store()
@@ -233,7 +216,7 @@ def test_store_verified_webhook_writes_the_task_row_enqueue_writes():
     written = DBTaskResult.objects.get()
     expected = process_webhook_task.enqueue(webhook_event_id=stored.id).db_result  # type: ignore[attr-defined]
     expected.refresh_from_db()
-    assert _task_columns(written) == _task_columns(expected)
+    assert task_row_fields(written) == task_row_fields(expected)
     assert DBTaskResult.objects.ready().count() == 2  # the worker's own query finds it
 
 
