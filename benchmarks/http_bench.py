@@ -607,9 +607,20 @@ def web_rss(make: subprocess.Popen[bytes]) -> list[tuple[int, float]]:
     listing = subprocess.run(
         ["ps", "-o", "pid=,ppid=,rss=,args=", "-g", str(make.pid)], capture_output=True, text=True
     ).stdout
-    rows = [line.split(None, 3) for line in listing.splitlines() if "gunicorn config.wsgi" in line]
-    masters = {int(row[0]) for row in rows if not any(int(row[1]) == int(other[0]) for other in rows)}
-    return [(int(row[0]), int(row[2]) / 1024) for row in rows if int(row[0]) not in masters]
+    return gunicorn_workers_rss(listing)
+
+
+def gunicorn_workers_rss(listing: str) -> list[tuple[int, float]]:
+    """(pid, RSS MB) of each payfirst gunicorn worker in `ps -o pid=,ppid=,rss=,args=` output: the processes running
+    `gunicorn config.wsgi` whose parent runs it too (the master's parent is make's shell, whose own command line
+    names gunicorn but runs bash)."""
+    rows = [line.split(None, 3) for line in listing.splitlines()]
+    gunicorn = {
+        int(row[0]): row
+        for row in rows
+        if len(row) == 4 and "gunicorn config.wsgi" in row[3] and Path(row[3].split()[0]).name.startswith("python")
+    }
+    return [(pid, int(row[2]) / 1024) for pid, row in gunicorn.items() if int(row[1]) in gunicorn]
 
 
 # --------------------------------------------------------------------------------------------------------- main
