@@ -9,8 +9,9 @@ fields written, and two workers still never take one task (the sub-select locks 
 another claim holds).
 
 `queue_task` writes the READY row `task.enqueue(...)` writes (test_locks compares them) with one INSERT, inside the
-caller's transaction: the task exists exactly when what it is about does, and django-tasks' per-enqueue work
-(validation, the ORM's insert, its signal, which only logs) is skipped on paths that queue a task for every payment.
+caller's transaction: the task exists exactly when what it is about does, and django-tasks' per-enqueue work (a
+second validation of the task, which django-tasks validated when it was made; the ORM's insert; its signal, which
+only logs) is skipped on paths that queue a task for every payment.
 `TASK_COLUMNS` and `TASK_VALUES` let a larger statement (webhook intake's) write the same row.
 """
 
