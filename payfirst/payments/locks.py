@@ -227,12 +227,12 @@ def store_verified_webhook(
     """
     values = {name: delivery[name] for name in _DELIVERY_COLUMNS}
     values["headers"] = json.dumps(values["headers"])
-    stamp = connection.ops.adapt_datetimefield_value(now)
+    queued_task = task_params(task, now=now)  # its "now" is the delivery's stamp too
     params = {
         **values,
-        **task_params(task, now=now),
+        **queued_task,
         "claimed_outcome": WebhookOutcome.QUEUED if is_actionable else WebhookOutcome.IGNORED,
-        "claimed_processed_at": None if is_actionable else stamp,
+        "claimed_processed_at": None if is_actionable else queued_task["now"],
         "queued": WebhookOutcome.QUEUED,
         "duplicate": WebhookOutcome.DUPLICATE,
         "error": WebhookOutcome.ERROR,
